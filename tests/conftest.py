@@ -1,0 +1,91 @@
+"""Shared fixtures: a small valid cohort written to a temporary folder, and a way to run the workflow on it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+#: Real Ensembl gene ids (EGFR, KDR, FLT1, FLT4, FGFR1, CSF1R, ALB, GAPDH, ACTB, TP53) then filler ids.
+KNOWN_IDS = ["ENSG00000146648", "ENSG00000128052", "ENSG00000102755", "ENSG00000037280", "ENSG00000077782",
+             "ENSG00000182578", "ENSG00000163631", "ENSG00000111640", "ENSG00000075624", "ENSG00000141510"]
+
+
+@dataclass
+class Cohort:
+    """A cohort written to ``folder``: counts, sample sheet and config, editable by a test."""
+
+    folder: Path
+    counts: pd.DataFrame
+    sheet: pd.DataFrame
+    config: dict
+
+    @property
+    def counts_path(self) -> Path:
+        return self.folder / "counts.tsv"
+
+    @property
+    def samples_path(self) -> Path:
+        return self.folder / "samples.tsv"
+
+    @property
+    def config_path(self) -> Path:
+        return self.folder / "config.yaml"
+
+    def write(self) -> "Cohort":
+        self.counts.to_csv(self.counts_path, sep="\t")
+        self.sheet.to_csv(self.samples_path, sep="\t", index=False)
+        self.config_path.write_text(yaml.safe_dump(self.config, sort_keys=False))
+        return self
+
+    def checksums(self) -> dict[str, str]:
+        return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(self.folder.glob("*"))
+                if p.is_file()}
+
+
+def make_cohort(folder: Path, n_genes: int = 60, seed: int = 7) -> Cohort:
+    """A valid 12-sample cohort: patients P1-P4 each with normal pancreas, primary and liver metastasis."""
+    rng = np.random.default_rng(seed)
+    ids = KNOWN_IDS + [f"ENSG{900000 + i:011d}" for i in range(n_genes - len(KNOWN_IDS))]
+    samples = [f"P{p}_{s}" for p in range(1, 5) for s in ("normal", "primary", "liver_met")]
+    site = {"normal": "normal_pancreas", "primary": "primary", "liver_met": "liver_metastasis"}
+    counts = pd.DataFrame(rng.negative_binomial(5, 0.02, (n_genes, len(samples))),
+                          index=pd.Index(ids, name="gene_id"), columns=samples)
+    sheet = pd.DataFrame({"sample": samples,
+                          "patient": [s.split("_")[0] for s in samples],
+                          "site": [site[s.split("_", 1)[1]] for s in samples],
+                          "batch": ["b1" if s[:2] in ("P1", "P2") else "b2" for s in samples]})
+    config = {"counts": "counts.tsv", "samples": "samples.tsv", "gene_id_type": "auto",
+              "design": "~ patient + site",
+              "contrasts": [{"name": "primary_vs_normal", "variable": "site", "target": "primary",
+                             "reference": "normal_pancreas"},
+                            {"name": "liver_met_vs_primary", "variable": "site", "target": "liver_metastasis",
+                             "reference": "primary"}]}
+    folder.mkdir(parents=True, exist_ok=True)
+    return Cohort(folder=folder, counts=counts, sheet=sheet, config=config)
+
+
+@pytest.fixture
+def cohort(tmp_path: Path) -> Cohort:
+    """A valid small cohort in a fresh temporary folder (not yet written: edit, then call ``.write()``)."""
+    return make_cohort(tmp_path / "cohort")
+
+
+def run_workflow(workdir: Path, configfile: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile with ``workdir`` as working directory; return the finished process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    command = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
+               str(configfile), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)

@@ -1,0 +1,17 @@
+"""Rule `cohort`: validated counts + sample sheet + gene symbols -> results/cohort/."""
+
+from target_rationale.assemble import build_cohort
+from target_rationale.runtime import script_logging
+
+with script_logging(snakemake.log[0]):  # noqa: F821 (snakemake object injected by the script directive)
+    build_cohort(
+        counts_path=snakemake.input.counts,
+        samples_path=snakemake.input.samples,
+        gene_id_type=snakemake.params.gene_id_type,
+        gene_id_map=snakemake.input.gene_id_map,
+        design=snakemake.config["design"],
+        contrasts=snakemake.config["contrasts"],
+        out_h5ad=snakemake.output.h5ad,
+        out_genes=snakemake.output.gene_ids,
+        out_samples=snakemake.output.samples,
+    )
