@@ -91,7 +91,7 @@ def map_to_symbols(gene_ids: pd.Index, id_type: str, id_map: pd.DataFrame) -> pd
     pandas.DataFrame
         Indexed by ``gene_id`` (input order), columns ``symbol`` (the id itself where unmapped),
         ``mapping`` (``mapped``, ``unmapped``, or for symbols ``known``/``unknown``), ``n_symbols`` (how many
-        symbols the id maps to; the first in sorted order is used) and ``shared_symbol`` (how many ids of this
+        symbols the id maps to; a protein-coding symbol with the fewest ids is preferred, then alphabetical) and ``shared_symbol`` (how many ids of this
         matrix map to the same symbol).
     """
     ids = pd.Series(list(gene_ids), index=pd.Index(gene_ids, name="gene_id"), dtype=str)
@@ -101,8 +101,14 @@ def map_to_symbols(gene_ids: pd.Index, id_type: str, id_map: pd.DataFrame) -> pd
                               "n_symbols": 1})
     else:
         column = "ensembl_gene_id" if id_type == "ensembl" else "entrez_id"
-        pairs = id_map.loc[id_map[column] != "", [column, "symbol"]].drop_duplicates()
-        pairs = pairs[pairs["symbol"] != ""].sort_values([column, "symbol"])
+        pairs = id_map.loc[(id_map[column] != "") & (id_map["symbol"] != ""),
+                           [column, "symbol", "gene_type"]].drop_duplicates([column, "symbol"])
+        # An id with several symbols (read-through loci, merged records) gets its most specific one:
+        # protein-coding first, then the symbol with the fewest ids of this type, then alphabetical.
+        pairs = pairs.assign(
+            not_coding=pairs["gene_type"] != "protein-coding",
+            ids_of_symbol=pairs.groupby("symbol")[column].transform("size"),
+        ).sort_values([column, "not_coding", "ids_of_symbol", "symbol"])
         first = pairs.groupby(column, sort=False)["symbol"].first()
         n_symbols = pairs.groupby(column, sort=False)["symbol"].size()
         keys = ids.map(strip_version) if id_type == "ensembl" else ids
@@ -125,7 +131,7 @@ def mapping_summary(table: pd.DataFrame, id_type: str) -> list[str]:
         lines.append(f"  ids kept with their own id as symbol (no symbol found): {listing(list(unmapped), 20)}")
     multi = table.index[table["n_symbols"] > 1]
     if len(multi):
-        lines.append(f"  ids with several symbols (first in sorted order used): {len(multi)}, e.g. "
+        lines.append(f"  ids with several symbols (protein-coding, most specific symbol used): {len(multi)}, e.g. "
                      f"{listing(list(multi), 10)}")
     shared = table[table["shared_symbol"] > 1]
     if len(shared):

@@ -1,0 +1,100 @@
+"""The workflow end to end on the tiny test cohort, its dry runs and its lint."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, run_workflow
+from target_rationale.cohort import read_counts
+
+TEST_CONFIG = REPO / "tests" / "config" / "config.yaml"
+DEFAULT_CONFIG = REPO / "config" / "config.yaml"
+
+
+def job_counts(stdout: str) -> dict[str, int]:
+    """Rule -> job count from the table Snakemake prints for a dry run."""
+    table = stdout.split("Job stats:", 1)[1]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)
+            if m.group(1) != "total"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the whole workflow once on the tiny cohort, in a fresh folder; return that folder."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    result = run_workflow(workdir, TEST_CONFIG, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("configfile", [DEFAULT_CONFIG, TEST_CONFIG], ids=["default", "test"])
+def test_dry_run_plans_every_stage(tmp_path: Path, configfile: Path) -> None:
+    result = run_workflow(tmp_path, configfile, "-n", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout) == {"all": 1, "cohort": 1}
+
+
+@pytest.mark.workflow
+def test_lint_is_clean() -> None:
+    result = run_workflow(REPO, TEST_CONFIG, "--lint")  # lints the repository's own files
+    assert result.returncode == 0
+    assert "Congratulations, your workflow is in a good condition!" in result.stdout + result.stderr
+
+
+@pytest.mark.workflow
+def test_cohort_holds_the_input_counts_and_symbols(tiny_run: Path) -> None:
+    adata = ad.read_h5ad(tiny_run / "results" / "cohort" / "cohort.h5ad")
+    counts = read_counts(REPO / "tests" / "data" / "counts.tsv.gz").counts
+    sheet = pd.read_csv(REPO / "tests" / "data" / "samples.tsv", sep="\t", dtype=str).set_index("sample")
+    assert list(adata.obs_names) == list(sheet.index)
+    assert list(adata.var_names) == list(counts.index)
+    np.testing.assert_array_equal(adata.X, counts.loc[:, sheet.index].to_numpy().T)
+    np.testing.assert_array_equal(adata.obs["library_size"], counts.loc[:, sheet.index].sum().to_numpy())
+    by_symbol = adata.var.reset_index().set_index("symbol")
+    assert by_symbol.loc["EGFR", "gene_id"] == "ENSG00000146648"
+    assert by_symbol.loc["KDR", "gene_id"] == "ENSG00000128052"
+    assert (adata.var["mapping"] == "mapped").all()
+    samples = pd.read_csv(tiny_run / "results" / "cohort" / "samples.tsv", sep="\t", dtype={"patient": str})
+    assert samples["library_size"].tolist() == adata.obs["library_size"].tolist()
+    log = (tiny_run / "logs" / "cohort.log").read_text()
+    assert f"gene id type: ensembl; {counts.shape[0]} genes" in log
+
+
+@pytest.mark.workflow
+def test_rerun_has_nothing_to_do(tiny_run: Path) -> None:
+    result = run_workflow(tiny_run, TEST_CONFIG, "-n", "--cores", "1")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.workflow
+def test_entrez_and_featurecounts_inputs_run(tmp_path: Path) -> None:
+    """A featureCounts table with Entrez ids is read, mapped and assembled like any other matrix."""
+    source = tmp_path / "in"
+    source.mkdir()
+    text = ("# Program:featureCounts v2.0.3\nGeneid\tChr\tStart\tEnd\tStrand\tLength\t"
+            + "\t".join(f"bams/S{i}.bam" for i in range(1, 5)) + "\n"
+            "1956\tchr7\t1\t2\t+\t10\t5\t9\t12\t30\n3791\tchr4\t1\t2\t+\t10\t50\t40\t12\t3\n"
+            "99999999\tchr1\t1\t2\t+\t10\t1\t0\t2\t3\n")
+    (source / "fc.txt").write_text(text)
+    (source / "samples.tsv").write_text("sample\tsite\nS1\ta\nS2\ta\nS3\tb\nS4\tb\n")
+    config = source / "config.yaml"
+    config.write_text("counts: in/fc.txt\nsamples: in/samples.tsv\ndesign: '~ site'\n"
+                      "contrasts:\n  - {name: b_vs_a, variable: site, target: b, reference: a}\n")
+    shutil.copy(config, tmp_path / "config.yaml")
+    result = run_workflow(tmp_path, tmp_path / "config.yaml", "--cores", "1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    genes = pd.read_csv(tmp_path / "results" / "cohort" / "gene_ids.tsv", sep="\t", dtype=str)
+    assert genes["symbol"].tolist() == ["EGFR", "KDR", "99999999"]
+    assert genes["mapping"].tolist() == ["mapped", "mapped", "unmapped"]
+    log = (tmp_path / "logs" / "cohort.log").read_text()
+    assert "featureCounts column 'bams/S1.bam' read as sample 'S1'" in log
+    assert "'99999999'" in log
