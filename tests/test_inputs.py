@@ -144,7 +144,8 @@ CASES = [
                              "'site'"]),
     (contrast_variable_not_in_design, ["variable 'site' is not in its design '~ patient + batch'"]),
     (too_few_samples, ["group 'normal_pancreas' of 'site' has 1 sample(s)", "at least 2"]),
-    (confounded_design, ["not full rank", "'site[T.primary]' = combination of", "'Intercept'",
+    (confounded_design, ["contrasts 'primary_vs_normal', 'liver_met_vs_primary': design '~ batch + site' is not "
+                         "full rank over its 12 samples", "'site[T.primary]' = combination of", "'Intercept'",
                          "'batch[T.b2]'"]),
     (all_zero, ["counts file", "every count is zero"]),
     (unknown_gene_id_type, ["gene_id_type = 'refseq' is not allowed", "auto, ensembl, entrez, symbol"]),

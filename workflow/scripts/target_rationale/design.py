@@ -119,6 +119,7 @@ def check_contrasts(contrasts: list[Contrast], sheet: pd.DataFrame, samples_path
     problems: list[str] = []
     seen: set[str] = set()
     checked_fits: dict[tuple, list[str]] = {}
+    fit_users: dict[tuple, list[str]] = {}
     for c in contrasts:
         where = f"config: contrast '{c.name}'"
         if not is_safe_name(c.name):
@@ -178,7 +179,12 @@ def check_contrasts(contrasts: list[Contrast], sheet: pd.DataFrame, samples_path
         key = c.fit_key
         if key not in checked_fits:
             checked_fits[key] = _check_fit(subset, c.design, variables, samples_path)
-        problems.extend(f"{where}: {p}" for p in checked_fits[key])
+            fit_users[key] = []
+        fit_users[key].append(c.name)
+    for key, fit_problems in checked_fits.items():  # once per model fit, naming every contrast it serves
+        names = fit_users[key]
+        where = f"config: contrast{'s' if len(names) > 1 else ''} {listing(names, 10)}"
+        problems.extend(f"{where}: {p}" for p in fit_problems)
     return problems
 
 
