@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +19,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+DATA_FETCH = REPO / "tests" / "data" / "fetch"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 #: Real Ensembl gene ids (EGFR, KDR, FLT1, FLT4, FGFR1, CSF1R, ALB, GAPDH, ACTB, TP53) then filler ids.
@@ -82,10 +87,67 @@ def cohort(tmp_path: Path) -> Cohort:
     return make_cohort(tmp_path / "cohort")
 
 
-def run_workflow(workdir: Path, configfile: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile with ``workdir`` as working directory; return the finished process."""
+OFFLINE = REPO / "tests" / "offline"
+
+
+def run_workflow(workdir: Path, configfile: Path, *args: str, timeout: int = 600,
+                 offline: bool = True) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile with ``workdir`` as working directory; return the finished process.
+
+    With ``offline`` (the default) every Python process of the run, jobs included, has network connections
+    blocked (``tests/offline/sitecustomize.py``), so a test fails if the workflow reaches for the network.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("SNAKEMAKE")}
     env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    if offline:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(OFFLINE), env.get("PYTHONPATH")]))
     command = [*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile",
                str(configfile), *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)
+
+
+class LocalServer:
+    """A static file server on 127.0.0.1 serving ``tests/data/fetch``.
+
+    ``responses[path] = (status, body)`` overrides what one path returns.
+    """
+
+    def __init__(self) -> None:
+        self.responses: dict[str, tuple[int, bytes]] = {}
+        self.requested: list[str] = []
+        server = self
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                server.requested.append(self.path)
+                if self.path in server.responses:
+                    status, body = server.responses[self.path]
+                    self.send_response(status)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
+                super().do_GET()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(DATA_FETCH)))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
+
+    def sha256(self, path: str) -> str:
+        return hashlib.sha256((DATA_FETCH / path).read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    local = LocalServer()
+    local.thread.start()
+    try:
+        yield local
+    finally:
+        local.httpd.shutdown()
+        local.httpd.server_close()
+        local.thread.join(5)

@@ -11,7 +11,6 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import Cohort, run_workflow
 
 
@@ -124,6 +123,10 @@ def unknown_config_key(c: Cohort) -> None:
     c.config["desing"] = "~ site"
 
 
+def unknown_geneset_source(c: Cohort) -> None:
+    c.config["genesets"] = {"KEGG": {"source": "kegg"}}
+
+
 CASES = [
     (missing_counts, ["counts file", "no_such_counts.tsv", "does not exist"]),
     (missing_samples, ["samples file", "nowhere/samples.tsv", "does not exist"]),
@@ -150,6 +153,8 @@ CASES = [
     (all_zero, ["counts file", "every count is zero"]),
     (unknown_gene_id_type, ["gene_id_type = 'refseq' is not allowed", "auto, ensembl, entrez, symbol"]),
     (unknown_config_key, ["unknown key(s) 'desing'", "config/README.md"]),
+    (unknown_geneset_source, ["genesets.KEGG = {'source': 'kegg'} fits none of the allowed forms",
+                              "{source: kegg_rest, base_url?, organism?}"]),
 ]
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import REPO
 from target_rationale.cohort import InputError, read_counts, read_sample_sheet
 from target_rationale.design import Contrast, check_contrasts, dependent_columns, design_matrix

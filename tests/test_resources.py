@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from target_rationale.genesets import read_gmt
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from target_rationale.simulate import (
     HEPATOCYTE_CORE_GENES,
     TARGET_AXIS_GENES,

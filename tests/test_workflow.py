@@ -10,7 +10,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-
+import yaml
 from conftest import REPO, run_workflow
 from target_rationale.cohort import read_counts
 
@@ -35,11 +35,28 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.workflow
-@pytest.mark.parametrize("configfile", [DEFAULT_CONFIG, TEST_CONFIG], ids=["default", "test"])
-def test_dry_run_plans_every_stage(tmp_path: Path, configfile: Path) -> None:
+@pytest.mark.parametrize("configfile, expected", [
+    (DEFAULT_CONFIG, {"all": 1, "cohort": 1, "collection": 3}),
+    (TEST_CONFIG, {"all": 1, "cohort": 1, "collection": 1}),
+], ids=["default", "test"])
+def test_dry_run_plans_every_stage(tmp_path: Path, configfile: Path, expected: dict[str, int]) -> None:
     result = run_workflow(tmp_path, configfile, "-n", "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert job_counts(result.stdout) == {"all": 1, "cohort": 1}
+    assert job_counts(result.stdout) == expected
+
+
+@pytest.mark.workflow
+def test_dry_run_with_online_collections_plans_one_fetch_each(tmp_path: Path) -> None:
+    config = yaml.safe_load(TEST_CONFIG.read_text())
+    config["genesets"] = {"KEGG": {"source": "kegg_rest"}, "WP": {"source": "wikipathways"},
+                          "Hallmark": {"source": "msigdb", "collection": "h.all"}}
+    config["geneset_cache"] = str(tmp_path / "cache")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run_workflow(tmp_path, tmp_path / "config.yaml", "-n", "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert job_counts(result.stdout) == {"all": 1, "cohort": 1, "collection": 3, "fetch_collection": 3}
+    for key in ("kegg_rest-hsa", "wikipathways-Homo_sapiens", "msigdb-h.all-2024.1.Hs"):
+        assert f"{tmp_path}/cache/{key}/genesets.gmt" in result.stdout
 
 
 @pytest.mark.workflow

@@ -1,6 +1,7 @@
 # Loads and validates the config, the sample sheet and the count matrix before any job runs, and builds the
 # lists of outputs. Any problem stops the run here with one line per problem and nothing written.
 
+import re
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ WORKFLOW_ROOT = Path(workflow.current_basedir).parent.parent
 sys.path.insert(0, str(WORKFLOW_ROOT / "workflow" / "scripts"))
 
 from target_rationale.cohort import InputError
+from target_rationale.fetch import cache_key
 from target_rationale.validation import config_problems, validate_inputs
 
 
@@ -39,13 +41,38 @@ COUNTS = resolve(config["counts"])
 SAMPLES = resolve(config["samples"])
 GENE_ID_MAP = resolve(config["gene_id_map"])
 
+_problems = [
+    f"config: genesets.{name}.gmt: file '{spec['gmt']}' does not exist; give the path of a GMT file (plain or "
+    ".gz), or an online source such as {source: kegg_rest}"
+    for name, spec in config["genesets"].items()
+    if "gmt" in spec and not Path(resolve(spec["gmt"])).is_file()
+]
 try:
     INPUTS = validate_inputs(COUNTS, SAMPLES, config["gene_id_type"], config["design"], config["contrasts"])
 except InputError as _error:
-    stop(_error.problems)
+    _problems += _error.problems
+if _problems:
+    stop(_problems)
 validate(INPUTS.sheet.reset_index(), schema="../schemas/samples.schema.yaml")
 
 CONTRASTS = {contrast.name: contrast for contrast in INPUTS.contrasts}
+
+
+# ---- gene-set collections ---------------------------------------------------------------------------------
+
+GENESET_CACHE = config["geneset_cache"].rstrip("/")
+
+
+COLLECTIONS = config["genesets"]
+ONLINE = {cache_key(spec): {"name": name, **spec} for name, spec in COLLECTIONS.items() if "source" in spec}
+
+
+def collection_gmt(wildcards):
+    """The GMT a collection is read from: the configured file, or the cached download."""
+    spec = COLLECTIONS[wildcards.collection]
+    if "gmt" in spec:
+        return resolve(spec["gmt"])
+    return f"{GENESET_CACHE}/{cache_key(spec)}/genesets.gmt"
 
 
 def final_outputs():
@@ -54,4 +81,11 @@ def final_outputs():
         "results/cohort/cohort.h5ad",
         "results/cohort/gene_ids.tsv",
         "results/cohort/samples.tsv",
+        *expand("results/genesets/{collection}.gmt.gz", collection=COLLECTIONS),
+        *expand("results/genesets/{collection}.manifest.yaml", collection=COLLECTIONS),
     ]
+
+
+wildcard_constraints:
+    collection="|".join(re.escape(name) for name in COLLECTIONS),
+    cached="|".join(re.escape(key) for key in ONLINE) or "no-online-collection",

@@ -3,7 +3,7 @@
 from target_rationale.assemble import build_cohort
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):  # noqa: F821 (snakemake object injected by the script directive)
+with script_logging(snakemake.log[0]):
     build_cohort(
         counts_path=snakemake.input.counts,
         samples_path=snakemake.input.samples,

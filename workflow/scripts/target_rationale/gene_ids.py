@@ -91,8 +91,8 @@ def map_to_symbols(gene_ids: pd.Index, id_type: str, id_map: pd.DataFrame) -> pd
     pandas.DataFrame
         Indexed by ``gene_id`` (input order), columns ``symbol`` (the id itself where unmapped),
         ``mapping`` (``mapped``, ``unmapped``, or for symbols ``known``/``unknown``), ``n_symbols`` (how many
-        symbols the id maps to; a protein-coding symbol with the fewest ids is preferred, then alphabetical) and ``shared_symbol`` (how many ids of this
-        matrix map to the same symbol).
+        symbols the id maps to; a protein-coding symbol with the fewest ids is preferred, then alphabetical)
+        and ``shared_symbol`` (how many ids of this matrix map to the same symbol).
     """
     ids = pd.Series(list(gene_ids), index=pd.Index(gene_ids, name="gene_id"), dtype=str)
     if id_type == "symbol":

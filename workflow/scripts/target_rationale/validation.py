@@ -107,9 +107,26 @@ def config_problems(config: dict, schema: dict) -> list[str]:
             unknown = sorted(set(error.instance) - set(allowed))
             problems.append(f"config: unknown key(s) {', '.join(repr(u) for u in unknown)} at {key}; allowed "
                             f"keys are {', '.join(allowed)} (see config/README.md)")
+        elif error.validator == "oneOf":
+            forms = "; ".join(_describe_branch(branch) for branch in error.validator_value)
+            problems.append(f"config: {key} = {error.instance!r} fits none of the allowed forms ({forms}); see "
+                            "config/README.md")
         elif error.validator == "enum":
             problems.append(f"config: {key} = {error.instance!r} is not allowed; use one of "
                             f"{', '.join(map(str, error.validator_value))}")
         else:
             problems.append(f"config: {key}: {error.message}")
     return problems
+
+
+def _describe_branch(schema: dict) -> str:
+    """``{source: kegg_rest, organism?, base_url?}``: one allowed form of a ``oneOf`` config entry."""
+    properties = schema.get("properties", {})
+    required = schema.get("required", [])
+    parts = []
+    for name, spec in properties.items():
+        if "const" in spec:
+            parts.append(f"{name}: {spec['const']}")
+        else:
+            parts.append(name if name in required else f"{name}?")
+    return "{" + ", ".join(parts) + "}"

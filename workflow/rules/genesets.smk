@@ -1,0 +1,42 @@
+rule fetch_collection:
+    # Online collections only, and only when the config asks for one: downloaded once into the cache and
+    # reused by every later run (delete the folder to fetch again).
+    input:
+        gene_id_map=ancient(GENE_ID_MAP),
+    output:
+        gmt=f"{GENESET_CACHE}/{{cached}}/genesets.gmt",
+        manifest=f"{GENESET_CACHE}/{{cached}}/manifest.yaml",
+    params:
+        spec=lambda wildcards: ONLINE[wildcards.cached],
+    log:
+        "logs/genesets/fetch_{cached}.log",
+    conda:
+        "../envs/python.yaml"
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/fetch_collection.py"
+
+
+rule collection:
+    input:
+        gmt=collection_gmt,
+        genes="results/cohort/gene_ids.tsv",
+    output:
+        gmt="results/genesets/{collection}.gmt.gz",
+        manifest=report(
+            "results/genesets/{collection}.manifest.yaml",
+            caption="../report/collection.rst",
+            category="2. Gene sets",
+            labels={"collection": "{collection}"},
+        ),
+    log:
+        "logs/genesets/{collection}.log",
+    benchmark:
+        "logs/benchmarks/collection_{collection}.tsv"
+    conda:
+        "../envs/python.yaml"
+    resources:
+        mem_mb=1000,
+    script:
+        "../scripts/prepare_collection.py"

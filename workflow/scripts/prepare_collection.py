@@ -1,0 +1,14 @@
+"""Rule `collection`: load one gene-set collection, check it against the cohort's genes, record provenance."""
+
+import pandas as pd
+from target_rationale.genesets import prepare_collection
+from target_rationale.runtime import script_logging
+
+with script_logging(snakemake.log[0]):
+    prepare_collection(
+        name=snakemake.wildcards.collection,
+        gmt_path=snakemake.input.gmt,
+        cohort_genes=pd.read_csv(snakemake.input.genes, sep="\t", dtype=str, keep_default_na=False),
+        out_gmt=snakemake.output.gmt,
+        out_manifest=snakemake.output.manifest,
+    )
