@@ -16,6 +16,7 @@ if not workflow.config_settings.configfiles:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/genesets.smk"
+include: "workflow/rules/diffexp.smk"
 
 
 rule all:

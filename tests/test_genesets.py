@@ -106,7 +106,8 @@ def test_online_collection_is_fetched_once_then_read_from_the_cache(cohort: Coho
     cache = tmp_path / "cache"
     _with_collections(cohort, {"KEGG": {"source": "kegg_rest", "organism": "hsa", "base_url": f"{server.url}/kegg"},
                                "GO_BP": {"gmt": str(GO_BP)}}, cache)
-    first = run_workflow(cohort.folder, cohort.config_path, "--cores", "2", offline=False)
+    targets = ["results/genesets/KEGG.manifest.yaml", "results/genesets/GO_BP.manifest.yaml"]
+    first = run_workflow(cohort.folder, cohort.config_path, "--cores", "2", *targets, offline=False)
     assert first.returncode == 0, first.stderr[-3000:]
     assert sorted(server.requested) == ["/kegg/link/hsa/pathway", "/kegg/list/pathway/hsa"]
     cached = cache / "kegg_rest-hsa"
@@ -125,7 +126,7 @@ def test_online_collection_is_fetched_once_then_read_from_the_cache(cohort: Coho
 
     # A later run, offline and with the server gone, rebuilds from the cache without any download.
     server.requested.clear()
-    again = run_workflow(cohort.folder, cohort.config_path, "--cores", "1", "--forcerun", "collection")
+    again = run_workflow(cohort.folder, cohort.config_path, "--cores", "1", "--forcerun", "collection", *targets)
     assert again.returncode == 0, again.stderr[-3000:]
     assert server.requested == []
 
@@ -159,7 +160,7 @@ def test_user_gmt_is_checked_against_the_cohort(cohort: Cohort, tmp_path: Path) 
     gmt = tmp_path / "mine.gmt.gz"
     gmt.write_bytes(gzip.compress(b"AXIS1\tmy axis\tEGFR\tKDR\tNOTAGENE\nEMPTY\tnothing\t\n"))
     _with_collections(cohort, {"Mine": {"gmt": str(gmt)}}, tmp_path / "cache")
-    result = run_workflow(cohort.folder, cohort.config_path, "--cores", "1")
+    result = run_workflow(cohort.folder, cohort.config_path, "--cores", "1", "results/genesets/Mine.manifest.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = yaml.safe_load((cohort.folder / "results" / "genesets" / "Mine.manifest.yaml").read_text())
     assert manifest["source"] == {"file": str(gmt), "md5": hashlib.md5(gmt.read_bytes()).hexdigest()}

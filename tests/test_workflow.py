@@ -18,6 +18,10 @@ TEST_CONFIG = REPO / "tests" / "config" / "config.yaml"
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 
 
+#: Jobs of the differential-expression stage for three contrasts, two of them sharing a reference level.
+DE_JOBS = {"qc_matrix": 1, "qc_plots": 1, "fit": 2, "dispersion_plot": 2, "contrast": 3, "contrast_plots": 3}
+
+
 def job_counts(stdout: str) -> dict[str, int]:
     """Rule -> job count from the table Snakemake prints for a dry run."""
     table = stdout.split("Job stats:", 1)[1]
@@ -36,8 +40,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.workflow
 @pytest.mark.parametrize("configfile, expected", [
-    (DEFAULT_CONFIG, {"all": 1, "cohort": 1, "collection": 3}),
-    (TEST_CONFIG, {"all": 1, "cohort": 1, "collection": 1}),
+    (DEFAULT_CONFIG, {"all": 1, "cohort": 1, "collection": 3, **DE_JOBS}),
+    (TEST_CONFIG, {"all": 1, "cohort": 1, "collection": 1, **DE_JOBS}),
 ], ids=["default", "test"])
 def test_dry_run_plans_every_stage(tmp_path: Path, configfile: Path, expected: dict[str, int]) -> None:
     result = run_workflow(tmp_path, configfile, "-n", "--cores", "2")
@@ -54,7 +58,7 @@ def test_dry_run_with_online_collections_plans_one_fetch_each(tmp_path: Path) ->
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = run_workflow(tmp_path, tmp_path / "config.yaml", "-n", "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert job_counts(result.stdout) == {"all": 1, "cohort": 1, "collection": 3, "fetch_collection": 3}
+    assert job_counts(result.stdout) == {"all": 1, "cohort": 1, "collection": 3, "fetch_collection": 3, **DE_JOBS}
     for key in ("kegg_rest-hsa", "wikipathways-Homo_sapiens", "msigdb-h.all-2024.1.Hs"):
         assert f"{tmp_path}/cache/{key}/genesets.gmt" in result.stdout
 
@@ -107,7 +111,7 @@ def test_entrez_and_featurecounts_inputs_run(tmp_path: Path) -> None:
     config.write_text("counts: in/fc.txt\nsamples: in/samples.tsv\ndesign: '~ site'\n"
                       "contrasts:\n  - {name: b_vs_a, variable: site, target: b, reference: a}\n")
     shutil.copy(config, tmp_path / "config.yaml")
-    result = run_workflow(tmp_path, tmp_path / "config.yaml", "--cores", "1")
+    result = run_workflow(tmp_path, tmp_path / "config.yaml", "--cores", "1", "results/cohort/gene_ids.tsv")
     assert result.returncode == 0, result.stderr[-3000:]
     genes = pd.read_csv(tmp_path / "results" / "cohort" / "gene_ids.tsv", sep="\t", dtype=str)
     assert genes["symbol"].tolist() == ["EGFR", "KDR", "99999999"]
@@ -115,3 +119,27 @@ def test_entrez_and_featurecounts_inputs_run(tmp_path: Path) -> None:
     log = (tmp_path / "logs" / "cohort.log").read_text()
     assert "featureCounts column 'bams/S1.bam' read as sample 'S1'" in log
     assert "'99999999'" in log
+
+
+@pytest.mark.workflow
+def test_diffexp_tables_match_r_deseq2(tiny_run: Path) -> None:
+    """The workflow's own tables (not just the functions) agree with R DESeq2 on the tiny cohort."""
+    for name, n_calls in {"primary_vs_normal": 107, "liver_met_vs_normal": 154, "liver_met_vs_primary": 61}.items():
+        ours = pd.read_csv(tiny_run / "results" / "diffexp" / f"{name}.tsv", sep="\t", index_col="gene_id")
+        r = pd.read_csv(REPO / "tests" / "reference" / f"deseq2_{name}.tsv", sep="\t", index_col="gene_id")
+        assert (r["padj"] < 0.05).sum() == n_calls
+        assert set(ours.index[ours["padj"] < 0.05]) == set(r.index[r["padj"] < 0.05])
+        joined = ours.join(r, rsuffix="_r")
+        assert np.corrcoef(joined["log2FoldChange"], joined["log2FoldChange_r"])[0, 1] >= 0.999
+        assert ours["symbol"].notna().all()
+
+
+@pytest.mark.workflow
+def test_qc_size_factors_are_median_of_ratios_over_all_genes(tiny_run: Path) -> None:
+    """QC normalisation uses every gene (not the DE pre-filter): check it by hand-computed median of ratios."""
+    counts = read_counts(REPO / "tests" / "data" / "counts.tsv.gz").counts
+    positive = counts[(counts > 0).all(axis=1)]
+    log_ratios = np.log(positive).sub(np.log(positive).mean(axis=1), axis=0)
+    expected = np.exp(log_ratios.median(axis=0))
+    qc = pd.read_csv(tiny_run / "results" / "qc" / "samples.tsv", sep="\t", index_col="sample")
+    np.testing.assert_allclose(qc.loc[expected.index, "size_factor"], expected, rtol=1e-5)

@@ -12,6 +12,8 @@ WORKFLOW_ROOT = Path(workflow.current_basedir).parent.parent
 sys.path.insert(0, str(WORKFLOW_ROOT / "workflow" / "scripts"))
 
 from target_rationale.cohort import InputError
+from target_rationale.de import plan_fits
+from target_rationale.design import design_variables
 from target_rationale.fetch import cache_key
 from target_rationale.validation import config_problems, validate_inputs
 
@@ -56,6 +58,13 @@ if _problems:
 validate(INPUTS.sheet.reset_index(), schema="../schemas/samples.schema.yaml")
 
 CONTRASTS = {contrast.name: contrast for contrast in INPUTS.contrasts}
+LIVER_SIGNATURE = resolve(config["liver_signature"])
+
+# ---- differential expression: which model fit each contrast uses --------------------------------------------
+
+DESIGN_VARIABLES = design_variables(config["design"])
+FITS = plan_fits(INPUTS.contrasts, shrink=config["diffexp"]["shrink"])
+FIT_OF = {contrast.name: fit for fit, contrasts in FITS.items() for contrast in contrasts}
 
 
 # ---- gene-set collections ---------------------------------------------------------------------------------
@@ -83,9 +92,18 @@ def final_outputs():
         "results/cohort/samples.tsv",
         *expand("results/genesets/{collection}.gmt.gz", collection=COLLECTIONS),
         *expand("results/genesets/{collection}.manifest.yaml", collection=COLLECTIONS),
+        "results/qc/qc.h5ad",
+        "results/qc/samples.tsv",
+        *expand("results/diffexp/{contrast}.tsv", contrast=CONTRASTS),
+        *expand("results/qc/{plot}.{ext}", plot=["library_sizes", "pca", "sample_distances"], ext=["png", "svg"]),
+        *expand("results/qc/dispersions_{fit}.{ext}", fit=FITS, ext=["png", "svg"]),
+        *expand("results/diffexp/{contrast}.{plot}.{ext}", contrast=CONTRASTS, plot=["ma", "volcano"],
+                ext=["png", "svg"]),
     ]
 
 
 wildcard_constraints:
+    contrast="|".join(re.escape(name) for name in CONTRASTS),
+    fit="|".join(re.escape(name) for name in FITS),
     collection="|".join(re.escape(name) for name in COLLECTIONS),
     cached="|".join(re.escape(key) for key in ONLINE) or "no-online-collection",

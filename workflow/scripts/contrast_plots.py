@@ -1,0 +1,15 @@
+"""Rule `contrast_plots`: MA and volcano plot of one contrast."""
+
+import pandas as pd
+from target_rationale.plots import write_contrast_plots
+from target_rationale.runtime import script_logging
+
+with script_logging(snakemake.log[0]):
+    write_contrast_plots(
+        table=pd.read_csv(snakemake.input.table, sep="\t", dtype={"gene_id": str, "symbol": str}),
+        contrast_label=snakemake.params.label,
+        alpha=snakemake.params.alpha,
+        lfc_threshold=snakemake.params.lfc_threshold,
+        highlight=snakemake.params.highlight,
+        out=dict(snakemake.output.items()),
+    )

@@ -1,0 +1,13 @@
+"""Rule `qc_plots`: library sizes, PCA and sample-distance heatmap of all samples."""
+
+import anndata as ad
+from target_rationale.plots import write_qc_plots
+from target_rationale.runtime import script_logging
+
+with script_logging(snakemake.log[0]):
+    write_qc_plots(
+        qc=ad.read_h5ad(snakemake.input.qc),
+        design_variables=snakemake.params.design_variables,
+        seed=snakemake.params.seed,
+        out=dict(snakemake.output.items()),
+    )
