@@ -151,3 +151,40 @@ def server() -> Iterator[LocalServer]:
         local.httpd.shutdown()
         local.httpd.server_close()
         local.thread.join(5)
+
+
+DEFAULT_CONTRASTS = [
+    {"name": "primary_vs_normal", "variable": "site", "target": "primary", "reference": "normal_pancreas"},
+    {"name": "liver_met_vs_normal", "variable": "site", "target": "liver_metastasis", "reference": "normal_pancreas"},
+    {"name": "liver_met_vs_primary", "variable": "site", "target": "liver_metastasis", "reference": "primary"},
+]
+
+
+def load_cohort(folder: Path):
+    """The cohort AnnData of a shipped cohort folder, exactly as the workflow's `cohort` rule builds it."""
+    from target_rationale.assemble import assemble_cohort
+    from target_rationale.gene_ids import map_to_symbols, read_gene_id_map
+    from target_rationale.validation import validate_inputs
+
+    inputs = validate_inputs(folder / "counts.tsv.gz", folder / "samples.tsv", "auto", "~ patient + site",
+                             DEFAULT_CONTRASTS)
+    genes = map_to_symbols(inputs.matrix.counts.index, inputs.id_type,
+                           read_gene_id_map(REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"))
+    return assemble_cohort(inputs.matrix.counts, inputs.sheet, genes, inputs.id_type)
+
+
+@pytest.fixture(scope="session")
+def demo_de() -> dict[str, pd.DataFrame]:
+    """DE tables of the demo cohort's three contrasts (one unshrunk fit, as the workflow's functions make them).
+
+    Fitting the 28 x 19,398 demo takes about a minute, so the tests that need it share this one fit.
+    """
+    from target_rationale.de import DiffexpSettings, fit_model, read_liver_signature, results_table, wald_test
+    from target_rationale.design import parse_contrasts
+
+    demo = load_cohort(REPO / "resources" / "demo")
+    settings = DiffexpSettings(shrink=False)
+    contrasts = parse_contrasts(DEFAULT_CONTRASTS, "~ patient + site")
+    dds = fit_model(demo, contrasts, settings, n_cpus=2)
+    liver = read_liver_signature(REPO / "resources" / "signatures" / "liver_hepatocyte.tsv")
+    return {c.name: results_table(wald_test(dds, c, settings, n_cpus=2), demo.var, liver) for c in contrasts}

@@ -209,7 +209,9 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         f"{design.programmes[0].fraction_perturbed:.0%} of the members present get gene-specific effects "
         "(normal around the programme mean, sd 0.3; metastasis effect = primary effect scaled by the programme's "
         "ratio); hand-picked core genes are always perturbed and are not perturbed as mere set members of other "
-        "programmes. Genes in several programmes get the sum of the effects.",
+        "programmes. Genes of the metastasis-only programmes (their GO set and core genes) are reserved: no other "
+        "programme perturbs them, so their terms stay null in primaries even where GO terms overlap. Genes in "
+        "several programmes get the sum of the effects.",
         "",
         _md_table(tp[prog_cols]),
         "",

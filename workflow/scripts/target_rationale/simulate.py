@@ -479,17 +479,25 @@ def _assign_programmes(genes: pd.DataFrame, gene_sets: Mapping[str, GeneSet | Se
     all_core = {g for p in programmes for g in p.core_genes} | set(exclude)
     info: list[dict[str, object]] = []
     members_of: dict[str, list[int]] = {}
-    for prog in programmes:
-        term, set_members = None, ()
+
+    def term_of(prog: Programme) -> tuple[str | None, tuple[str, ...]]:
         for term_id in prog.go_ids:
             found = _members(gene_sets, term_id)
             if found is not None:
-                term, set_members = term_id, found
-                break
-        if prog.go_ids and term is None:
+                return term_id, tuple(found)
+        if prog.go_ids:
             raise ValueError(f"programme {prog.name}: none of the gene sets {prog.go_ids} is in the collection")
+        return None, ()
+
+    # Genes of metastasis-only programmes (their gene set and core genes) are reserved: no other programme
+    # perturbs them, so those programmes' terms stay null in primaries despite overlapping GO terms.
+    reserved = {g for prog in programmes if prog.groups == "metastasis_only"
+                for g in (*term_of(prog)[1], *prog.core_genes)}
+    for prog in programmes:
+        term, set_members = term_of(prog)
         core_idx = sorted({index[g] for g in prog.core_genes if g in index})
-        member_idx = sorted({index[g] for g in set_members if g in index and g not in all_core})
+        blocked = all_core | (reserved if prog.groups != "metastasis_only" else set())
+        member_idx = sorted({index[g] for g in set_members if g in index and g not in blocked})
         n_pick = int(round(prog.fraction_perturbed * len(member_idx)))
         picked = sorted(rng.choice(member_idx, size=n_pick, replace=False).tolist()) if n_pick else []
         perturbed = sorted(set(core_idx) | set(picked))
