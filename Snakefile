@@ -17,6 +17,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/genesets.smk"
 include: "workflow/rules/diffexp.smk"
+include: "workflow/rules/enrichment.smk"
+include: "workflow/rules/targets.smk"
 
 
 rule all:

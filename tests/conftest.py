@@ -75,6 +75,8 @@ def make_cohort(folder: Path, n_genes: int = 60, seed: int = 7) -> Cohort:
               "design": "~ patient + site",
               "contrasts": [{"name": "primary_vs_normal", "variable": "site", "target": "primary",
                              "reference": "normal_pancreas"},
+                            {"name": "liver_met_vs_normal", "variable": "site", "target": "liver_metastasis",
+                             "reference": "normal_pancreas"},
                             {"name": "liver_met_vs_primary", "variable": "site", "target": "liver_metastasis",
                              "reference": "primary"}]}
     folder.mkdir(parents=True, exist_ok=True)
@@ -188,3 +190,14 @@ def demo_de() -> dict[str, pd.DataFrame]:
     dds = fit_model(demo, contrasts, settings, n_cpus=2)
     liver = read_liver_signature(REPO / "resources" / "signatures" / "liver_hepatocyte.tsv")
     return {c.name: results_table(wald_test(dds, c, settings, n_cpus=2), demo.var, liver) for c in contrasts}
+
+
+@pytest.fixture(scope="session")
+def demo_gsea(demo_de: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """GO BP GSEA tables (builtin engine, default settings) of the demo's two tumour-vs-normal contrasts."""
+    from target_rationale.enrichment import EnrichmentSettings, gsea
+    from target_rationale.genesets import read_gmt
+
+    go = read_gmt(REPO / "resources" / "genesets" / "go_bp.gmt.gz")
+    return {c: gsea(demo_de[c], go, EnrichmentSettings(), seed=42, threads=2)[0]
+            for c in ("primary_vs_normal", "liver_met_vs_normal")}

@@ -127,6 +127,10 @@ def unknown_geneset_source(c: Cohort) -> None:
     c.config["genesets"] = {"KEGG": {"source": "kegg"}}
 
 
+def targets_contrast_missing(c: Cohort) -> None:
+    c.config["contrasts"] = [x for x in c.config["contrasts"] if x["name"] != "liver_met_vs_normal"]
+
+
 CASES = [
     (missing_counts, ["counts file", "no_such_counts.tsv", "does not exist"]),
     (missing_samples, ["samples file", "nowhere/samples.tsv", "does not exist"]),
@@ -147,12 +151,14 @@ CASES = [
                              "'site'"]),
     (contrast_variable_not_in_design, ["variable 'site' is not in its design '~ patient + batch'"]),
     (too_few_samples, ["group 'normal_pancreas' of 'site' has 1 sample(s)", "at least 2"]),
-    (confounded_design, ["contrasts 'primary_vs_normal', 'liver_met_vs_primary': design '~ batch + site' is not "
-                         "full rank over its 12 samples", "'site[T.primary]' = combination of", "'Intercept'",
-                         "'batch[T.b2]'"]),
+    (confounded_design, ["contrasts 'primary_vs_normal', 'liver_met_vs_normal', 'liver_met_vs_primary': design "
+                         "'~ batch + site' is not full rank over its 12 samples",
+                         "'site[T.primary]' = combination of", "'Intercept'", "'batch[T.b2]'"]),
     (all_zero, ["counts file", "every count is zero"]),
     (unknown_gene_id_type, ["gene_id_type = 'refseq' is not allowed", "auto, ensembl, entrez, symbol"]),
     (unknown_config_key, ["unknown key(s) 'desing'", "config/README.md"]),
+    (targets_contrast_missing, ["targets file", "targets.yaml': contrasts.metastasis: 'liver_met_vs_normal' is not "
+                                "a contrast of the workflow config", "set it to one of"]),
     (unknown_geneset_source, ["genesets.KEGG = {'source': 'kegg'} fits none of the allowed forms",
                               "{source: kegg_rest, base_url?, organism?}"]),
 ]

@@ -19,7 +19,13 @@ DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 
 
 #: Jobs of the differential-expression stage for three contrasts, two of them sharing a reference level.
-DE_JOBS = {"qc_matrix": 1, "qc_plots": 1, "fit": 2, "dispersion_plot": 2, "contrast": 3, "contrast_plots": 3}
+DE_JOBS = {"qc_matrix": 1, "qc_plots": 1, "fit": 2, "dispersion_plot": 2, "contrast": 3, "contrast_plots": 3,
+           "axis_scores": 1, "targets": 1, "target_plots": 1}
+
+
+def enrichment_jobs(n_collections: int) -> dict[str, int]:
+    """Enrichment jobs for three contrasts: one per contrast x collection, one comparison per collection."""
+    return {"enrich": 3 * n_collections, "enrichment_plots": 3 * n_collections, "compare_contrasts": n_collections}
 
 
 def job_counts(stdout: str) -> dict[str, int]:
@@ -40,8 +46,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.workflow
 @pytest.mark.parametrize("configfile, expected", [
-    (DEFAULT_CONFIG, {"all": 1, "cohort": 1, "collection": 3, **DE_JOBS}),
-    (TEST_CONFIG, {"all": 1, "cohort": 1, "collection": 1, **DE_JOBS}),
+    (DEFAULT_CONFIG, {"all": 1, "cohort": 1, "collection": 3, **DE_JOBS, **enrichment_jobs(3)}),
+    (TEST_CONFIG, {"all": 1, "cohort": 1, "collection": 1, **DE_JOBS, **enrichment_jobs(1)}),
 ], ids=["default", "test"])
 def test_dry_run_plans_every_stage(tmp_path: Path, configfile: Path, expected: dict[str, int]) -> None:
     result = run_workflow(tmp_path, configfile, "-n", "--cores", "2")
@@ -58,7 +64,8 @@ def test_dry_run_with_online_collections_plans_one_fetch_each(tmp_path: Path) ->
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     result = run_workflow(tmp_path, tmp_path / "config.yaml", "-n", "--cores", "2")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert job_counts(result.stdout) == {"all": 1, "cohort": 1, "collection": 3, "fetch_collection": 3, **DE_JOBS}
+    assert job_counts(result.stdout) == {"all": 1, "cohort": 1, "collection": 3, "fetch_collection": 3, **DE_JOBS,
+                                         **enrichment_jobs(3)}
     for key in ("kegg_rest-hsa", "wikipathways-Homo_sapiens", "msigdb-h.all-2024.1.Hs"):
         assert f"{tmp_path}/cache/{key}/genesets.gmt" in result.stdout
 
@@ -108,7 +115,7 @@ def test_entrez_and_featurecounts_inputs_run(tmp_path: Path) -> None:
     (source / "fc.txt").write_text(text)
     (source / "samples.tsv").write_text("sample\tsite\nS1\ta\nS2\ta\nS3\tb\nS4\tb\n")
     config = source / "config.yaml"
-    config.write_text("counts: in/fc.txt\nsamples: in/samples.tsv\ndesign: '~ site'\n"
+    config.write_text("counts: in/fc.txt\nsamples: in/samples.tsv\ndesign: '~ site'\ntargets: null\n"
                       "contrasts:\n  - {name: b_vs_a, variable: site, target: b, reference: a}\n")
     shutil.copy(config, tmp_path / "config.yaml")
     result = run_workflow(tmp_path, tmp_path / "config.yaml", "--cores", "1", "results/cohort/gene_ids.tsv")

@@ -12,6 +12,7 @@ WORKFLOW_ROOT = Path(workflow.current_basedir).parent.parent
 sys.path.insert(0, str(WORKFLOW_ROOT / "workflow" / "scripts"))
 
 from target_rationale.cohort import InputError
+from target_rationale.axes import load_targets
 from target_rationale.de import plan_fits
 from target_rationale.design import design_variables
 from target_rationale.fetch import cache_key
@@ -66,6 +67,24 @@ DESIGN_VARIABLES = design_variables(config["design"])
 FITS = plan_fits(INPUTS.contrasts, shrink=config["diffexp"]["shrink"])
 FIT_OF = {contrast.name: fit for fit, contrasts in FITS.items() for contrast in contrasts}
 
+# ---- target axes ------------------------------------------------------------------------------------------------
+
+TARGETS_FILE = resolve(config["targets"]) if config["targets"] else None
+TARGETS = None
+if TARGETS_FILE:
+    try:
+        TARGETS = load_targets(TARGETS_FILE, contrasts=list(CONTRASTS))
+    except InputError as _error:
+        stop(_error.problems)
+
+# ---- enrichment: contrasts whose significance classifies terms as shared / unique -----------------------------
+
+COMPARED = config["enrichment"]["comparison"] or list(CONTRASTS)
+_unknown = [name for name in COMPARED if name not in CONTRASTS]
+if _unknown:
+    stop([f"config: enrichment.comparison names contrast(s) {', '.join(map(repr, _unknown))} that are not in "
+          f"`contrasts` ({', '.join(CONTRASTS)}); list contrast names"])
+
 
 # ---- gene-set collections ---------------------------------------------------------------------------------
 
@@ -99,6 +118,23 @@ def final_outputs():
         *expand("results/qc/dispersions_{fit}.{ext}", fit=FITS, ext=["png", "svg"]),
         *expand("results/diffexp/{contrast}.{plot}.{ext}", contrast=CONTRASTS, plot=["ma", "volcano"],
                 ext=["png", "svg"]),
+        *expand("results/enrichment/{contrast}/{collection}.{table}.tsv", contrast=CONTRASTS,
+                collection=COLLECTIONS, table=["ora_up", "ora_down", "gsea"]),
+        *expand("results/enrichment/{contrast}/{collection}.{plot}.{ext}", contrast=CONTRASTS,
+                collection=COLLECTIONS, plot=["gsea_dots", "ora_dots", "curves"], ext=["png", "svg"]),
+        *expand("results/enrichment/comparison/{collection}.{file}", collection=COLLECTIONS,
+                file=["tsv", "heatmap.png", "heatmap.svg"]),
+    ] + target_outputs()
+
+
+def target_outputs():
+    """The target-axis stage's files, unless `targets: null` turned the stage off."""
+    if TARGETS is None:
+        return []
+    return [
+        *expand("results/targets/{file}", file=["scores.tsv", "axes.tsv", "genes.tsv", "rationale.tsv",
+                                                "rationale.md"]),
+        *expand("results/targets/{plot}.{ext}", plot=["axis_genes", "axis_scores", "evidence"], ext=["png", "svg"]),
     ]
 
 

@@ -33,10 +33,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.colors import ListedColormap, to_rgba  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.layout_engine import PlaceHolderLayoutEngine  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 
 from target_rationale.runtime import write_atomic  # noqa: E402
@@ -745,3 +746,245 @@ def write_contrast_plots(table: pd.DataFrame, contrast_label: str, alpha: float,
     save_figure(plot_ma(table, contrast_label, alpha, highlight), out["ma"], out["ma_svg"])
     save_figure(plot_volcano(table, contrast_label, alpha, lfc_threshold, highlight), out["volcano"],
                 out["volcano_svg"])
+
+
+# ---------------------------------------------------------------------------------------------------- enrichment
+
+
+def _term_label(term_id: str, name: str, width: int = 48) -> str:
+    name = str(name)
+    short = name if len(name) <= width else name[: width - 1] + "…"
+    return short if short == term_id else f"{short} ({term_id})"
+
+
+def plot_gsea_dots(table: pd.DataFrame, title: str, fdr_threshold: float, n_top: int = 20) -> Figure:
+    """Dot plot of the most significant GSEA terms: NES on x, size = genes in the set, colour = FDR.
+
+    Up to ``n_top / 2`` terms with positive and as many with negative NES, smallest p-values first.
+    """
+    data = table.dropna(subset=["nes", "pvalue"])
+    half = max(n_top // 2, 1)
+    chosen = pd.concat([data[data["nes"] > 0].head(half), data[data["nes"] < 0].head(half)])
+    chosen = chosen.sort_values("nes", kind="mergesort")
+    with plot_style():
+        fig = _new_figure(7.4, 1.2 + 0.28 * max(len(chosen), 3))
+        ax = fig.add_subplot()
+        if chosen.empty:
+            ax.text(0.5, 0.5, "no terms tested", ha="center", va="center", transform=ax.transAxes)
+        else:
+            fdr = np.clip(chosen["fdr"].to_numpy(dtype=float), 1e-300, 1)
+            points = ax.scatter(chosen["nes"], np.arange(len(chosen)), s=15 + 1.2 * chosen["size"].clip(upper=300),
+                                c=-np.log10(fdr), cmap="viridis", vmin=0, edgecolors="black", linewidths=0.4)
+            ax.set_yticks(np.arange(len(chosen)), [_term_label(t, n) for t, n in zip(chosen["term_id"],
+                                                                                    chosen["term_name"])])
+            ax.axvline(0, color="0.6", lw=0.8)
+            significant = chosen["fdr"] < fdr_threshold
+            for y, (nes, sig) in enumerate(zip(chosen["nes"], significant)):
+                if sig:
+                    ax.annotate("*", (nes, y), xytext=(6, -3), textcoords="offset points", fontsize=10)
+            fig.colorbar(points, ax=ax, label="−log10 FDR", shrink=0.8)
+            for size in (25, 100, 300):
+                ax.scatter([], [], s=15 + 1.2 * size, color="white", edgecolors="black", linewidths=0.4,
+                           label=f"{size} genes")
+            ax.legend(title="set size", loc="upper left", bbox_to_anchor=(1.25, 1.0), borderaxespad=0,
+                      labelspacing=1.2)
+        ax.set_xlabel(f"normalised enrichment score (* FDR < {fdr_threshold:g})")
+        ax.set_title(title)
+        _freeze(fig)
+    return fig
+
+
+def plot_ora_dots(up: pd.DataFrame, down: pd.DataFrame, title: str, fdr_threshold: float,
+                  n_top: int = 10) -> Figure:
+    """Dot plots of the most over-represented terms among up- and down-regulated genes (odds ratio, FDR)."""
+    with plot_style():
+        fig = _new_figure(7.6, 1.4 + 0.3 * max(n_top, 3) * 2)
+        axes = fig.subplots(2, 1)
+        for ax, table, direction in zip(axes, (up, down), ("up-regulated", "down-regulated")):
+            chosen = table[table["overlap"] > 0].head(n_top).iloc[::-1]
+            if chosen.empty:
+                ax.text(0.5, 0.5, f"no overlap with {direction} genes", ha="center", va="center",
+                        transform=ax.transAxes)
+                ax.set_yticks([])
+            else:
+                fdr = np.clip(chosen["fdr"].to_numpy(dtype=float), 1e-300, 1)
+                points = ax.scatter(chosen["odds_ratio"].clip(lower=1e-2), np.arange(len(chosen)),
+                                    s=15 + 6 * chosen["overlap"].clip(upper=60), c=-np.log10(fdr), cmap="viridis",
+                                    vmin=0, edgecolors="black", linewidths=0.4)
+                ax.set_xscale("log")
+                ax.set_yticks(np.arange(len(chosen)), [_term_label(t, n) for t, n in zip(chosen["term_id"],
+                                                                                        chosen["term_name"])])
+                fig.colorbar(points, ax=ax, label="−log10 FDR", shrink=0.8)
+            ax.set_title(f"{direction} genes")
+            ax.set_xlabel(f"odds ratio (size = overlapping genes; FDR < {fdr_threshold:g} is significant)")
+        fig.suptitle(title)
+        _freeze(fig)
+    return fig
+
+
+def plot_comparison_heatmap(comparison: pd.DataFrame, contrasts: list[str], fdr_threshold: float,
+                            n_top: int = 30) -> Figure:
+    """NES of the top terms across contrasts (rows: terms significant somewhere, best first), FDR stars."""
+    chosen = comparison[comparison["class"] != "none"].head(n_top)
+    if chosen.empty:
+        chosen = comparison.head(n_top)
+    nes = chosen[[f"nes_{c}" for c in contrasts]].to_numpy(dtype=float)
+    fdr = chosen[[f"fdr_{c}" for c in contrasts]].to_numpy(dtype=float)
+    limit = float(np.nanmax(np.abs(nes))) if np.isfinite(nes).any() else 1.0
+    with plot_style():
+        fig = _new_figure(4.0 + 0.9 * len(contrasts), 1.6 + 0.26 * max(len(chosen), 3))
+        ax = fig.add_subplot()
+        image = ax.imshow(np.ma.masked_invalid(nes), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
+        for i in range(nes.shape[0]):
+            for j in range(nes.shape[1]):
+                if fdr[i, j] < fdr_threshold:
+                    ax.text(j, i, "*", ha="center", va="center", fontsize=11)
+        ax.set_xticks(np.arange(len(contrasts)), contrasts, rotation=30, ha="right")
+        ax.set_yticks(np.arange(len(chosen)), [f"{_term_label(t, n, 40)}  [{k}]" for t, n, k in
+                                               zip(chosen["term_id"], chosen["term_name"], chosen["class"])])
+        fig.colorbar(image, ax=ax, label="NES", shrink=0.6)
+        ax.set_title(f"Top terms across contrasts (* FDR < {fdr_threshold:g}; [class])")
+        _freeze(fig)
+    return fig
+
+
+def plot_enrichment_curves(ranked: pd.Series, terms: list[tuple[str, str, tuple[str, ...]]],
+                           results: pd.DataFrame, title: str) -> Figure:
+    """Running enrichment score and hit positions for a few terms (e.g. those of the target axes).
+
+    ``terms`` are ``(term_id, term_name, genes)``; ``results`` (the GSEA table) supplies NES and FDR for the
+    panel titles.
+    """
+    from .enrichment import running_sum
+
+    by_id = results.set_index("term_id") if len(results) else pd.DataFrame()
+    with plot_style():
+        fig = _new_figure(6.4, 0.6 + 2.2 * max(len(terms), 1))
+        axes = np.atleast_1d(fig.subplots(max(len(terms), 1), 1, squeeze=False)[:, 0])
+        if not terms:
+            axes[0].text(0.5, 0.5, "none of the configured terms is in this collection", ha="center",
+                         va="center", transform=axes[0].transAxes)
+        for ax, (term_id, name, genes) in zip(axes, terms):
+            score = running_sum(ranked, genes)
+            hits = np.flatnonzero(ranked.index.isin(list(genes)))
+            ax.plot(np.arange(1, len(score) + 1), score, color=UP_COLOR if score.max() >= -score.min()
+                    else DOWN_COLOR, lw=1.4)
+            ax.axhline(0, color="0.6", lw=0.7)
+            low = min(score.min(), 0)
+            ax.vlines(hits + 1, low - 0.08, low - 0.02, color="black", lw=0.5)
+            stats = ""
+            if term_id in by_id.index:
+                row = by_id.loc[term_id]
+                stats = f"  NES {row['nes']:.2f}, FDR {row['fdr']:.2g}"
+            ax.set_title(_term_label(term_id, name, 60) + stats, fontsize=9)
+            ax.set_ylabel("running ES")
+            ax.set_xlim(1, len(score))
+        axes[-1].set_xlabel("rank in the contrast's Wald-statistic ranking (up-regulated on the left)")
+        fig.suptitle(title)
+        _freeze(fig)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------------- target axes
+
+
+def plot_axis_genes(qc: AnnData, axes: Mapping[str, Sequence[str]], group: str, annotate: str | None) -> Figure:
+    """Heatmap of the axes' genes across samples: row-centred VST, samples grouped by ``group``.
+
+    ``axes`` maps an axis name to its gene symbols (receptors, ligands, markers); genes not measured are left out.
+    """
+    symbol_to_id = {s: g for g, s in zip(qc.var_names, qc.var["symbol"])}
+    rows, labels, blocks = [], [], []
+    for axis, genes in axes.items():
+        present = [g for g in genes if g in symbol_to_id]
+        blocks.append((axis, len(rows), len(present)))
+        rows += [symbol_to_id[g] for g in present]
+        labels += present
+    order = qc.obs.sort_values([group] + ([annotate] if annotate else []), kind="mergesort").index
+    values = qc[order, rows].layers["vst"] if rows else np.zeros((len(order), 0))
+    values = np.asarray(values, dtype=float).T
+    centred = values - values.mean(axis=1, keepdims=True) if len(rows) else values
+    limit = float(np.nanmax(np.abs(centred))) if centred.size else 1.0
+    with plot_style():
+        fig = _new_figure(2.5 + 0.22 * len(order), 1.8 + 0.17 * max(len(rows), 4))
+        ax = fig.add_subplot()
+        image = ax.imshow(centred, cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+        ax.set_yticks(np.arange(len(labels)), labels, fontsize=7)
+        ax.set_xticks(np.arange(len(order)), list(order), rotation=90, fontsize=7)
+        for axis, start, n in blocks:
+            if n:
+                ax.axhline(start - 0.5, color="black", lw=0.8)
+                ax.text(1.01, start + n / 2 - 0.5, axis, transform=ax.get_yaxis_transform(), ha="left",
+                        va="center", fontsize=9, fontweight="bold", rotation=90)
+        colors = level_colors(qc.obs[group])
+        for x, sample in enumerate(order):
+            level = str(qc.obs.loc[sample, group])
+            ax.add_patch(Rectangle((x - 0.5, -1.6), 1, 0.9, color=colors[level], clip_on=False))
+        ax.set_ylim(len(labels) - 0.5, -1.7)
+        ax.legend(handles=_legend_handles(colors, _levels_of(qc.obs[group]), marker="s"), title=group,
+                  loc="upper left", bbox_to_anchor=(1.12, 1.0), borderaxespad=0)
+        if annotate:
+            ax.set_xticks(np.arange(len(order)),
+                          [f"{s} ({qc.obs.loc[s, annotate]})" for s in order], rotation=90, fontsize=7)
+        fig.colorbar(image, ax=ax, label="VST, centred per gene (log2)", shrink=0.5, pad=0.05)
+        ax.set_title("Target-axis genes across samples")
+        _freeze(fig)
+    return fig
+
+
+def plot_axis_scores(scores: pd.DataFrame, axes: list[str], group: str) -> Figure:
+    """Per-sample axis scores by group: one panel per axis, points with the group mean."""
+    levels = _levels_of(scores[group])
+    colors = level_colors(scores[group])
+    with plot_style():
+        fig = _new_figure(2.4 * max(len(axes), 1) + 1.2, 3.6)
+        panels = np.atleast_1d(fig.subplots(1, max(len(axes), 1), squeeze=False)[0])
+        rng = np.random.default_rng(0)
+        for ax, axis in zip(panels, axes):
+            for i, level in enumerate(levels):
+                values = scores.loc[scores[group].astype(str) == level, axis].dropna().to_numpy(dtype=float)
+                jitter = rng.uniform(-0.15, 0.15, len(values))
+                ax.scatter(i + jitter, values, s=18, color=colors[level], edgecolors="white", linewidths=0.4)
+                if len(values):
+                    ax.hlines(values.mean(), i - 0.3, i + 0.3, color="black", lw=1.2)
+            ax.set_xticks(np.arange(len(levels)), levels, rotation=30, ha="right")
+            ax.set_title(axis)
+        panels[0].set_ylabel("axis score (log2, vs matched random genes)")
+        fig.suptitle(f"Per-sample axis scores by {group}")
+        _freeze(fig)
+    return fig
+
+
+def plot_evidence_grid(table: pd.DataFrame) -> Figure:
+    """Axis x contrast grid: the flag as colour, the three evidence votes as text in each cell."""
+    contrasts = list(dict.fromkeys(table["contrast"]))
+    axes = list(dict.fromkeys(table["axis"]))
+    value = {"up": 1.0, "down": -1.0, "none": 0.0}
+    grid = np.zeros((len(axes), len(contrasts)))
+    with plot_style():
+        fig = _new_figure(2.0 + 2.1 * len(contrasts), 1.4 + 0.75 * len(axes))
+        ax = fig.add_subplot()
+        for row in table.itertuples():
+            i, j = axes.index(row.axis), contrasts.index(row.contrast)
+            grid[i, j] = value.get(row.flag, 0.0)
+        ax.imshow(grid, cmap=ListedColormap([DOWN_COLOR, "#F2F2F2", UP_COLOR]), vmin=-1.5,
+                  vmax=1.5, aspect="auto")
+        for row in table.itertuples():
+            i, j = axes.index(row.axis), contrasts.index(row.contrast)
+            votes = f"genes {row.vote_genes}\npathway {row.vote_pathway}\nscore {row.vote_score}"
+            unique = f"\n[{row.unique}]" if isinstance(row.unique, str) and row.unique else ""
+            ax.text(j, i, f"{row.flag.upper()}{unique}\n{votes}", ha="center", va="center", fontsize=7,
+                    color="white" if row.flag in ("up", "down") else "black")
+        ax.set_xticks(np.arange(len(contrasts)), contrasts, rotation=20, ha="right")
+        ax.set_yticks(np.arange(len(axes)), axes)
+        ax.set_title("Target-axis evidence: flag (colour) and votes of the three evidence lines")
+        _freeze(fig)
+    return fig
+
+
+def write_target_plots(qc: AnnData, scores: pd.DataFrame, table: pd.DataFrame, axes: Mapping[str, Sequence[str]],
+                       group: str, annotate: str | None, out: Mapping[str, str]) -> None:
+    """Rule ``target_plots``: axis-gene heatmap, axis scores by group, evidence grid."""
+    save_figure(plot_axis_genes(qc, axes, group, annotate), out["heatmap"], out["heatmap_svg"])
+    save_figure(plot_axis_scores(scores, list(axes), group), out["scores"], out["scores_svg"])
+    save_figure(plot_evidence_grid(table), out["grid"], out["grid_svg"])

@@ -1,0 +1,21 @@
+"""Rule `compare_contrasts`: which terms are shared by the compared contrasts and which are unique to one."""
+
+import pandas as pd
+from target_rationale.enrichment import EnrichmentSettings, write_comparison
+from target_rationale.runtime import script_logging
+
+
+def read(path):
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+
+
+with script_logging(snakemake.log[0]):
+    contrasts = snakemake.params.contrasts
+    write_comparison(
+        gsea_tables={c: read(p) for c, p in zip(contrasts, snakemake.input.gsea)},
+        ora_tables={c: {"up": read(u), "down": read(d)}
+                    for c, u, d in zip(contrasts, snakemake.input.ora_up, snakemake.input.ora_down)},
+        compared=snakemake.params.compared,
+        settings=EnrichmentSettings.from_config(snakemake.params.settings),
+        out=dict(snakemake.output.items()),
+    )

@@ -1,0 +1,342 @@
+"""Enrichment per contrast and collection (over-representation and preranked GSEA), and the comparison of
+contrasts: which terms are shared by the compared contrasts and which are unique to one.
+
+Gene sets are always handed to gseapy as a dict (``as_gseapy_dict``): a string would make gseapy query Enrichr.
+Each call tests one collection, so every FDR is over one collection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .genesets import GeneSet, as_gseapy_dict, restrict
+from .runtime import LOG
+
+ORA_COLUMNS = ["term_id", "term_name", "overlap", "set_size", "pvalue", "fdr", "genes", "odds_ratio"]
+GSEA_COLUMNS = ["term_id", "term_name", "size", "es", "nes", "pvalue", "fdr", "leading_edge"]
+
+
+@dataclass(frozen=True)
+class EnrichmentSettings:
+    """The ``enrichment:`` section of the config (see ``config/README.md``)."""
+
+    min_size: int = 10
+    max_size: int = 500
+    ora_min_lfc: float = 1.0
+    ora_fdr: float = 0.05
+    gsea_fdr: float = 0.25
+    gsea_engine: str = "builtin"
+    gsea_nperm: int = 1000
+    comparison: tuple[str, ...] | None = None
+    curves: tuple[str, ...] = ("GO:0007173", "GO:0048010", "GO:0008543", "GO:0036006")
+
+    @classmethod
+    def from_config(cls, section: dict) -> EnrichmentSettings:
+        known = {k: section[k] for k in cls.__dataclass_fields__ if k in section}
+        for key in ("comparison", "curves"):
+            if known.get(key) is not None:
+                known[key] = tuple(known[key])
+        return cls(**known)
+
+
+def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values (monotone, capped at 1), in the input order."""
+    p = np.asarray(pvalues, dtype=float)
+    n = len(p)
+    if n == 0:
+        return p
+    order = np.argsort(p, kind="mergesort")
+    scaled = p[order] * n / np.arange(1, n + 1)
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    result = np.empty(n)
+    result[order] = np.minimum(adjusted, 1.0)
+    return result
+
+
+def _lfc(table: pd.DataFrame) -> pd.Series:
+    """The fold change used for thresholds: shrunken when available (less noisy for low counts)."""
+    return table["log2FoldChange_shrunk"] if "log2FoldChange_shrunk" in table else table["log2FoldChange"]
+
+
+def background_genes(table: pd.DataFrame, exclude: set[str] = frozenset()) -> pd.DataFrame:
+    """Genes of a DE table that could be called: a non-missing ``padj``, one row per symbol.
+
+    Independently filtered genes (``padj`` empty) could never be significant, so they are not part of the
+    background. Where several ids share a symbol, the row with the largest ``|stat|`` is kept.
+    ``exclude`` symbols (e.g. the liver signature) are dropped.
+    """
+    kept = table[table["padj"].notna() & table["stat"].notna() & ~table["symbol"].isin(exclude)]
+    kept = kept.assign(_abs=kept["stat"].abs()).sort_values(["_abs", "gene_id"], ascending=[False, True],
+                                                            kind="mergesort")
+    return kept.drop_duplicates("symbol").drop(columns="_abs")
+
+
+def ranking(table: pd.DataFrame, exclude: set[str] = frozenset()) -> tuple[pd.Series, int]:
+    """The GSEA ranking: Wald statistic per symbol, duplicates resolved by the largest ``|stat|``.
+
+    Returns
+    -------
+    (pandas.Series, int)
+        Statistic indexed by symbol, sorted decreasing; and how many rows were dropped as duplicate symbols.
+    """
+    usable = table[table["stat"].notna() & ~table["symbol"].isin(exclude)]
+    unique = usable.assign(_abs=usable["stat"].abs()).sort_values(
+        ["_abs", "gene_id"], ascending=[False, True], kind="mergesort").drop_duplicates("symbol")
+    series = pd.Series(unique["stat"].to_numpy(), index=unique["symbol"].to_numpy(), name="stat")
+    series = series.sort_values(ascending=False, kind="mergesort")
+    return series, len(usable) - len(unique)
+
+
+def ora(genes: list[str], background: list[str], sets: dict[str, GeneSet], min_size: int,
+        max_size: int) -> pd.DataFrame:
+    """Over-representation of ``genes`` among ``background``: hypergeometric test with gseapy's ``enrich``.
+
+    The FDR is over every set tested, i.e. every set whose size within the background is in
+    ``[min_size, max_size]``, including sets with no overlap (p = 1). gseapy alone corrects only over the sets
+    with at least one overlapping gene, which understates the FDR.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``term_id, term_name, overlap, set_size, pvalue, fdr, genes, odds_ratio``, sorted by p-value.
+    """
+    import gseapy
+
+    universe = set(background)
+    tested = restrict(sets, universe, min_size, max_size)
+    query = sorted(set(genes) & universe)
+    frame = pd.DataFrame({"term_id": list(tested), "term_name": [s.term_name for s in tested.values()],
+                          "overlap": 0, "set_size": [len(s.genes) for s in tested.values()], "pvalue": 1.0,
+                          "genes": "", "odds_ratio": 0.0})
+    if query and tested:
+        result = gseapy.enrich(gene_list=query, gene_sets=as_gseapy_dict(tested), background=sorted(universe),
+                               outdir=None, cutoff=1.0, no_plot=True, verbose=False).results
+        result = result.set_index("Term")
+        hit = frame["term_id"].isin(result.index)
+        rows = result.loc[frame.loc[hit, "term_id"]]
+        frame.loc[hit, "overlap"] = rows["Overlap"].str.split("/").str[0].astype(int).to_numpy()
+        frame.loc[hit, "pvalue"] = rows["P-value"].to_numpy(dtype=float)
+        frame.loc[hit, "genes"] = rows["Genes"].to_numpy()
+        frame.loc[hit, "odds_ratio"] = rows["Odds Ratio"].to_numpy(dtype=float)
+    frame["fdr"] = benjamini_hochberg(frame["pvalue"].to_numpy())
+    frame["genes"] = [";".join(sorted(g.split(";"))) if g else "" for g in frame["genes"]]
+    return frame[ORA_COLUMNS].sort_values(["pvalue", "term_id"], kind="mergesort", ignore_index=True)
+
+
+def ora_up_down(table: pd.DataFrame, sets: dict[str, GeneSet], alpha: float, settings: EnrichmentSettings,
+                exclude: set[str] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """ORA of the up- and of the down-regulated genes of one contrast against its tested genes.
+
+    Up: ``padj < alpha`` and LFC >= ``ora_min_lfc``; down: ``padj < alpha`` and LFC <= -``ora_min_lfc``.
+    """
+    tested = background_genes(table, exclude)
+    lfc, significant = _lfc(tested), tested["padj"] < alpha
+    up = tested.loc[significant & (lfc >= settings.ora_min_lfc), "symbol"].tolist()
+    down = tested.loc[significant & (lfc <= -settings.ora_min_lfc), "symbol"].tolist()
+    background = tested["symbol"].tolist()
+    counts = {"background": len(background), "up": len(up), "down": len(down)}
+    return (ora(up, background, sets, settings.min_size, settings.max_size),
+            ora(down, background, sets, settings.min_size, settings.max_size), counts)
+
+
+def gsea(table: pd.DataFrame, sets: dict[str, GeneSet], settings: EnrichmentSettings, seed: int, threads: int,
+         exclude: set[str] = frozenset()) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Preranked GSEA of one contrast on the Wald statistic.
+
+    Returns
+    -------
+    (pandas.DataFrame, dict)
+        ``term_id, term_name, size, es, nes, pvalue, fdr, leading_edge`` sorted by p-value; and counts
+        (genes ranked, duplicate symbols dropped, excluded genes).
+    """
+    ranked, duplicates = ranking(table, exclude)
+    usable = restrict(sets, set(ranked.index), settings.min_size, settings.max_size)
+    if settings.gsea_engine == "gseapy":
+        result = _gseapy_prerank(ranked, usable, settings, seed, threads)
+    else:
+        from .gsea import prerank
+
+        result = prerank(ranked, as_gseapy_dict(usable), min_size=settings.min_size, max_size=settings.max_size,
+                         nperm=settings.gsea_nperm, seed=seed, threads=threads)
+    result.insert(1, "term_name", [sets[t].term_name for t in result["term_id"]])
+    counts = {"ranked": len(ranked), "duplicate_symbols_dropped": duplicates,
+              "excluded": int(table["symbol"].isin(exclude).sum()), "sets_tested": len(result)}
+    return result[GSEA_COLUMNS].sort_values(["pvalue", "term_id"], kind="mergesort", ignore_index=True), counts
+
+
+def _gseapy_prerank(ranked: pd.Series, sets: dict[str, GeneSet], settings: EnrichmentSettings, seed: int,
+                    threads: int) -> pd.DataFrame:
+    """gseapy's own multilevel prerank (slow and memory-hungry on large collections; the reference engine)."""
+    import gseapy
+
+    result = gseapy.prerank(rnk=ranked.to_frame(), gene_sets=as_gseapy_dict(sets), min_size=settings.min_size,
+                            max_size=settings.max_size, permutation_num=settings.gsea_nperm, method="multilevel",
+                            seed=seed, threads=threads, outdir=None, no_plot=True, verbose=False).res2d
+    sizes = result["Tag %"].str.split("/").str[1].astype(int)
+    return pd.DataFrame({"term_id": result["Term"], "size": sizes, "es": result["ES"].astype(float),
+                         "nes": result["NES"].astype(float), "pvalue": result["NOM p-val"].astype(float),
+                         "fdr": benjamini_hochberg(result["NOM p-val"].astype(float).to_numpy()),
+                         "leading_edge": result["Lead_genes"]})
+
+
+# ---- comparison across contrasts ---------------------------------------------------------------------------
+
+
+def classify(fdr: pd.DataFrame, nes: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Where each term is significant among the compared contrasts.
+
+    Parameters
+    ----------
+    fdr, nes : pandas.DataFrame
+        Terms x compared contrasts (missing = not tested, counted as not significant).
+    threshold : float
+        FDR below which a term is significant in a contrast.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``class``: ``shared`` (significant in every compared contrast), ``unique:<contrast>`` (in exactly one),
+        ``partial:<a>+<b>`` (in several but not all), ``none``; ``direction``: ``up`` / ``down`` when every
+        significant NES has that sign, ``mixed`` otherwise, empty for ``none``; ``n_significant``.
+    """
+    significant = fdr.lt(threshold).fillna(False)
+    contrasts = list(fdr.columns)
+    classes, directions = [], []
+    for term, row in significant.iterrows():
+        hits = [c for c in contrasts if row[c]]
+        if not hits:
+            classes.append("none")
+        elif len(hits) == len(contrasts) and len(contrasts) > 1:
+            classes.append("shared")
+        elif len(hits) == 1:
+            classes.append(f"unique:{hits[0]}")
+        else:
+            classes.append("partial:" + "+".join(hits))
+        signs = {np.sign(nes.loc[term, c]) for c in hits}
+        directions.append("" if not hits else "up" if signs == {1.0} else "down" if signs == {-1.0} else "mixed")
+    return pd.DataFrame({"class": classes, "direction": directions,
+                         "n_significant": significant.sum(axis=1).astype(int).to_numpy()}, index=fdr.index)
+
+
+def compare_contrasts(gsea_tables: dict[str, pd.DataFrame], ora_tables: dict[str, dict[str, pd.DataFrame]],
+                      compared: list[str], settings: EnrichmentSettings) -> pd.DataFrame:
+    """One row per term: NES and FDR of every contrast, ORA FDRs, and the class among ``compared`` contrasts.
+
+    Parameters
+    ----------
+    gsea_tables : dict
+        ``{contrast: GSEA table}`` for every contrast of the collection.
+    ora_tables : dict
+        ``{contrast: {"up": table, "down": table}}``.
+    compared : list of str
+        Contrasts whose significance decides the class (e.g. the tumour-vs-normal ones).
+    """
+    names = {}
+    nes, fdr, columns = {}, {}, []
+    for contrast, table in gsea_tables.items():
+        indexed = table.set_index("term_id")
+        names.update(indexed["term_name"].to_dict())
+        nes[contrast], fdr[contrast] = indexed["nes"], indexed["fdr"]
+    nes_frame, fdr_frame = pd.DataFrame(nes), pd.DataFrame(fdr)
+    for contrast in gsea_tables:
+        columns += [nes_frame[contrast].rename(f"nes_{contrast}"), fdr_frame[contrast].rename(f"fdr_{contrast}")]
+        for direction in ("up", "down"):
+            ora_table = ora_tables.get(contrast, {}).get(direction)
+            if ora_table is not None:
+                indexed = ora_table.set_index("term_id")
+                names.update(indexed["term_name"].to_dict())
+                columns.append(indexed["fdr"].rename(f"ora_{direction}_fdr_{contrast}"))
+    table = pd.concat(columns, axis=1)
+    table.index.name = "term_id"
+    classes = classify(fdr_frame.reindex(table.index)[compared], nes_frame.reindex(table.index)[compared],
+                       settings.gsea_fdr)
+    table = pd.concat([classes, table], axis=1)
+    table.insert(0, "term_name", [names.get(t, t) for t in table.index])
+    best = fdr_frame.reindex(table.index)[compared].min(axis=1)
+    table = table.assign(_best=best).sort_values(["n_significant", "_best"], ascending=[False, True],
+                                                 kind="mergesort").drop(columns="_best")
+    LOG.info("comparison over %s: %s", ", ".join(compared),
+             ", ".join(f"{k} {v}" for k, v in table["class"].value_counts().items()))
+    return table.reset_index()
+
+
+def running_sum(ranked: pd.Series, genes: list[str] | tuple[str, ...]) -> np.ndarray:
+    """The GSEA running enrichment score along a ranking (weight |stat|, as gseaParam = 1).
+
+    Parameters
+    ----------
+    ranked : pandas.Series
+        Statistic by gene, sorted decreasing.
+    genes : sequence of str
+        Members of the set (those absent from the ranking are ignored).
+
+    Returns
+    -------
+    numpy.ndarray
+        Running score after each position; its value farthest from zero is the enrichment score.
+    """
+    hits = ranked.index.isin(list(genes))
+    weights = np.abs(ranked.to_numpy(dtype=float)) * hits
+    n_hits, n = int(hits.sum()), len(ranked)
+    if n_hits == 0 or weights.sum() == 0 or n_hits == n:
+        return np.zeros(n)
+    step = np.where(hits, weights / weights.sum(), -1.0 / (n - n_hits))
+    return np.cumsum(step)
+
+
+# ---- what the rules call ---------------------------------------------------------------------------------------
+
+
+def write_enrichment(table: pd.DataFrame, sets: dict[str, GeneSet], alpha: float, settings: EnrichmentSettings,
+                     exclude: set[str], seed: int, threads: int, out: dict[str, str]) -> None:
+    """Rule ``enrich``: ORA up / down and GSEA of one contrast x collection, written as three tables."""
+    from .runtime import write_tsv
+
+    up, down, counts = ora_up_down(table, sets, alpha, settings, exclude)
+    LOG.info("ORA: %d up and %d down genes (padj < %g, |LFC| >= %g) against %d tested genes; %d sets tested "
+             "(sizes %d-%d within the tested genes); FDR over all of them", counts["up"], counts["down"], alpha,
+             settings.ora_min_lfc, counts["background"], len(up), settings.min_size, settings.max_size)
+    LOG.info("ORA: %d up / %d down terms with FDR < %g", int((up["fdr"] < settings.ora_fdr).sum()),
+             int((down["fdr"] < settings.ora_fdr).sum()), settings.ora_fdr)
+    LOG.info("GSEA (%s engine): ranking on the Wald statistic ...", settings.gsea_engine)
+    result, gsea_counts = gsea(table, sets, settings, seed, threads, exclude)
+    LOG.info("GSEA: %d genes ranked (%d duplicate symbols dropped, keeping the largest |stat|; %d excluded as "
+             "liver-signature genes); %d sets tested; %d with FDR < %g", gsea_counts["ranked"],
+             gsea_counts["duplicate_symbols_dropped"], gsea_counts["excluded"], gsea_counts["sets_tested"],
+             int((result["fdr"] < settings.gsea_fdr).sum()), settings.gsea_fdr)
+    write_tsv(up, out["ora_up"])
+    write_tsv(down, out["ora_down"])
+    write_tsv(result, out["gsea"])
+
+
+def write_enrichment_plots(table: pd.DataFrame, sets: dict[str, GeneSet], results: dict[str, pd.DataFrame],
+                           settings: EnrichmentSettings, exclude: set[str], title: str, out: dict[str, str]) -> None:
+    """Rule ``enrichment_plots``: dot plots and enrichment curves of one contrast x collection."""
+    from .plots import plot_enrichment_curves, plot_gsea_dots, plot_ora_dots, save_figure
+
+    save_figure(plot_gsea_dots(results["gsea"], f"GSEA: {title}", settings.gsea_fdr), out["gsea_dots"],
+                out["gsea_dots_svg"])
+    save_figure(plot_ora_dots(results["ora_up"], results["ora_down"], f"Over-representation: {title}",
+                              settings.ora_fdr), out["ora_dots"], out["ora_dots_svg"])
+    ranked, _ = ranking(table, exclude)
+    terms = [(t, sets[t].term_name, sets[t].genes) for t in settings.curves if t in sets]
+    LOG.info("enrichment curves for %s (%d configured terms absent from this collection)",
+             ", ".join(t for t, _, _ in terms) or "no term", len(settings.curves) - len(terms))
+    save_figure(plot_enrichment_curves(ranked, terms, results["gsea"], f"Enrichment curves: {title}"),
+                out["curves"], out["curves_svg"])
+
+
+def write_comparison(gsea_tables: dict[str, pd.DataFrame], ora_tables: dict[str, dict[str, pd.DataFrame]],
+                     compared: list[str], settings: EnrichmentSettings, out: dict[str, str]) -> pd.DataFrame:
+    """Rule ``compare_contrasts``: the comparison table and its heatmap."""
+    from .plots import plot_comparison_heatmap, save_figure
+    from .runtime import write_tsv
+
+    comparison = compare_contrasts(gsea_tables, ora_tables, compared, settings)
+    write_tsv(comparison, out["table"])
+    save_figure(plot_comparison_heatmap(comparison, list(gsea_tables), settings.gsea_fdr), out["heatmap"],
+                out["heatmap_svg"])
+    return comparison
