@@ -614,23 +614,25 @@ def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_o
 
 
 @_njit
-def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state) -> None:
+def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of) -> None:
     """fgsea's MCMC at one level: move every sample of ``cur`` (sorted positions) while keeping its
     ``(positive ES, hash)`` above ``(bscore, bhash)``; rounds of ``k / 10`` proposals per sample until
-    ``sample_size * k / 2`` moves were accepted, then as many rounds again."""
+    ``sample_size * k / 2`` moves were accepted, then as many rounds again.
+
+    ``chunks`` (samples x chunks x k), ``clen``, ``csum``, ``cache`` and ``chunk_of`` are work space, allocated
+    once per ruler; the number of chunks is ``clen.shape[1]``.
+    """
     n = iranks.size
     s_size = cur.shape[0]
-    n_chunks = max(1, int(math.sqrt(k)))  # as fgsea; a data-structure choice only (results do not depend on it)
+    n_chunks = clen.shape[1]
     chunk_last = np.empty(n_chunks, np.int64)
     chunk_last[n_chunks - 1] = n
-    chunk_of = np.empty(n, np.int64)
-    chunks = np.empty((s_size, n_chunks, k), np.int64)
-    clen = np.zeros((s_size, n_chunks), np.int64)
-    csum = np.zeros((s_size, n_chunks), np.int64)
+    clen[:, :] = 0
+    csum[:, :] = 0
+    cache[:, :, 0] = 0
     ns_arr = np.zeros(s_size, np.int64)
     h_arr = np.zeros(s_size, np.uint64)
     cand = np.zeros((s_size, 4), np.int64)
-    cache = np.zeros((s_size, n_chunks, 4), np.int64)
     tmp = np.empty(s_size, np.int64)
     pos = 0
     for i in range(n_chunks - 1):
@@ -756,6 +758,12 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
     lvl[0, 2 * s_size + 1] = bscore
     n_levels = 1
     fresh = n_copy == 0  # independent sets above the cut: no MCMC needed before the next cut
+    n_chunks = max(1, int(math.sqrt(k)))  # as fgsea; a data-structure choice only (results do not depend on it)
+    chunks = np.empty((s_size, n_chunks, k), np.int64)
+    clen = np.empty((s_size, n_chunks), np.int64)
+    csum = np.empty((s_size, n_chunks), np.int64)
+    cache = np.empty((s_size, n_chunks, 4), np.int64)
+    chunk_of = np.empty(n, np.int64)
     adj_log = 0.0
     while bscore < target:
         size = first_size if n_levels == 1 else s_size
@@ -763,7 +771,7 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
         if adj_log < log_eps:
             break
         if not fresh:
-            _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state)
+            _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of)
         fresh = False
         if n_levels == lvl.shape[0]:
             lvl = _grow(lvl)
