@@ -69,9 +69,14 @@ def background_genes(table: pd.DataFrame, exclude: set[str] = frozenset()) -> pd
     ``exclude`` symbols (e.g. the liver signature) are dropped.
     """
     kept = table[table["padj"].notna() & table["stat"].notna() & ~table["symbol"].isin(exclude)]
-    kept = kept.assign(_abs=kept["stat"].abs()).sort_values(["_abs", "gene_id"], ascending=[False, True],
-                                                            kind="mergesort")
-    return kept.drop_duplicates("symbol").drop(columns="_abs")
+    return _one_row_per_symbol(kept)
+
+
+def _one_row_per_symbol(table: pd.DataFrame) -> pd.DataFrame:
+    """Keep, for each symbol, the row with the largest ``|stat|`` (ties broken by gene id)."""
+    ordered = table.assign(_abs=table["stat"].abs()).sort_values(["_abs", "gene_id"], ascending=[False, True],
+                                                                 kind="mergesort")
+    return ordered.drop_duplicates("symbol").drop(columns="_abs")
 
 
 def ranking(table: pd.DataFrame, exclude: set[str] = frozenset()) -> tuple[pd.Series, int]:
@@ -83,8 +88,7 @@ def ranking(table: pd.DataFrame, exclude: set[str] = frozenset()) -> tuple[pd.Se
         Statistic indexed by symbol, sorted decreasing; and how many rows were dropped as duplicate symbols.
     """
     usable = table[table["stat"].notna() & ~table["symbol"].isin(exclude)]
-    unique = usable.assign(_abs=usable["stat"].abs()).sort_values(
-        ["_abs", "gene_id"], ascending=[False, True], kind="mergesort").drop_duplicates("symbol")
+    unique = _one_row_per_symbol(usable)
     series = pd.Series(unique["stat"].to_numpy(), index=unique["symbol"].to_numpy(), name="stat")
     series = series.sort_values(ascending=False, kind="mergesort")
     return series, len(usable) - len(unique)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator
@@ -59,6 +58,3 @@ def write_tsv(table, path: str | Path, index: bool = False) -> None:
     write_atomic(path, lambda tmp: table.to_csv(tmp, sep="\t", index=index, float_format="%.6g",
                                                 lineterminator="\n"))
 
-
-def python_version() -> str:
-    return sys.version.split()[0]
