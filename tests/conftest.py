@@ -201,3 +201,18 @@ def demo_gsea(demo_de: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     go = read_gmt(REPO / "resources" / "genesets" / "go_bp.gmt.gz")
     return {c: gsea(demo_de[c], go, EnrichmentSettings(), seed=42, threads=2)[0]
             for c in ("primary_vs_normal", "liver_met_vs_normal")}
+
+
+TEST_CONFIG = REPO / "tests" / "config" / "config.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run the whole workflow once on the tiny test cohort, in a fresh folder; return that folder.
+
+    One run per test session, shared by every test that reads the workflow's outputs: treat it as read-only.
+    """
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    result = run_workflow(workdir, TEST_CONFIG, "--cores", "2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir

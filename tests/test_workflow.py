@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_workflow
+from conftest import REPO, TEST_CONFIG, run_workflow
 from target_rationale.cohort import read_counts
 
-TEST_CONFIG = REPO / "tests" / "config" / "config.yaml"
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 
 
@@ -33,15 +32,6 @@ def job_counts(stdout: str) -> dict[str, int]:
     table = stdout.split("Job stats:", 1)[1]
     return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)\s*$", table, re.M)
             if m.group(1) != "total"}
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Run the whole workflow once on the tiny cohort, in a fresh folder; return that folder."""
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    result = run_workflow(workdir, TEST_CONFIG, "--cores", "2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir
 
 
 @pytest.mark.workflow
