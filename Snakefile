@@ -19,6 +19,7 @@ include: "workflow/rules/genesets.smk"
 include: "workflow/rules/diffexp.smk"
 include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/targets.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,7 +1,9 @@
 # Loads and validates the config, the sample sheet and the count matrix before any job runs, and builds the
 # lists of outputs. Any problem stops the run here with one line per problem and nothing written.
 
+import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from target_rationale.axes import load_targets
 from target_rationale.de import plan_fits
 from target_rationale.design import design_variables
 from target_rationale.fetch import cache_key
+from target_rationale.provenance import COMMAND_VARIABLE
 from target_rationale.validation import config_problems, validate_inputs
 
 
@@ -95,16 +98,50 @@ COLLECTIONS = config["genesets"]
 ONLINE = {cache_key(spec): {"name": name, **spec} for name, spec in COLLECTIONS.items() if "source" in spec}
 
 
-def collection_gmt(wildcards):
-    """The GMT a collection is read from: the configured file, or the cached download."""
-    spec = COLLECTIONS[wildcards.collection]
+def collection_source(name):
+    """The GMT collection ``name`` is read from: the configured file, or the cached download."""
+    spec = COLLECTIONS[name]
     if "gmt" in spec:
         return resolve(spec["gmt"])
     return f"{GENESET_CACHE}/{cache_key(spec)}/genesets.gmt"
 
 
+def collection_gmt(wildcards):
+    """Input function: the source GMT of the ``{collection}`` wildcard."""
+    return collection_source(wildcards.collection)
+
+
+# ---- provenance and report --------------------------------------------------------------------------------
+
+# The command line of this run, handed to the jobs (which Snakemake starts as processes of their own) through
+# the environment; the main process sets it first. Not a param: a new command must not rerun anything.
+_argv = ["python -m snakemake" if sys.argv[0].endswith("__main__.py") else Path(sys.argv[0]).name, *sys.argv[1:]]
+os.environ.setdefault(COMMAND_VARIABLE, " ".join([_argv[0], shlex.join(_argv[1:])]).strip())
+
+#: The workflow's own simulated cohorts: a run on one of them says so in its report.
+SIMULATED_COHORTS = [resolve("resources/demo/counts.tsv.gz"), resolve("tests/data/counts.tsv.gz")]
+
+PROVENANCE = {name: f"results/provenance/{name}.{ext}" for name, ext in [
+    ("config", "yaml"), ("samples", "tsv"), ("versions", "tsv"), ("checksums", "tsv"), ("genesets", "yaml"),
+    ("run", "yaml")]}
+
+
+def provenance_inputs():
+    """Role -> path of every input whose checksum the provenance records."""
+    inputs = {"counts": COUNTS, "samples": SAMPLES, "gene_id_map": GENE_ID_MAP, "liver_signature": LIVER_SIGNATURE}
+    if TARGETS_FILE:
+        inputs["targets"] = TARGETS_FILE
+    inputs.update({f"genesets:{name}": collection_source(name) for name in COLLECTIONS})
+    return inputs
+
+
 def final_outputs():
     """Every file the default run produces (the targets of `rule all`)."""
+    return analysis_outputs() + list(PROVENANCE.values()) + ["results/report/report.html"]
+
+
+def analysis_outputs():
+    """The analysis' tables and plots (everything the report reads besides the provenance)."""
     return [
         "results/cohort/cohort.h5ad",
         "results/cohort/gene_ids.tsv",

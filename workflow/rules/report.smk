@@ -1,0 +1,45 @@
+rule provenance:
+    # What the run was made from. The command line comes from the environment (see common.smk), so running
+    # the workflow again with other flags does not rerun this rule or the report.
+    input:
+        **provenance_inputs(),
+        manifests=expand("results/genesets/{collection}.manifest.yaml", collection=COLLECTIONS),
+    output:
+        **PROVENANCE,
+    params:
+        config=config,
+        collections=list(COLLECTIONS),
+    log:
+        "logs/provenance.log",
+    conda:
+        "../envs/python.yaml"
+    resources:
+        mem_mb=500,
+    script:
+        "../scripts/provenance.py"
+
+
+rule report:
+    input:
+        analysis_outputs(),
+        provenance=list(PROVENANCE.values()),
+        counts=COUNTS,
+        simulated_cohorts=[path for path in SIMULATED_COHORTS if Path(path).exists()],
+        css=workflow.source_path("../report/html/report.css"),
+        script=workflow.source_path("../report/html/report.js"),
+    output:
+        html=report(
+            "results/report/report.html",
+            caption="../report/report_html.rst",
+            category="9. Report",
+        ),
+    log:
+        "logs/report.log",
+    benchmark:
+        "logs/benchmarks/report.tsv"
+    conda:
+        "../envs/python.yaml"
+    resources:
+        mem_mb=1500,
+    script:
+        "../scripts/report.py"

@@ -1,0 +1,17 @@
+"""Rule `report`: the self-contained HTML report (results/report/report.html)."""
+
+from pathlib import Path
+
+from target_rationale.provenance import sha256
+from target_rationale.report import write_report
+from target_rationale.runtime import script_logging
+
+with script_logging(snakemake.log[0]):
+    counts = sha256(snakemake.input.counts)
+    write_report(
+        results=Path(snakemake.output.html).parent.parent,
+        css_path=snakemake.input.css,
+        script_path=snakemake.input.script,
+        simulated=any(sha256(path) == counts for path in snakemake.input.simulated_cohorts),
+        out=snakemake.output.html,
+    )
