@@ -14,6 +14,7 @@ if not workflow.config_settings.configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/import.smk"
 include: "workflow/rules/cohort.smk"
 include: "workflow/rules/genesets.smk"
 include: "workflow/rules/diffexp.smk"

@@ -19,7 +19,8 @@ from target_rationale.de import plan_fits
 from target_rationale.design import design_variables
 from target_rationale.fetch import cache_key
 from target_rationale.provenance import COMMAND_VARIABLE
-from target_rationale.validation import config_problems, validate_inputs
+from target_rationale.geo import cohort_config_problems, plan_import
+from target_rationale.validation import config_problems, plan_inputs, validate_inputs
 
 
 def stop(problems):
@@ -38,13 +39,23 @@ def resolve(path):
 
 
 with open(WORKFLOW_ROOT / "workflow" / "schemas" / "config.schema.yaml") as _handle:
-    _problems = config_problems(config, yaml.safe_load(_handle))
+    _problems = config_problems(config, yaml.safe_load(_handle)) + cohort_config_problems(config)
 if _problems:
     stop(_problems)
 validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
 
-COUNTS = resolve(config["counts"])
-SAMPLES = resolve(config["samples"])
+# ---- the cohort: the user's counts + sample sheet, or files that workflow/rules/import.smk imports ---------------
+
+COHORT_IMPORT = None  # target_rationale.geo.ImportPlan of `cohort:` (a GEO series or a local folder), if any
+if config["cohort"]:
+    try:
+        COHORT_IMPORT = plan_import(config["cohort"], resolve)
+    except InputError as _error:
+        stop(_error.problems)
+    COUNTS, SAMPLES = COHORT_IMPORT.counts, COHORT_IMPORT.samples
+else:
+    COUNTS = resolve(config["counts"])
+    SAMPLES = resolve(config["samples"])
 GENE_ID_MAP = resolve(config["gene_id_map"])
 
 _problems = [
@@ -53,13 +64,25 @@ _problems = [
     for name, spec in config["genesets"].items()
     if "gmt" in spec and not Path(resolve(spec["gmt"])).is_file()
 ]
+_VALIDATED = None
 try:
-    INPUTS = validate_inputs(COUNTS, SAMPLES, config["gene_id_type"], config["design"], config["contrasts"])
+    if COHORT_IMPORT is None:
+        INPUTS = _VALIDATED = validate_inputs(COUNTS, SAMPLES, config["gene_id_type"], config["design"],
+                                              config["contrasts"])
+    else:
+        # Imported files: the jobs are planned from the config alone, so that they stay the same before and after
+        # the import ran. The `cohort` job validates the imported files (same messages) before any computation;
+        # when an up-to-date import already exists, they are validated here too, before any job.
+        INPUTS = plan_inputs(config["gene_id_type"], config["design"], config["contrasts"])
+        if COHORT_IMPORT.is_current:
+            _VALIDATED = validate_inputs(COUNTS, SAMPLES, config["gene_id_type"], config["design"],
+                                         config["contrasts"])
 except InputError as _error:
     _problems += _error.problems
 if _problems:
     stop(_problems)
-validate(INPUTS.sheet.reset_index(), schema="../schemas/samples.schema.yaml")
+if _VALIDATED is not None:
+    validate(_VALIDATED.sheet.reset_index(), schema="../schemas/samples.schema.yaml")
 
 CONTRASTS = {contrast.name: contrast for contrast in INPUTS.contrasts}
 LIVER_SIGNATURE = resolve(config["liver_signature"])
@@ -131,6 +154,8 @@ def provenance_inputs():
     inputs = {"counts": COUNTS, "samples": SAMPLES, "gene_id_map": GENE_ID_MAP, "liver_signature": LIVER_SIGNATURE}
     if TARGETS_FILE:
         inputs["targets"] = TARGETS_FILE
+    if COHORT_IMPORT is not None:
+        inputs["import"] = COHORT_IMPORT.record
     inputs.update({f"genesets:{name}": collection_source(name) for name in COLLECTIONS})
     return inputs
 

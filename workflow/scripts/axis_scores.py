@@ -4,7 +4,7 @@ import anndata as ad
 from target_rationale.axes import load_targets, write_scores
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_scores(
         qc=ad.read_h5ad(snakemake.input.qc),
         targets=load_targets(snakemake.input.targets),

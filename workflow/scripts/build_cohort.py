@@ -1,9 +1,12 @@
 """Rule `cohort`: validated counts + sample sheet + gene symbols -> results/cohort/."""
 
 from target_rationale.assemble import build_cohort
+from target_rationale.cohort import input_errors_reported
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+# Inputs imported by an earlier job (`cohort:` in the config) are first validated here, before any computation:
+# each problem is printed as an `Input error:` line, as the workflow prints them before any job.
+with script_logging(snakemake.log[0], outputs=snakemake.output), input_errors_reported():
     build_cohort(
         counts_path=snakemake.input.counts,
         samples_path=snakemake.input.samples,

@@ -9,7 +9,7 @@ def read(path):
     return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
 
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     contrasts = snakemake.params.contrasts
     write_comparison(
         gsea_tables={c: read(p) for c, p in zip(contrasts, snakemake.input.gsea)},

@@ -4,7 +4,7 @@ import anndata as ad
 from target_rationale.de import DiffexpSettings, read_liver_signature, write_contrast
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_contrast(
         fit_path=snakemake.input.fit,
         genes=ad.read_h5ad(snakemake.input.cohort, backed="r").var.copy(),

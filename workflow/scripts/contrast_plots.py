@@ -4,7 +4,7 @@ import pandas as pd
 from target_rationale.plots import write_contrast_plots
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_contrast_plots(
         table=pd.read_csv(snakemake.input.table, sep="\t", dtype={"gene_id": str, "symbol": str}),
         contrast_label=snakemake.params.label,

@@ -6,7 +6,7 @@ from target_rationale.enrichment import EnrichmentSettings, write_enrichment_plo
 from target_rationale.genesets import read_gmt
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_enrichment_plots(
         table=pd.read_csv(snakemake.input.table, sep="\t", dtype={"gene_id": str, "symbol": str}),
         sets=read_gmt(snakemake.input.collection),

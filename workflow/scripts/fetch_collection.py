@@ -3,7 +3,7 @@
 from target_rationale.fetch import fetch_collection
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     fetch_collection(
         spec=snakemake.params.spec,
         out_dir=snakemake.output.gmt.rsplit("/", 1)[0],

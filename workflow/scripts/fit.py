@@ -4,7 +4,7 @@ import anndata as ad
 from target_rationale.de import DiffexpSettings, write_fit
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_fit(
         cohort=ad.read_h5ad(snakemake.input.cohort),
         contrasts=snakemake.params.contrasts,

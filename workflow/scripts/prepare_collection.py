@@ -4,7 +4,7 @@ import pandas as pd
 from target_rationale.genesets import prepare_collection
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     prepare_collection(
         name=snakemake.wildcards.collection,
         gmt_path=snakemake.input.gmt,

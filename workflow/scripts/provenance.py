@@ -5,7 +5,7 @@ import os
 from target_rationale.provenance import COMMAND_VARIABLE, write_provenance
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     roles = [name for name in snakemake.input.keys() if name != "manifests"]
     write_provenance(
         config=snakemake.params.config,

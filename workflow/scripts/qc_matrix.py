@@ -4,7 +4,7 @@ import anndata as ad
 from target_rationale.de import read_liver_signature, write_qc
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_qc(
         cohort=ad.read_h5ad(snakemake.input.cohort),
         liver_genes=read_liver_signature(snakemake.input.liver_signature),

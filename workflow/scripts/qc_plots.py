@@ -4,7 +4,7 @@ import anndata as ad
 from target_rationale.plots import write_qc_plots
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_qc_plots(
         qc=ad.read_h5ad(snakemake.input.qc),
         design_variables=snakemake.params.design_variables,

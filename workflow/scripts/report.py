@@ -6,7 +6,7 @@ from target_rationale.provenance import sha256
 from target_rationale.report import write_report
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     counts = sha256(snakemake.input.counts)
     write_report(
         results=Path(snakemake.output.html).parent.parent,

@@ -6,7 +6,7 @@ from target_rationale.axes import load_targets
 from target_rationale.plots import write_target_plots
 from target_rationale.runtime import script_logging
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     targets = load_targets(snakemake.input.targets)
     write_target_plots(
         qc=ad.read_h5ad(snakemake.input.qc),

@@ -10,7 +10,7 @@ def read(path):
     return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""], dtype={"gene_id": str, "symbol": str})
 
 
-with script_logging(snakemake.log[0]):
+with script_logging(snakemake.log[0], outputs=snakemake.output):
     names = [c.name for c in snakemake.params.contrasts]
     collections = snakemake.params.collections
     pairs = [(c, k) for c in names for k in collections]  # the order of expand() in the rule

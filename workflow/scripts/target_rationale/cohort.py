@@ -6,10 +6,13 @@ and the fix (:class:`InputError`). Nothing here writes to or modifies an input f
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
 import re
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +25,9 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 #: Annotation columns of featureCounts output, dropped before the sample columns.
 FEATURECOUNTS_COLUMNS = ("Geneid", "Chr", "Start", "End", "Strand", "Length")
 
+#: Gene-id prefix of HTSeq-count's summary counters (``__no_feature``, ``__ambiguous`` ...): dropped, reported.
+SUMMARY_ROW_PREFIX = "__"
+
 #: How many offending items a message lists before it says "and N more".
 MAX_LISTED = 5
 
@@ -32,6 +38,18 @@ class InputError(ValueError):
     def __init__(self, problems: str | list[str]):
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         super().__init__("\n".join(self.problems))
+
+
+@contextlib.contextmanager
+def input_errors_reported() -> Iterator[None]:
+    """In a rule script: print each problem of an :class:`InputError` as an ``Input error: ...`` line on stderr
+    (as the workflow does before any job), then let the error end the job."""
+    try:
+        yield
+    except InputError as error:
+        for problem in error.problems:
+            print(f"Input error: {problem}", file=sys.stderr)
+        raise
 
 
 def listing(items: list | pd.Index, most: int = MAX_LISTED) -> str:
@@ -56,6 +74,25 @@ def _read_text(path: Path, what: str) -> str:
     try:
         with open(path, "rb") as handle:
             raw = handle.read()
+    except OSError as err:
+        raise InputError(f"{what} file '{path}' cannot be read ({err}): re-export it as plain or gzipped "
+                         "TSV/CSV") from err
+    return decode_table_bytes(raw, path, what)
+
+
+def decode_table_bytes(raw: bytes, path: str | Path, what: str) -> str:
+    """Text of a table file's bytes (gunzipped if they are gzip), every failure an :class:`InputError`.
+
+    Parameters
+    ----------
+    raw : bytes
+        The file's content (for instance a member of a tar archive).
+    path : str or Path
+        How messages name the file (``archive.tar:member.txt.gz`` for a tar member).
+    what : str
+        ``counts`` or ``samples``: the kind of table, for messages.
+    """
+    try:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
         return raw.decode("utf-8-sig")
@@ -94,10 +131,12 @@ def _split_header(text: str, path: Path, what: str) -> tuple[list[str], int, str
     return [f.strip() for f in fields], index, sep
 
 
-def _parse_table(text: str, path: Path, what: str, header_index: int, sep: str, **kwargs) -> pd.DataFrame:
+def _parse_table(text: str, path: Path, what: str, header_index: int, sep: str, names: list[str] | None = None,
+                 **kwargs) -> pd.DataFrame:
+    """Parse the table whose header is line ``header_index``; with ``names``, that line is data (no header)."""
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, skiprows=header_index, header=0,
-                           skip_blank_lines=True, **kwargs)
+        return pd.read_csv(io.StringIO(text), sep=sep, skiprows=header_index, header=None if names else 0,
+                           names=names, skip_blank_lines=True, **kwargs)
     except (pd.errors.ParserError, ValueError) as err:
         detail = str(err).strip().splitlines()[-1]
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
@@ -125,14 +164,19 @@ class CountMatrix:
     counts : pandas.DataFrame
         Genes x samples, ``int64``, index named ``gene_id`` (ids exactly as in the file).
     source_format : str
-        ``table`` or ``featureCounts``.
+        ``table``, ``featureCounts`` or ``HTSeq`` (two columns, gene id and count, without a header line).
     renamed : dict of str to str
-        featureCounts sample columns (BAM paths) renamed to sample names (``old -> new``); empty otherwise.
+        Sample columns renamed (``old -> new``): featureCounts BAM paths, or the one column of a per-sample file
+        given a name; empty otherwise.
+    summary_rows : pandas.DataFrame or None
+        HTSeq-count's summary counters (``__no_feature``, ``__ambiguous`` ...: ids starting with ``__``), which
+        were dropped from ``counts``: counters x samples, ``int64``; None if the file had none.
     """
 
     counts: pd.DataFrame
     source_format: str
     renamed: dict[str, str]
+    summary_rows: pd.DataFrame | None = None
 
 
 def _featurecounts_name(column: str) -> str:
@@ -144,17 +188,33 @@ def _featurecounts_name(column: str) -> str:
     return name
 
 
-def read_counts(path: str | Path) -> CountMatrix:
-    """Read and check a genes x samples count matrix.
+def per_sample_file_stem(path: str | Path) -> str:
+    """``GSM2612345_P1_counts.txt.gz`` -> ``GSM2612345_P1_counts``: a file name without folders and extensions."""
+    name = str(path).replace("\\", "/").rsplit("/", 1)[-1]
+    for suffix in (".gz", ".txt", ".tsv", ".csv", ".tab", ".counts"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+    return name
+
+
+def read_counts(path: str | Path, sample: str | None = None) -> CountMatrix:
+    """Read and check a genes x samples count matrix, or the counts of one sample.
 
     Accepts TSV or CSV, optionally gzipped, whose first column holds gene ids and whose other columns are
-    samples; or featureCounts output (``Geneid, Chr, Start, End, Strand, Length, <bam>...``, ``#`` comment
-    lines), whose BAM-path columns become sample names (folder and ``.bam`` removed).
+    samples; featureCounts output (``Geneid, Chr, Start, End, Strand, Length, <bam>...``, ``#`` comment
+    lines), whose BAM-path columns become sample names (folder and ``.bam`` removed); and HTSeq-count output
+    (two columns, gene id and count, no header line). Rows whose id starts with ``__`` (HTSeq-count's
+    ``__no_feature``, ``__ambiguous``, ``__too_low_aQual``, ``__not_aligned``, ``__alignment_not_unique``)
+    are summary counters, not genes: they are dropped and kept aside in ``summary_rows``.
 
     Parameters
     ----------
     path : str or Path
         The counts file.
+    sample : str, optional
+        For a file holding one sample (HTSeq-count, or featureCounts / a table with one count column): the
+        name of its column. Without it an HTSeq file's column is named after the file (folders and
+        ``.txt.gz``-style extensions removed).
 
     Returns
     -------
@@ -165,14 +225,30 @@ def read_counts(path: str | Path) -> CountMatrix:
     ------
     InputError
         Missing or unreadable file, garbled table, duplicate gene ids or sample columns, a value that is
-        empty, NaN, non-numeric, non-integer or negative, or a matrix of zeros only.
+        empty, NaN, non-numeric, non-integer or negative, a matrix of zeros only, or ``sample`` given for a
+        file of several samples.
     """
     path = Path(path)
-    text = _read_text(path, "counts")
+    return read_counts_text(_read_text(path, "counts"), path, sample)
+
+
+def _is_count(field: str) -> bool:
+    return bool(re.fullmatch(r"\d+(\.0*)?", field.strip()))
+
+
+def read_counts_text(text: str, path: str | Path, sample: str | None = None) -> CountMatrix:
+    """:func:`read_counts` on text already read (e.g. a member of a tar archive); ``path`` names it in messages."""
+    path = Path(path) if not isinstance(path, Path) else path
     header, header_index, sep = _split_header(text, path, "counts")
-    source_format = "featureCounts" if tuple(header[:6]) == FEATURECOUNTS_COLUMNS else "table"
+    if len(header) == 2 and _is_count(header[1]):
+        source_format = "HTSeq"
+    elif tuple(header[:6]) == FEATURECOUNTS_COLUMNS:
+        source_format = "featureCounts"
+    else:
+        source_format = "table"
+    headerless = source_format == "HTSeq"
     first_sample = 6 if source_format == "featureCounts" else 1
-    samples = header[first_sample:]
+    samples = [per_sample_file_stem(path)] if headerless else header[first_sample:]
     if not samples:
         raise InputError(f"counts file '{path}': the header has no sample columns after the gene id column; "
                          "expected 'gene_id<TAB>sample1<TAB>sample2...'")
@@ -180,6 +256,14 @@ def read_counts(path: str | Path) -> CountMatrix:
     if source_format == "featureCounts":
         renamed = {s: _featurecounts_name(s) for s in samples if _featurecounts_name(s) != s}
         samples = [renamed.get(s, s) for s in samples]
+    if sample is not None:
+        if len(samples) != 1:
+            raise InputError(f"counts file '{path}' has {len(samples)} sample columns ({listing(samples)}); a "
+                             "per-sample count file needs exactly one: give one file per sample")
+        original = header[first_sample] if not headerless else samples[0]
+        if original != sample:
+            renamed = {original: sample}
+        samples = [sample]
     if "" in samples:
         column = samples.index("") + first_sample + 1
         raise InputError(f"counts file '{path}': header column {column} is empty; give every sample "
@@ -189,34 +273,42 @@ def read_counts(path: str | Path) -> CountMatrix:
         raise InputError(f"counts file '{path}': sample column(s) {listing(duplicated)} occur more than once "
                          "in the header; sample names must be unique")
 
-    table = _parse_table(text, path, "counts", header_index, sep, dtype={header[0]: str}, na_values=[""],
-                         keep_default_na=False)
+    names = ["gene_id", *samples] if headerless else None
+    table = _parse_table(text, path, "counts", header_index, sep, names=names,
+                         dtype={(names or header)[0]: str}, na_values=[""], keep_default_na=False)
     # Pandas would have renamed duplicates; we checked them above, so use our own names.
     gene_ids = table.iloc[:, 0]
     values = table.iloc[:, first_sample:]
     values.columns = samples
-    data_line = _data_line_numbers(text, header_index)
+    data_line = _data_line_numbers(text, header_index - 1 if headerless else header_index)
 
     if gene_ids.isna().any():
         row = int(np.flatnonzero(gene_ids.isna().to_numpy())[0])
         raise InputError(f"counts file '{path}', line {data_line[row]}: the gene id (first column) is empty; "
                          "every row needs a gene id")
     gene_ids = gene_ids.str.strip()
-    duplicated = _duplicates(gene_ids)
+    summary = gene_ids.str.startswith(SUMMARY_ROW_PREFIX).to_numpy()
+    duplicated = _duplicates(gene_ids[~summary])
     if duplicated:
         rows = gene_ids[gene_ids.isin(duplicated[:1])].index
         raise InputError(f"counts file '{path}': gene id(s) {listing(duplicated)} occur more than once "
                          f"(e.g. lines {', '.join(str(data_line[r]) for r in rows)}); sum or remove "
                          "duplicated rows so each gene id appears once")
-    if len(gene_ids) == 0:
-        raise InputError(f"counts file '{path}' has a header but no gene rows")
+    if len(gene_ids) == int(summary.sum()):
+        raise InputError(f"counts file '{path}' has {'a header but ' if not headerless else ''}no gene rows"
+                         + (" (only '__' summary counters)" if summary.any() else ""))
 
     matrix = _numeric_matrix(values, gene_ids, path, data_line)
-    counts = pd.DataFrame(matrix, index=pd.Index(gene_ids.to_numpy(), name="gene_id"), columns=samples)
+    counts = pd.DataFrame(matrix[~summary], index=pd.Index(gene_ids[~summary].to_numpy(), name="gene_id"),
+                          columns=samples)
+    summary_rows = None
+    if summary.any():
+        summary_rows = pd.DataFrame(matrix[summary], index=pd.Index(gene_ids[summary].to_numpy(), name="gene_id"),
+                                    columns=samples)
     if not counts.to_numpy().any():
         raise InputError(f"counts file '{path}': every count is zero; check that the right file and "
                          "columns were exported")
-    return CountMatrix(counts=counts, source_format=source_format, renamed=renamed)
+    return CountMatrix(counts=counts, source_format=source_format, renamed=renamed, summary_rows=summary_rows)
 
 
 def _data_line_numbers(text: str, header_index: int) -> list[int]:

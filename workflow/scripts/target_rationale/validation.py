@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .cohort import CountMatrix, InputError, match_samples, read_counts, read_sample_sheet
-from .design import Contrast, check_contrasts, parse_contrasts
+from .design import Contrast, check_contrasts, design_variables, parse_contrasts
 from .gene_ids import resolve_id_type
 
 
@@ -90,6 +90,81 @@ def validate_inputs(counts_path: str | Path, samples_path: str | Path, gene_id_t
     return ValidatedInputs(matrix=matrix, sheet=sheet, id_type=id_type, contrasts=parsed)
 
 
+@dataclass(frozen=True)
+class PlannedInputs:
+    """What the workflow can know, before any job, about inputs that a job will create (an imported cohort).
+
+    Stands in for :class:`ValidatedInputs` while planning the jobs; the ``cohort`` job runs
+    :func:`validate_inputs` on the files once they exist, before any computation.
+
+    Attributes
+    ----------
+    sheet : pandas.DataFrame
+        No rows; its columns are the sample-sheet variables the designs and contrast subsets use.
+    id_type : str
+        The configured ``gene_id_type`` (``auto`` is resolved by the cohort job).
+    contrasts : list of Contrast
+        The configured contrasts, each with its design.
+    matrix : None
+        No counts yet.
+    """
+
+    sheet: pd.DataFrame
+    id_type: str
+    contrasts: list[Contrast]
+    matrix: None = None
+
+
+def plan_inputs(gene_id_type: str, design: str, contrasts: list[dict]) -> PlannedInputs:
+    """Check what can be checked of the design and contrasts without the sample sheet.
+
+    Parameters
+    ----------
+    gene_id_type : str
+        ``auto``, ``ensembl``, ``entrez`` or ``symbol``.
+    design : str
+        Default design formula for contrasts without their own.
+    contrasts : list of dict
+        Config entries as for :func:`validate_inputs`.
+
+    Returns
+    -------
+    PlannedInputs
+
+    Raises
+    ------
+    InputError
+        One line per problem, worded as :func:`target_rationale.design.check_contrasts` words it: a name used
+        twice, a design that is not a formula, a variable missing from its design, target equal to reference.
+    """
+    parsed = parse_contrasts(contrasts, design)
+    problems: list[str] = []
+    seen: set[str] = set()
+    columns: dict[str, None] = {}
+    for c in parsed:
+        where = f"config: contrast '{c.name}'"
+        if c.name in seen:
+            problems.append(f"{where}: the name is used by two contrasts; give each contrast a unique name")
+        seen.add(c.name)
+        columns.update(dict.fromkeys(c.samples))
+        try:
+            variables = design_variables(c.design)
+        except InputError as err:
+            problems.append(f"{where}: {err}".replace("config: design", "design"))
+            continue
+        columns.update(dict.fromkeys(variables))
+        if c.variable not in variables:
+            problems.append(f"{where}: variable '{c.variable}' is not in its design '{c.design}'; add it to the "
+                            "design (usually last, e.g. '~ patient + " + c.variable + "')")
+        elif c.target == c.reference:
+            problems.append(f"{where}: target and reference are both '{c.target}'; compare two different levels")
+    if problems:
+        raise InputError(problems)
+    sheet = pd.DataFrame(columns=list(columns), dtype=object)
+    sheet.index.name = "sample"
+    return PlannedInputs(sheet=sheet, id_type=gene_id_type, contrasts=parsed)
+
+
 def config_problems(config: dict, schema: dict) -> list[str]:
     """One line per way ``config`` breaks the JSON ``schema`` (unknown keys, wrong types, bad values).
 
@@ -121,6 +196,8 @@ def config_problems(config: dict, schema: dict) -> list[str]:
 
 def _describe_branch(schema: dict) -> str:
     """``{source: kegg_rest, organism?, base_url?}``: one allowed form of a ``oneOf`` config entry."""
+    if schema.get("type") == "null":
+        return "null"
     properties = schema.get("properties", {})
     required = schema.get("required", [])
     parts = []
