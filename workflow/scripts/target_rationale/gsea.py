@@ -55,6 +55,7 @@ compiled in every process.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -65,6 +66,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, polygamma
 from scipy.stats import beta as beta_dist
+
+from .runtime import LOG
 
 #: Columns of the result table, in order.
 RESULT_COLUMNS = ["term_id", "size", "es", "nes", "pvalue", "fdr", "leading_edge"]
@@ -1022,7 +1025,11 @@ def prerank(ranking: pd.Series, gene_sets: Mapping[str, Sequence[str]], min_size
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     positions = np.concatenate(members).astype(np.int64)
 
+    started = time.perf_counter()
     es, peak = _observed_es(weights, offsets, positions)
+    LOG.info("GSEA: %d genes ranked, %d sets of %d-%d genes; random-set null: %d permutations x %d set sizes, "
+             "%d thread(s) ...", n, len(terms), int(sizes.min()), int(sizes.max()), nperm, np.unique(sizes).size,
+             threads)
 
     # Random-gene-set null: one column per distinct size.
     distinct = np.unique(sizes)
@@ -1057,6 +1064,8 @@ def prerank(ranking: pd.Series, gene_sets: Mapping[str, Sequence[str]], min_size
     simple_err = _simple_error(n_more_extreme, nperm)
     mult_err = _multilevel_error((n_more_extreme + 1) / (nperm + 1), sample_size)
     multilevel = ~undefined & (mult_err < simple_err) & (weights.sum() > 0)
+    LOG.info("GSEA: null done (%.1f s); multilevel p-values for %d of %d sets ...", time.perf_counter() - started,
+             int(multilevel.sum()), len(terms))
     if multilevel.any():
         negative = es < 0
         iranks = np.floor(weights * (_MAX_NS / weights.sum())).astype(np.int64)
@@ -1091,6 +1100,7 @@ def prerank(ranking: pd.Series, gene_sets: Mapping[str, Sequence[str]], min_size
         pvalue = np.where(pvalue < eps, eps, pvalue)
 
     fdr = _bh(pvalue)
+    LOG.info("GSEA: p-values done (%.1f s in all)", time.perf_counter() - started)
 
     leading = []
     for i, pos in enumerate(members):
