@@ -108,6 +108,8 @@ rule dispersion_plot:
         svg="results/qc/dispersions_{fit}.svg",
     log:
         "logs/qc/dispersions_{fit}.log",
+    benchmark:
+        "logs/benchmarks/dispersion_plot_{fit}.tsv"
     conda:
         "../envs/python.yaml"
     resources:
@@ -133,6 +135,8 @@ rule contrast_plots:
         highlight=config["diffexp"]["highlight"],
     log:
         "logs/diffexp/{contrast}.plots.log",
+    benchmark:
+        "logs/benchmarks/contrast_plots_{contrast}.tsv"
     conda:
         "../envs/python.yaml"
     resources:

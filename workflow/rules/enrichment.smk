@@ -76,6 +76,8 @@ rule enrichment_plots:
         settings=config["enrichment"],
     log:
         "logs/enrichment/{contrast}/{collection}.plots.log",
+    benchmark:
+        "logs/benchmarks/enrichment_plots_{contrast}_{collection}.tsv"
     conda:
         "../envs/python.yaml"
     resources:
@@ -107,6 +109,8 @@ rule compare_contrasts:
         settings=config["enrichment"],
     log:
         "logs/enrichment/comparison_{collection}.log",
+    benchmark:
+        "logs/benchmarks/compare_contrasts_{collection}.tsv"
     conda:
         "../envs/python.yaml"
     resources:

@@ -11,6 +11,8 @@ rule provenance:
         collections=list(COLLECTIONS),
     log:
         "logs/provenance.log",
+    benchmark:
+        "logs/benchmarks/provenance.tsv"
     conda:
         "../envs/python.yaml"
     resources:

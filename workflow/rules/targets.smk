@@ -50,6 +50,8 @@ rule targets:
         ora_fdr=config["enrichment"]["ora_fdr"],
     log:
         "logs/targets/targets.log",
+    benchmark:
+        "logs/benchmarks/targets.tsv"
     conda:
         "../envs/python.yaml"
     resources:
@@ -78,6 +80,8 @@ rule target_plots:
         annotate="patient" if "patient" in INPUTS.sheet.columns else None,
     log:
         "logs/targets/target_plots.log",
+    benchmark:
+        "logs/benchmarks/target_plots.tsv"
     conda:
         "../envs/python.yaml"
     resources:

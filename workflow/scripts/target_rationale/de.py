@@ -4,6 +4,9 @@ A fit is shared by every contrast with the same design and sample subset. With L
 reference level of the compared variable is part of the fit too, because pydeseq2's apeGLM-style shrinkage
 works on one design coefficient, which must be the contrast (``site[T.liver_metastasis]`` with ``primary`` as
 the base level).
+
+pydeseq2 runs with :class:`.nbinom.VectorizedInference` (its per-gene fits done for all genes at once; same
+estimates, 10-50x faster, see :mod:`.nbinom`); ``engine="pydeseq2"`` selects pydeseq2's own routines.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from .runtime import LOG
 #: Genes used to fit the VST's dispersion trend (R DESeq2's ``vst(nsub = 1000)``).
 VST_GENES = 1000
 
+#: Default inference engine for pydeseq2 (see :func:`inference`; config key ``diffexp.engine``): the vectorised
+#: one, ~10-50x faster than pydeseq2's own.
+ENGINE = "vectorized"
+
 #: Columns of every per-contrast table, in order (``log2FoldChange_shrunk`` follows when shrinkage is on).
 RESULT_COLUMNS = ["gene_id", "symbol", "baseMean", "log2FoldChange", "lfcSE", "stat", "pvalue", "padj"]
 
@@ -40,6 +47,7 @@ class DiffexpSettings:
     cooks_refit: bool = True
     independent_filter: bool = True
     size_factors: str = "ratio"
+    engine: str = ENGINE
 
     @classmethod
     def from_config(cls, section: dict) -> DiffexpSettings:
@@ -90,7 +98,35 @@ def smallest_group(sheet: pd.DataFrame, contrasts: Iterable[Contrast]) -> int:
     return int(min((sheet[c.variable] == level).sum() for c in contrasts for level in (c.target, c.reference)))
 
 
-def fit_model(cohort: ad.AnnData, contrasts: list[Contrast], settings: DiffexpSettings, n_cpus: int):
+def inference(engine: str, n_cpus: int):
+    """pydeseq2's inference object: ``"vectorized"`` (:mod:`.nbinom`, the default) or ``"pydeseq2"`` (its own).
+
+    ``n_cpus`` is threads over blocks of genes for the first, joblib worker processes for the second.
+    """
+    if engine == "vectorized":
+        from .nbinom import VectorizedInference
+
+        return VectorizedInference(n_cpus=n_cpus)
+    if engine == "pydeseq2":
+        from pydeseq2.default_inference import DefaultInference
+
+        return DefaultInference(n_cpus=n_cpus)
+    raise ValueError(f"unknown DE engine {engine!r}; use 'vectorized' or 'pydeseq2'")
+
+
+def dataset_class(engine: str):
+    """pydeseq2's ``DeseqDataSet``, or with ``engine="vectorized"`` :class:`.nbinom.FastDeseqDataSet`."""
+    if engine == "vectorized":
+        from .nbinom import FastDeseqDataSet
+
+        return FastDeseqDataSet
+    from pydeseq2.dds import DeseqDataSet
+
+    return DeseqDataSet
+
+
+def fit_model(cohort: ad.AnnData, contrasts: list[Contrast], settings: DiffexpSettings, n_cpus: int,
+              engine: str = ENGINE):
     """Fit one pydeseq2 model for the contrasts that share it.
 
     Parameters
@@ -101,7 +137,10 @@ def fit_model(cohort: ad.AnnData, contrasts: list[Contrast], settings: DiffexpSe
         Contrasts of this fit (same design and subset; same reference level when shrinking).
     settings : DiffexpSettings
     n_cpus : int
-        Worker processes for pydeseq2 (the rule's threads); BLAS is limited to one thread per process.
+        Threads (or processes, see :func:`inference`) for pydeseq2 (the rule's threads); BLAS is limited to one
+        thread.
+    engine : str
+        See :func:`inference`.
 
     Returns
     -------
@@ -109,8 +148,6 @@ def fit_model(cohort: ad.AnnData, contrasts: list[Contrast], settings: DiffexpSe
         Fitted (size factors, dispersions, LFCs, Cook's outliers refitted when configured), on the samples of
         the fit and the genes passing the pre-filter; ``uns["prefilter"]`` records the filter.
     """
-    from pydeseq2.dds import DeseqDataSet
-
     first = contrasts[0]
     sheet = select_samples(cohort.obs, first.samples)
     counts = pd.DataFrame(cohort[sheet.index].X, index=sheet.index, columns=cohort.var_names)
@@ -125,9 +162,9 @@ def fit_model(cohort: ad.AnnData, contrasts: list[Contrast], settings: DiffexpSe
         metadata[first.variable] = pd.Categorical(metadata[first.variable], categories=[first.reference, *levels])
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
-        dds = DeseqDataSet(counts=counts.loc[:, keep], metadata=metadata, design=first.design,
-                           refit_cooks=settings.cooks_refit, size_factors_fit_type=settings.size_factors,
-                           n_cpus=n_cpus, quiet=True)
+        dds = dataset_class(engine)(counts=counts.loc[:, keep], metadata=metadata, design=first.design,
+                                    refit_cooks=settings.cooks_refit, size_factors_fit_type=settings.size_factors,
+                                    inference=inference(engine, n_cpus), quiet=True)
         dds.deseq2()
     dds.uns["prefilter"] = {"min_count": settings.min_count, "min_samples": int(min_samples),
                             "genes_tested": int(keep.sum()), "genes_total": int(len(keep))}
@@ -137,8 +174,9 @@ def fit_model(cohort: ad.AnnData, contrasts: list[Contrast], settings: DiffexpSe
     return dds
 
 
-def wald_test(dds, contrast: Contrast, settings: DiffexpSettings, n_cpus: int) -> pd.DataFrame:
-    """Wald test of one contrast on a fitted model, with optional LFC shrinkage.
+def wald_test(dds, contrast: Contrast, settings: DiffexpSettings, n_cpus: int, engine: str = ENGINE
+              ) -> pd.DataFrame:
+    """Wald test of one contrast on a fitted model, with optional LFC shrinkage (``engine``: see :func:`inference`).
 
     Returns
     -------
@@ -155,7 +193,7 @@ def wald_test(dds, contrast: Contrast, settings: DiffexpSettings, n_cpus: int) -
                            alpha=settings.alpha, cooks_filter=True,
                            independent_filter=settings.independent_filter, lfc_null=settings.lfc_threshold,
                            alt_hypothesis="greaterAbs" if settings.lfc_threshold > 0 else None,
-                           n_cpus=n_cpus, quiet=True)
+                           inference=inference(engine, n_cpus), quiet=True)
         stats.summary()
         table = stats.results_df.copy()
         if settings.shrink:
@@ -216,14 +254,15 @@ def qc_matrix(cohort: ad.AnnData, liver_genes: set[str], seed: int) -> ad.AnnDat
         of the sample's reads from signature genes).
     """
     import scanpy as sc
-    from pydeseq2.dds import DeseqDataSet
 
+    dataset = dataset_class(ENGINE)
     counts = pd.DataFrame(cohort.X, index=cohort.obs_names, columns=cohort.var_names)
     metadata = pd.DataFrame({"all": "all"}, index=cohort.obs_names)
     expressed = counts.columns[counts.sum(axis=0) > 0]
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
-        dds = DeseqDataSet(counts=counts[expressed], metadata=metadata, design="~ 1", n_cpus=1, quiet=True)
+        dds = dataset(counts=counts[expressed], metadata=metadata, design="~ 1", inference=inference(ENGINE, 1),
+                      quiet=True)
         dds.fit_size_factors()
         # As R DESeq2's vst(nsub = 1000): fit the dispersion trend on genes spread over the expression range,
         # then transform every gene with it. Fitting all genes gives the same trend and takes 15x longer.
@@ -231,7 +270,8 @@ def qc_matrix(cohort: ad.AnnData, liver_genes: set[str], seed: int) -> ad.AnnDat
         candidates = means[means > 5].sort_values(kind="mergesort")
         subset = candidates.index[np.unique(np.linspace(0, len(candidates) - 1, min(VST_GENES, len(candidates)))
                                             .round().astype(int))] if len(candidates) > VST_GENES else expressed
-        trend = DeseqDataSet(counts=counts[subset], metadata=metadata, design="~ 1", n_cpus=1, quiet=True)
+        trend = dataset(counts=counts[subset], metadata=metadata, design="~ 1", inference=inference(ENGINE, 1),
+                        quiet=True)
         trend.vst_fit(use_design=False)
         if trend.vst_fit_type == "parametric" and "vst_trend_coeffs" in trend.uns:
             dds.vst_fit_type = "parametric"
@@ -282,7 +322,7 @@ def write_fit(cohort: ad.AnnData, contrasts: list[Contrast], settings: DiffexpSe
 
     from .runtime import write_atomic
 
-    dds = fit_model(cohort, contrasts, settings, n_cpus)
+    dds = fit_model(cohort, contrasts, settings, n_cpus, engine=settings.engine)
     write_atomic(out_fit, lambda tmp: tmp.write_bytes(pickle.dumps(dds, protocol=pickle.HIGHEST_PROTOCOL)))
 
 
@@ -305,7 +345,7 @@ def write_contrast(fit_path: str, genes: pd.DataFrame, contrast: Contrast, setti
     from .runtime import write_tsv
 
     dds = read_fit(fit_path)
-    table = results_table(wald_test(dds, contrast, settings, n_cpus), genes, liver_genes)
+    table = results_table(wald_test(dds, contrast, settings, n_cpus, engine=settings.engine), genes, liver_genes)
     significant = table["padj"] < settings.alpha
     LOG.info("%s: %d genes tested, %d with padj < %g (%d up, %d down), %d with padj masked (independent "
              "filtering or Cook's outliers)", contrast.name, len(table), int(significant.sum()), settings.alpha,

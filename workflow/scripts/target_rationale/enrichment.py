@@ -1,8 +1,9 @@
 """Enrichment per contrast and collection (over-representation and preranked GSEA), and the comparison of
 contrasts: which terms are shared by the compared contrasts and which are unique to one.
 
-Gene sets are always handed to gseapy as a dict (``as_gseapy_dict``): a string would make gseapy query Enrichr.
-Each call tests one collection, so every FDR is over one collection.
+ORA uses gseapy's ``enrich``; GSEA the built-in engine (:mod:`.gsea`) or gseapy's. Gene sets are always handed
+to gseapy as a dict (``as_gseapy_dict``): a string would make gseapy query Enrichr. Each call tests one
+collection, so every FDR is over one collection.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class EnrichmentSettings:
     gsea_fdr: float = 0.25
     gsea_engine: str = "builtin"
     gsea_nperm: int = 1000
+    gsea_eps: float = 1e-50
     comparison: tuple[str, ...] | None = None
     curves: tuple[str, ...] = ("GO:0007173", "GO:0048010", "GO:0008543", "GO:0036006")
 
@@ -164,7 +166,7 @@ def gsea(table: pd.DataFrame, sets: dict[str, GeneSet], settings: EnrichmentSett
         from .gsea import prerank
 
         result = prerank(ranked, as_gseapy_dict(usable), min_size=settings.min_size, max_size=settings.max_size,
-                         nperm=settings.gsea_nperm, seed=seed, threads=threads)
+                         nperm=settings.gsea_nperm, seed=seed, threads=threads, eps=settings.gsea_eps)
     result.insert(1, "term_name", [sets[t].term_name for t in result["term_id"]])
     counts = {"ranked": len(ranked), "duplicate_symbols_dropped": duplicates,
               "excluded": int(table["symbol"].isin(exclude).sum()), "sets_tested": len(result)}

@@ -71,15 +71,21 @@ def read_gmt(path: str | Path) -> dict[str, GeneSet]:
 
 
 def write_gmt(sets: dict[str, GeneSet], path: str | Path) -> None:
-    """Write ``{term_id: GeneSet}`` as GMT (gzipped, deterministic bytes, when ``path`` ends in ``.gz``)."""
+    """Write ``{term_id: GeneSet}`` as GMT, atomically (gzipped, deterministic bytes, when ``path`` ends in ``.gz``)."""
+    from .runtime import write_atomic
+
     lines = "".join(f"{s.term_id}\t{s.term_name}\t" + "\t".join(s.genes) + "\n" for s in sets.values())
     data = lines.encode("utf-8")
-    with open(path, "wb") as handle:
-        if str(path).endswith(".gz"):
-            with gzip.GzipFile(filename="", fileobj=handle, mode="wb", mtime=0) as gz:
-                gz.write(data)
-        else:
-            handle.write(data)
+
+    def write(temporary: Path) -> None:
+        with open(temporary, "wb") as handle:
+            if str(path).endswith(".gz"):
+                with gzip.GzipFile(filename="", fileobj=handle, mode="wb", mtime=0) as gz:
+                    gz.write(data)
+            else:
+                handle.write(data)
+
+    write_atomic(path, write)
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,6 @@ def prepare_collection(name: str, gmt_path: str | Path, cohort_genes: pd.DataFra
     if check.genes_not_in_universe:
         LOG.info("  e.g. genes not measured in the cohort: %s", ", ".join(check.genes_not_in_universe[:20]))
     manifest = {"collection": name, "source": source_provenance(gmt_path), "checks": check.summary()}
-    write_atomic(out_gmt, lambda tmp: write_gmt(check.sets, tmp))
+    write_gmt(check.sets, out_gmt)
     write_atomic(out_manifest, lambda tmp: Path(tmp).write_text(yaml.safe_dump(manifest, sort_keys=False)))
     return check
