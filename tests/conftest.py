@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import os
@@ -109,43 +110,53 @@ def run_workflow(workdir: Path, configfile: Path, *args: str, timeout: int = 600
 
 
 class LocalServer:
-    """A static file server on 127.0.0.1 serving ``tests/data/fetch``.
+    """A static file server on 127.0.0.1 serving ``directory`` (default ``tests/data/fetch``).
 
-    ``responses[path] = (status, body)`` overrides what one path returns.
+    ``responses[path] = (status, body)`` overrides what one path returns; a path in ``truncated`` is served with
+    its full Content-Length but only half of its bytes (a dropped connection). ``url`` is the server's root
+    followed by ``url_path``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, directory: Path = DATA_FETCH, url_path: str = "") -> None:
+        self.directory = directory
         self.responses: dict[str, tuple[int, bytes]] = {}
+        self.truncated: set[str] = set()
         self.requested: list[str] = []
         server = self
 
         class Handler(http.server.SimpleHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
                 server.requested.append(self.path)
-                if self.path in server.responses:
-                    status, body = server.responses[self.path]
+                if self.path in server.responses or self.path in server.truncated:
+                    if self.path in server.responses:
+                        status, body = server.responses[self.path]
+                        sent = body
+                    else:
+                        status, body = 200, (directory / self.path.lstrip("/")).read_bytes()
+                        sent = body[: len(body) // 2]
                     self.send_response(status)
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    self.wfile.write(sent)
+                    self.close_connection = True
                     return
                 super().do_GET()
 
             def log_message(self, *args) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(DATA_FETCH)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(directory)))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{url_path}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
                                        daemon=True)
 
     def sha256(self, path: str) -> str:
-        return hashlib.sha256((DATA_FETCH / path).read_bytes()).hexdigest()
+        return hashlib.sha256((self.directory / path).read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
-    local = LocalServer()
+@contextlib.contextmanager
+def serving(local: LocalServer) -> Iterator[LocalServer]:
+    """Run ``local`` for the duration of the block."""
     local.thread.start()
     try:
         yield local
@@ -153,6 +164,12 @@ def server() -> Iterator[LocalServer]:
         local.httpd.shutdown()
         local.httpd.server_close()
         local.thread.join(5)
+
+
+@pytest.fixture
+def server() -> Iterator[LocalServer]:
+    with serving(LocalServer()) as local:
+        yield local
 
 
 DEFAULT_CONTRASTS = [

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import http.server
 import socket
 import tarfile
-import threading
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, run_workflow
+from conftest import REPO, LocalServer, run_workflow, serving
 from target_rationale.cohort import InputError, read_counts, read_counts_text
 from target_rationale.geo import (
     GeoDownloadError,
@@ -69,52 +66,11 @@ SELECTED = ["GSM9900001", "GSM9900002", "GSM9900003", "GSM9900004"]
 SHEET_COLUMNS = ["sample", "geo_accession", "title", "source_name", "platform", "type", "origin", "tumor_grade"]
 
 
-class GeoServer:
-    """Static server of tests/data/geo on 127.0.0.1; ``responses`` overrides a path with (status, body) and
-    ``truncated`` paths announce their full size but send only the first half."""
-
-    def __init__(self) -> None:
-        self.responses: dict[str, tuple[int, bytes]] = {}
-        self.truncated: set[str] = set()
-        self.requested: list[str] = []
-        server = self
-
-        class Handler(http.server.SimpleHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                server.requested.append(self.path)
-                if self.path in server.responses or self.path in server.truncated:
-                    if self.path in server.responses:
-                        status, body = server.responses[self.path]
-                        sent = body
-                    else:
-                        status, body = 200, (DATA / self.path.lstrip("/")).read_bytes()
-                        sent = body[: len(body) // 2]
-                    self.send_response(status)
-                    self.send_header("Content-Length", str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(sent)
-                    self.close_connection = True
-                    return
-                super().do_GET()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(DATA)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/series/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-
-
 @pytest.fixture
-def geo_server() -> Iterator[GeoServer]:
-    local = GeoServer()
-    local.thread.start()
-    try:
+def geo_server() -> Iterator[LocalServer]:
+    """GEO's series folders (``/series/GSE98nnn/GSE98894/...``) from ``tests/data/geo`` on 127.0.0.1."""
+    with serving(LocalServer(DATA, url_path="/series/")) as local:
         yield local
-    finally:
-        local.httpd.shutdown()
-        local.httpd.server_close()
-        local.thread.join(5)
 
 
 @pytest.fixture(autouse=True)
@@ -215,7 +171,7 @@ def test_htseq_file_is_read_by_the_one_counts_loader() -> None:
 # Download and import
 
 
-def test_download_then_import_gives_the_expected_matrix_and_sheet(geo_server: GeoServer, tmp_path: Path) -> None:
+def test_download_then_import_gives_the_expected_matrix_and_sheet(geo_server: LocalServer, tmp_path: Path) -> None:
     cache = tmp_path / "cache" / "GSE98894"
     manifest = download_series("GSE98894", cache, base_url=geo_server.url, timeout=10)
     assert geo_server.requested == [LISTING_PATH, MATRIX_PATH, TAR_PATH]
@@ -253,7 +209,7 @@ def test_download_then_import_gives_the_expected_matrix_and_sheet(geo_server: Ge
     assert read_counts(out / "counts.tsv.gz").counts.equals(expected_matrix(SELECTED))
 
 
-def test_cache_file_changed_after_download_is_refused(geo_server: GeoServer, tmp_path: Path) -> None:
+def test_cache_file_changed_after_download_is_refused(geo_server: LocalServer, tmp_path: Path) -> None:
     cache = tmp_path / "GSE98894"
     download_series("GSE98894", cache, base_url=geo_server.url, timeout=10)
     with open(cache / "GSE98894_RAW.tar", "ab") as handle:
@@ -270,7 +226,7 @@ def test_cache_file_changed_after_download_is_refused(geo_server: GeoServer, tmp
     ("error", LISTING_PATH, "HTTP 503"),
     ("garbled", MATRIX_PATH, "unexpected content"),
 ])
-def test_download_failure_is_one_clear_line_and_caches_nothing(geo_server: GeoServer, tmp_path: Path, failure: str,
+def test_download_failure_is_one_clear_line_and_caches_nothing(geo_server: LocalServer, tmp_path: Path, failure: str,
                                                                path: str, reason: str) -> None:
     if failure == "missing":
         geo_server.responses[path] = (404, b"Not Found")
@@ -426,9 +382,7 @@ def test_config_level_checks_without_the_sample_sheet() -> None:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The workflow (only once common.smk plans `cohort:` imports)
-
-WIRED = "cohort" in yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())["properties"]
+# The workflow
 
 
 def _geo_config(folder: Path, base_url: str, contrasts: list[dict]) -> Path:
@@ -442,8 +396,8 @@ def _geo_config(folder: Path, base_url: str, contrasts: list[dict]) -> Path:
 
 
 @pytest.mark.workflow
-@pytest.mark.skipif(not WIRED, reason="common.smk does not plan `cohort:` imports yet")
-def test_workflow_plans_before_download_and_validates_in_the_cohort_job(geo_server: GeoServer, tmp_path: Path) -> None:
+def test_workflow_plans_before_download_and_validates_in_the_cohort_job(geo_server: LocalServer,
+                                                                       tmp_path: Path) -> None:
     # A contrast level the imported sheet will lack ('liver metastasis' is GEO's spelling).
     config = _geo_config(tmp_path, geo_server.url, [{"name": "liver_met_vs_primary", "variable": "type",
                                                      "target": "liver_metastasis", "reference": "primary"}])
