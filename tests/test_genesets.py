@@ -126,9 +126,10 @@ def test_online_collection_is_fetched_once_then_read_from_the_cache(cohort: Coho
 
     # A later run, offline and with the server gone, rebuilds from the cache without any download.
     server.requested.clear()
-    again = run_workflow(cohort.folder, cohort.config_path, "--cores", "1", "--forcerun", "collection", *targets)
+    again = run_workflow(cohort.folder, cohort.config_path, "--cores", "1", *targets, "--forcerun", "collection")
     assert again.returncode == 0, again.stderr[-3000:]
     assert server.requested == []
+    assert not (cohort.folder / "results" / "diffexp").exists()  # only the gene-set jobs ran
 
 
 @pytest.mark.workflow

@@ -190,11 +190,12 @@ chmod +x "$WORK/bin/srun"
 
 # ---- 4. the SLURM run ---------------------------------------------------------------------------------------
 # Job states from squeue (there is no sacct). Polling: first squeue 1 s after a submission, then the plugin adds
-# 10 s per poll that finds no job finished (default first wait: 40 s). --retries 0: a failing job fails the test
+# up to --seconds-between-status-checks (2 s here) per poll (default first wait: 40 s). --retries 0: a failing job fails the test
 # at once. SLURM's job logs are kept (in the temporary folder) for a look with KEEP=1.
 say "SLURM run -> $WORK/slurm_run (log: slurm.log)"
 if ! PATH=$WORK/bin:$PATH snakemake_run "$WORK/slurm_run" --profile "$REPO/profiles/slurm" --executor slurm \
-        --slurm-status-command squeue --slurm-init-seconds-before-status-checks 1 --retries 0 --latency-wait 5 \
+        --slurm-status-command squeue --slurm-init-seconds-before-status-checks 1 --seconds-between-status-checks 2 \
+        --retries 0 --latency-wait 5 \
         --slurm-keep-successful-logs >"$WORK/slurm.log" 2>&1; then
     tail -n 40 "$WORK/slurm.log" >&2
     fail "the SLURM run failed (log above: $WORK/slurm.log; job logs under $WORK/slurm_run/.snakemake/slurm_logs)"
