@@ -252,6 +252,8 @@ class ReportContext:
     genesets: dict
     run: dict
     simulated: bool
+    qc: pd.DataFrame  # results/qc/samples.tsv, indexed by sample
+    axes: pd.DataFrame | None  # results/targets/axes.tsv; None when the target stage is off
 
     @property
     def contrasts(self) -> list[dict]:
@@ -263,9 +265,6 @@ class ReportContext:
 
     def path(self, *parts: str) -> Path:
         return self.results.joinpath(*parts)
-
-    def rel(self, path: Path) -> str:
-        return str(path.relative_to(self.results.parent))
 
 
 def section(anchor: str, title: str, content: Iterable[str]) -> str:
@@ -282,10 +281,7 @@ def metastasis_contrast(axes: pd.DataFrame | None) -> str | None:
 
 def glance(ctx: ReportContext) -> list[str]:
     """The answer in two sentences: flagged axes in the judged contrast, and the best-covering therapy."""
-    folder = ctx.path("targets")
-    if not (folder / "axes.tsv").exists():
-        return []
-    axes = read_table(folder / "axes.tsv")
+    folder, axes = ctx.path("targets"), ctx.axes
     judged = metastasis_contrast(axes)
     if judged is None:
         return []
@@ -305,7 +301,7 @@ def glance(ctx: ReportContext) -> list[str]:
 
 
 def cohort_section(ctx: ReportContext) -> str:
-    qc = read_table(ctx.path("qc", "samples.tsv")).set_index("sample")
+    qc = ctx.qc
     flags = qc_flags(qc)
     variables = list(dict.fromkeys(c["variable"] for c in ctx.contrasts))
     question = (ctx.config.get("report") or {}).get("question") or DEFAULT_QUESTION
@@ -325,7 +321,7 @@ def cohort_section(ctx: ReportContext) -> str:
         "signature genes (liver admixture); flags: library below a third of the median, fewer than 80% of the "
         "median detected genes, liver genes >= 1% of counts.")), "samples"))
     for name, caption in [("library_sizes", "Library size (counted reads) per sample."),
-                          ("pca", "PCA of the variance-stabilised counts (500 most variable genes)."),
+                          ("pca", "PCA of the variance-stabilised counts (the most variable genes, up to 500)."),
                           ("sample_distances", "Euclidean distances between samples (VST).")]:
         blocks.append(image_html(ctx.path("qc", f"{name}.png"), caption, ctx.results))
     return section("cohort", "1. The question and the cohort", blocks)
@@ -360,8 +356,7 @@ def diffexp_section(ctx: ReportContext) -> str:
 def enrichment_section(ctx: ReportContext) -> str:
     settings = ctx.config["enrichment"]
     compared = settings["comparison"] or [c["name"] for c in ctx.contrasts]
-    axes_file = ctx.path("targets", "axes.tsv")
-    judged = metastasis_contrast(read_table(axes_file) if axes_file.exists() else None)
+    judged = metastasis_contrast(ctx.axes)
     blocks = [f"<p>Preranked GSEA on the Wald statistic (FDR &lt; {settings['gsea_fdr']} significant) and "
               f"over-representation of up and down genes (FDR &lt; {settings['ora_fdr']}), per contrast and "
               f"collection. The comparison classifies each term over the contrasts {codes(compared)}: "
@@ -409,10 +404,10 @@ def enrichment_section(ctx: ReportContext) -> str:
 
 def targets_section(ctx: ReportContext) -> str:
     folder = ctx.path("targets")
-    if not (folder / "axes.tsv").exists():
+    axes = ctx.axes
+    if axes is None:
         return section("targets", "4. Target axes and therapy rationale",
                        ["<p>The target-axis stage is off (<code>targets: null</code>).</p>"])
-    axes = read_table(folder / "axes.tsv")
     genes = read_table(folder / "genes.tsv")
     rationale = read_table(folder / "rationale.tsv")
     axis_columns = ["contrast", "axis", "flag", "unique", "vote_genes", "vote_pathway", "vote_score",
@@ -503,12 +498,10 @@ def caveats_section(ctx: ReportContext) -> str:
     if ctx.simulated:
         items.append("The cohort is simulated (the workflow's embedded demo or test data): the findings show "
                      "what the workflow detects, not biology.")
-    axes_file = ctx.path("targets", "axes.tsv")
-    if axes_file.exists():
-        axes = read_table(axes_file)
-        for axis, caveat in axes.dropna(subset=["caveat"]).drop_duplicates("axis")[["axis", "caveat"]].values:
+    if ctx.axes is not None:
+        for axis, caveat in ctx.axes.dropna(subset=["caveat"]).drop_duplicates("axis")[["axis", "caveat"]].values:
             items.append(f"{axis}: {caveat}")
-    qc = read_table(ctx.path("qc", "samples.tsv"))
+    qc = ctx.qc
     if "liver_count_share" in qc:
         flagged = qc[qc["liver_count_share"] >= LIVER_SHARE]
         if len(flagged):
@@ -551,6 +544,8 @@ def build_report(results: str | Path, css: str, script: str, simulated: bool) ->
         genesets=yaml.safe_load((provenance / "genesets.yaml").read_text()) or {},
         run=yaml.safe_load((provenance / "run.yaml").read_text()) or {},
         simulated=simulated,
+        qc=read_table(results / "qc" / "samples.tsv").set_index("sample"),
+        axes=read_table(results / "targets" / "axes.tsv") if (results / "targets" / "axes.tsv").exists() else None,
     )
     title = (ctx.config.get("report") or {}).get("title") or "Drug-target rationale from tumour RNA-seq"
     sections = [cohort_section(ctx), diffexp_section(ctx), enrichment_section(ctx), targets_section(ctx),
