@@ -37,7 +37,7 @@ import pandas as pd
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
-from target_rationale.genesets import as_gseapy_dict, read_gmt, restrict  # noqa: E402
+from target_rationale.genesets.gmt import as_gseapy_dict, read_gmt, restrict  # noqa: E402
 
 GENE_MAP = REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"
 GO_BP = REPO / "resources" / "genesets" / "go_bp.gmt.gz"
@@ -68,7 +68,7 @@ def worker(args: argparse.Namespace) -> None:
     stats, sets, _ = build_input(args.seed, args.genes, args.planted, args.shift)
     report: dict = {"engine": args.worker, "n_sets_given": len(sets), "rss_before_mb": peak_rss_mb()}
     if args.worker == "ours":
-        from target_rationale import gsea
+        from target_rationale.engines import gsea
         runs = []
         for _ in range(args.repeat):
             wall, cpu = time.perf_counter(), time.process_time()

@@ -7,7 +7,7 @@ From the repository root::
 writes ``counts.tsv.gz`` (genes x samples, Ensembl ids), ``samples.tsv`` (``sample, patient, site, batch``) and
 ``config.yaml`` (design ``~ batch + site``, the three default contrasts, GO BP / MF / CC) into ``--out``.
 
-The counts come from :func:`target_rationale.simulate.simulate_cohort` with the pNEN programmes of the demo
+The counts come from :func:`simulate.simulate_cohort` with the pNEN programmes of the demo
 cohort; only the gene universe and the samples change:
 
 * genes: the protein-coding genes of the shipped gene map first, then its other mapped genes (pseudogenes,
@@ -33,11 +33,13 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "workflow" / "scripts") not in sys.path:
-    sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+for _path in (REPO, REPO / "workflow" / "scripts"):  # allow running without PYTHONPATH
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from target_rationale.genesets import read_gmt  # noqa: E402
-from target_rationale.simulate import (  # noqa: E402
+from target_rationale.genesets.gmt import read_gmt  # noqa: E402
+
+from simulate import (  # noqa: E402
     CohortDesign,
     pnen_programmes,
     prepare_gene_table,

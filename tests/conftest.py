@@ -181,9 +181,9 @@ DEFAULT_CONTRASTS = [
 
 def load_cohort(folder: Path):
     """The cohort AnnData of a shipped cohort folder, exactly as the workflow's `cohort` rule builds it."""
-    from target_rationale.assemble import assemble_cohort
-    from target_rationale.gene_ids import map_to_symbols, read_gene_id_map
-    from target_rationale.validation import validate_inputs
+    from target_rationale.cohort.assemble import assemble_cohort
+    from target_rationale.cohort.ids import map_to_symbols, read_gene_id_map
+    from target_rationale.cohort.validation import validate_inputs
 
     inputs = validate_inputs(folder / "counts.tsv.gz", folder / "samples.tsv", "auto", "~ patient + site",
                              DEFAULT_CONTRASTS)
@@ -198,25 +198,29 @@ def demo_de() -> dict[str, pd.DataFrame]:
 
     Fitting the 28 x 19,398 demo takes about a minute, so the tests that need it share this one fit.
     """
-    from target_rationale.de import DiffexpSettings, fit_model, read_liver_signature, results_table, wald_test
-    from target_rationale.design import parse_contrasts
+    from target_rationale.cohort.design import parse_contrasts
+    from target_rationale.cohort.signatures import read_liver_signature
+    from target_rationale.diffexp.model import fit_model, results_table, wald_test
+    from target_rationale.diffexp.settings import FitSettings, WaldSettings
 
     demo = load_cohort(REPO / "resources" / "demo")
-    settings = DiffexpSettings(shrink=False)
+    fit_settings = FitSettings.from_config({"shrink": False})
+    wald_settings = WaldSettings.from_config({"shrink": False})
     contrasts = parse_contrasts(DEFAULT_CONTRASTS, "~ patient + site")
-    dds = fit_model(demo, contrasts, settings, n_cpus=2)
+    dds = fit_model(demo, contrasts, fit_settings, n_cpus=2)
     liver = read_liver_signature(REPO / "resources" / "signatures" / "liver_hepatocyte.tsv")
-    return {c.name: results_table(wald_test(dds, c, settings, n_cpus=2), demo.var, liver) for c in contrasts}
+    return {c.name: results_table(wald_test(dds, c, wald_settings, n_cpus=2), demo.var, liver) for c in contrasts}
 
 
 @pytest.fixture(scope="session")
 def demo_gsea(demo_de: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """GO BP GSEA tables (builtin engine, default settings) of the demo's two tumour-vs-normal contrasts."""
-    from target_rationale.enrichment import EnrichmentSettings, gsea
-    from target_rationale.genesets import read_gmt
+    from target_rationale.enrichment.analysis import gsea
+    from target_rationale.enrichment.settings import EnrichSettings
+    from target_rationale.genesets.gmt import read_gmt
 
     go = read_gmt(REPO / "resources" / "genesets" / "go_bp.gmt.gz")
-    return {c: gsea(demo_de[c], go, EnrichmentSettings(), seed=42, threads=2)[0]
+    return {c: gsea(demo_de[c], go, EnrichSettings.from_config(), seed=42, threads=2)[0]
             for c in ("primary_vs_normal", "liver_met_vs_normal")}
 
 

@@ -23,11 +23,13 @@ from pathlib import Path
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO / "workflow" / "scripts") not in sys.path:  # allow running without PYTHONPATH
-    sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+for _path in (REPO, REPO / "workflow" / "scripts"):  # allow running without PYTHONPATH
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from target_rationale.genesets import read_gmt  # noqa: E402
-from target_rationale.simulate import (  # noqa: E402
+from target_rationale.genesets.gmt import read_gmt  # noqa: E402
+
+from simulate import (  # noqa: E402
     CONTRASTS,
     CohortDesign,
     SimulatedCohort,
@@ -142,7 +144,7 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         command,
         "```",
         "",
-        f"Seed {seed} (`numpy.random.default_rng`); generator `workflow/scripts/target_rationale/simulate.py`"
+        f"Seed {seed} (`numpy.random.default_rng`); generator `simulate/cohort.py`"
         f" (`{'demo_design' if preset == 'demo' else 'tiny_design'}()`, `simulate_cohort`). Inputs (repository "
         "resources, sha256 prefix):",
         "",

@@ -8,8 +8,8 @@ Both runs must have written the same files. Every file is then compared byte for
 - ``*.svg``: compared after renumbering matplotlib's clip-path ids (``#p`` + 10 hex digits) in order of appearance:
   matplotlib derives the id of a non-rectangular clip path from the ``id()`` of a Python object, a memory address
   that differs between runs whose processes differ (here the SLURM jobs' environment), while the drawing does not;
-- ``*.h5ad``: compared by content (obs, var, X, layers), as tests/test_robustness.py does, since the HDF5 container
-  may hold library-specific bytes;
+- ``*.h5ad``: compared by content (obs, var, X, layers), as tests/workflow/test_robustness.py does, since the HDF5
+  container may hold library-specific bytes;
 - ``*.pkl``: the fitted pydeseq2 objects; formulaic caches a Python ``hash()`` in them, which differs from process
   to process (PYTHONHASHSEED), so their bytes never match; their numbers reach the compared DE tables.
 

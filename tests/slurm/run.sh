@@ -5,7 +5,7 @@
 #
 #   bash tests/slurm/run.sh                    # local run + SLURM run, compared
 #   bash tests/slurm/run.sh --reference DIR    # SLURM run compared with an existing local run's folder DIR
-#                                              # (pytest's tests/test_slurm.py passes its tiny_run)
+#                                              # (pytest's tests/workflow/test_slurm.py passes its tiny_run)
 #
 # Needs `pip install -r requirements.txt` (snakemake-executor-plugin-slurm); installs slurmctld, slurmd,
 # slurm-client and munge with apt-get when they are missing. Everything else lives in one temporary folder,

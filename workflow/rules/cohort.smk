@@ -4,19 +4,15 @@ rule cohort:
         samples=SAMPLES,
         gene_id_map=GENE_ID_MAP,
     output:
-        h5ad="results/cohort/cohort.h5ad",
-        gene_ids=report(
-            "results/cohort/gene_ids.tsv",
-            caption="../report/gene_ids.rst",
-            category="1. Cohort",
-        ),
-        samples=report(
-            "results/cohort/samples.tsv",
-            caption="../report/samples.rst",
-            category="1. Cohort",
-        ),
+        h5ad=result("cohort_h5ad"),
+        gene_ids=report(result("cohort_gene_ids"), caption="../report/gene_ids.rst", category="1. Cohort"),
+        samples=report(result("cohort_samples"), caption="../report/samples.rst", category="1. Cohort"),
     params:
         gene_id_type=INPUTS.id_type,
+        # Design and contrasts were checked against your own files before any job; imported files are checked
+        # here, in the job, once they exist (so only then do these reach the job and rerun it when changed).
+        design=config["design"] if COHORT_IMPORT else None,
+        contrasts=config["contrasts"] if COHORT_IMPORT else [],
     log:
         "logs/cohort.log",
     benchmark:

@@ -1,5 +1,6 @@
-# Loads and validates the config, the sample sheet and the count matrix before any job runs, and builds the
-# lists of outputs. Any problem stops the run here with one line per problem and nothing written.
+# Loads and validates the config, the sample sheet and the count matrix before any job runs, and plans the jobs
+# (fits, collections, output lists) through one light module, target_rationale.planning. Any problem stops the run
+# here with one line per problem and nothing written.
 
 import os
 import re
@@ -7,20 +8,30 @@ import shlex
 import sys
 from pathlib import Path
 
-import yaml
 from snakemake.utils import validate
 
 WORKFLOW_ROOT = Path(workflow.current_basedir).parent.parent
 sys.path.insert(0, str(WORKFLOW_ROOT / "workflow" / "scripts"))
 
-from target_rationale.cohort import InputError
-from target_rationale.axes import load_targets
-from target_rationale.de import plan_fits
-from target_rationale.design import design_variables
-from target_rationale.fetch import cache_key
-from target_rationale.provenance import COMMAND_VARIABLE
-from target_rationale.geo import cohort_config_problems, plan_import
-from target_rationale.validation import config_problems, plan_inputs, validate_inputs
+from target_rationale import paths
+from target_rationale.planning import (
+    COMMAND_VARIABLE,
+    InputError,
+    cache_key,
+    cohort_config_problems,
+    config_problems,
+    design_variables,
+    enrich_settings,
+    fit_settings,
+    load_targets,
+    plan_fits,
+    plan_import,
+    plan_inputs,
+    result,
+    wald_settings,
+    validate_inputs,
+)
+from target_rationale.core.schema import load_schema
 
 
 def stop(problems):
@@ -38,15 +49,20 @@ def resolve(path):
     return str(WORKFLOW_ROOT / candidate)
 
 
-with open(WORKFLOW_ROOT / "workflow" / "schemas" / "config.schema.yaml") as _handle:
-    _problems = config_problems(config, yaml.safe_load(_handle)) + cohort_config_problems(config)
+def figure(name, stem, caption, category, subcategory=None):
+    """The outputs of one figure, declared once: ``{name: PNG (in the report), name_svg: SVG}``."""
+    png = report(f"{stem}.png", caption=f"../report/{caption}.rst", category=category, subcategory=subcategory)
+    return {name: png, f"{name}_svg": f"{stem}.svg"}
+
+
+_problems = config_problems(config, load_schema("config")) + cohort_config_problems(config)
 if _problems:
     stop(_problems)
 validate(config, schema="../schemas/config.schema.yaml")  # fills in the defaults
 
 # ---- the cohort: the user's counts + sample sheet, or files that workflow/rules/import.smk imports ---------------
 
-COHORT_IMPORT = None  # target_rationale.geo.ImportPlan of `cohort:` (a GEO series or a local folder), if any
+COHORT_IMPORT = None  # target_rationale.cohort.import_plan.ImportPlan of `cohort:` (GEO series or local folder)
 if config["cohort"]:
     try:
         COHORT_IMPORT = plan_import(config["cohort"], resolve)
@@ -111,12 +127,9 @@ if _unknown:
     stop([f"config: enrichment.comparison names contrast(s) {', '.join(map(repr, _unknown))} that are not in "
           f"`contrasts` ({', '.join(CONTRASTS)}); list contrast names"])
 
-
 # ---- gene-set collections ---------------------------------------------------------------------------------
 
 GENESET_CACHE = config["geneset_cache"].rstrip("/")
-
-
 COLLECTIONS = config["genesets"]
 ONLINE = {cache_key(spec): {"name": name, **spec} for name, spec in COLLECTIONS.items() if "source" in spec}
 
@@ -144,9 +157,7 @@ os.environ.setdefault(COMMAND_VARIABLE, " ".join([_argv[0], shlex.join(_argv[1:]
 #: The workflow's own simulated cohorts: a run on one of them says so in its report.
 SIMULATED_COHORTS = [resolve("resources/demo/counts.tsv.gz"), resolve("tests/data/counts.tsv.gz")]
 
-PROVENANCE = {name: f"results/provenance/{name}.{ext}" for name, ext in [
-    ("config", "yaml"), ("samples", "tsv"), ("versions", "tsv"), ("checksums", "tsv"), ("genesets", "yaml"),
-    ("run", "yaml")]}
+PROVENANCE = {name.split(".")[0]: result("provenance", name=name) for name in paths.PROVENANCE_FILES}
 
 
 def provenance_inputs():
@@ -162,30 +173,22 @@ def provenance_inputs():
 
 def final_outputs():
     """Every file the default run produces (the targets of `rule all`)."""
-    return analysis_outputs() + list(PROVENANCE.values()) + ["results/report/report.html"]
+    return analysis_outputs() + list(rules.provenance.output) + list(rules.report.output)
 
 
 def analysis_outputs():
     """The analysis' tables and plots (everything the report reads besides the provenance)."""
     return [
-        "results/cohort/cohort.h5ad",
-        "results/cohort/gene_ids.tsv",
-        "results/cohort/samples.tsv",
-        *expand("results/genesets/{collection}.gmt.gz", collection=COLLECTIONS),
-        *expand("results/genesets/{collection}.manifest.yaml", collection=COLLECTIONS),
-        "results/qc/qc.h5ad",
-        "results/qc/samples.tsv",
-        *expand("results/diffexp/{contrast}.tsv", contrast=CONTRASTS),
-        *expand("results/qc/{plot}.{ext}", plot=["library_sizes", "pca", "sample_distances"], ext=["png", "svg"]),
-        *expand("results/qc/dispersions_{fit}.{ext}", fit=FITS, ext=["png", "svg"]),
-        *expand("results/diffexp/{contrast}.{plot}.{ext}", contrast=CONTRASTS, plot=["ma", "volcano"],
-                ext=["png", "svg"]),
-        *expand("results/enrichment/{contrast}/{collection}.{table}.tsv", contrast=CONTRASTS,
-                collection=COLLECTIONS, table=["ora_up", "ora_down", "gsea"]),
-        *expand("results/enrichment/{contrast}/{collection}.{plot}.{ext}", contrast=CONTRASTS,
-                collection=COLLECTIONS, plot=["gsea_dots", "ora_dots", "curves"], ext=["png", "svg"]),
-        *expand("results/enrichment/comparison/{collection}.{file}", collection=COLLECTIONS,
-                file=["tsv", "heatmap.png", "heatmap.svg"]),
+        *rules.cohort.output,
+        *expand(rules.collection.output, collection=COLLECTIONS),
+        *rules.qc_matrix.output,
+        *expand(rules.contrast.output, contrast=CONTRASTS),
+        *rules.qc_plots.output,
+        *expand(rules.dispersion_plot.output, fit=FITS),
+        *expand(rules.contrast_plots.output, contrast=CONTRASTS),
+        *expand(rules.enrich.output, contrast=CONTRASTS, collection=COLLECTIONS),
+        *expand(rules.enrichment_plots.output, contrast=CONTRASTS, collection=COLLECTIONS),
+        *expand(rules.compare_contrasts.output, collection=COLLECTIONS),
     ] + target_outputs()
 
 
@@ -193,11 +196,7 @@ def target_outputs():
     """The target-axis stage's files, unless `targets: null` turned the stage off."""
     if TARGETS is None:
         return []
-    return [
-        *expand("results/targets/{file}", file=["scores.tsv", "axes.tsv", "genes.tsv", "rationale.tsv",
-                                                "rationale.md"]),
-        *expand("results/targets/{plot}.{ext}", plot=["axis_genes", "axis_scores", "evidence"], ext=["png", "svg"]),
-    ]
+    return [*rules.axis_scores.output, *rules.targets.output, *rules.target_plots.output]
 
 
 wildcard_constraints:

@@ -1,14 +1,10 @@
 rule qc_matrix:
     input:
-        cohort="results/cohort/cohort.h5ad",
+        cohort=rules.cohort.output.h5ad,
         liver_signature=LIVER_SIGNATURE,
     output:
-        h5ad="results/qc/qc.h5ad",
-        samples=report(
-            "results/qc/samples.tsv",
-            caption="../report/qc_samples.rst",
-            category="3. Quality control",
-        ),
+        h5ad=result("qc_h5ad"),
+        samples=report(result("qc_samples"), caption="../report/qc_samples.rst", category="3. Quality control"),
     params:
         seed=config["seed"],
     log:
@@ -25,12 +21,12 @@ rule qc_matrix:
 
 rule fit:
     input:
-        cohort="results/cohort/cohort.h5ad",
+        cohort=rules.cohort.output.h5ad,
     output:
-        "results/diffexp/fits/{fit}.pkl",
+        result("fit"),
     params:
         contrasts=lambda wildcards: FITS[wildcards.fit],
-        settings=config["diffexp"],
+        settings=fit_settings(config),
     threads: 2
     log:
         "logs/diffexp/fit_{fit}.log",
@@ -46,19 +42,15 @@ rule fit:
 
 rule contrast:
     input:
-        fit=lambda wildcards: f"results/diffexp/fits/{FIT_OF[wildcards.contrast]}.pkl",
-        cohort="results/cohort/cohort.h5ad",
+        fit=lambda wildcards: expand(rules.fit.output[0], fit=FIT_OF[wildcards.contrast])[0],
+        cohort=rules.cohort.output.h5ad,
         liver_signature=LIVER_SIGNATURE,
     output:
-        table=report(
-            "results/diffexp/{contrast}.tsv",
-            caption="../report/diffexp_table.rst",
-            category="4. Differential expression",
-            subcategory="{contrast}",
-        ),
+        table=report(result("de_table"), caption="../report/diffexp_table.rst",
+                     category="4. Differential expression", subcategory="{contrast}"),
     params:
         contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
-        settings=config["diffexp"],
+        settings=wald_settings(config),
     threads: 2
     log:
         "logs/diffexp/{contrast}.log",
@@ -74,16 +66,12 @@ rule contrast:
 
 rule qc_plots:
     input:
-        qc="results/qc/qc.h5ad",
+        qc=rules.qc_matrix.output.h5ad,
     output:
-        library_sizes=report("results/qc/library_sizes.png", caption="../report/library_sizes.rst",
-                             category="3. Quality control"),
-        library_sizes_svg="results/qc/library_sizes.svg",
-        pca=report("results/qc/pca.png", caption="../report/pca.rst", category="3. Quality control"),
-        pca_svg="results/qc/pca.svg",
-        sample_distances=report("results/qc/sample_distances.png", caption="../report/sample_distances.rst",
-                                category="3. Quality control"),
-        sample_distances_svg="results/qc/sample_distances.svg",
+        **figure("library_sizes", result("qc_figure", plot="library_sizes"), "library_sizes", "3. Quality control"),
+        **figure("pca", result("qc_figure", plot="pca"), "pca", "3. Quality control"),
+        **figure("sample_distances", result("qc_figure", plot="sample_distances"), "sample_distances",
+                 "3. Quality control"),
     params:
         design_variables=DESIGN_VARIABLES,
         seed=config["seed"],
@@ -101,11 +89,9 @@ rule qc_plots:
 
 rule dispersion_plot:
     input:
-        fit="results/diffexp/fits/{fit}.pkl",
+        fit=rules.fit.output[0],
     output:
-        png=report("results/qc/dispersions_{fit}.png", caption="../report/dispersions.rst",
-                   category="3. Quality control"),
-        svg="results/qc/dispersions_{fit}.svg",
+        **figure("dispersions", result("dispersions_figure"), "dispersions", "3. Quality control"),
     log:
         "logs/qc/dispersions_{fit}.log",
     benchmark:
@@ -120,14 +106,11 @@ rule dispersion_plot:
 
 rule contrast_plots:
     input:
-        table="results/diffexp/{contrast}.tsv",
+        table=rules.contrast.output.table,
     output:
-        ma=report("results/diffexp/{contrast}.ma.png", caption="../report/ma.rst",
-                  category="4. Differential expression", subcategory="{contrast}"),
-        ma_svg="results/diffexp/{contrast}.ma.svg",
-        volcano=report("results/diffexp/{contrast}.volcano.png", caption="../report/volcano.rst",
-                       category="4. Differential expression", subcategory="{contrast}"),
-        volcano_svg="results/diffexp/{contrast}.volcano.svg",
+        **figure("ma", result("contrast_figure", plot="ma"), "ma", "4. Differential expression", "{contrast}"),
+        **figure("volcano", result("contrast_figure", plot="volcano"), "volcano", "4. Differential expression",
+                 "{contrast}"),
     params:
         label=lambda wildcards: f"{CONTRASTS[wildcards.contrast].target} / {CONTRASTS[wildcards.contrast].reference}",
         alpha=config["diffexp"]["alpha"],

@@ -1,32 +1,17 @@
 rule enrich:
     # One contrast x one collection per job, so every FDR is over one collection.
     input:
-        table="results/diffexp/{contrast}.tsv",
-        collection="results/genesets/{collection}.gmt.gz",
+        table=rules.contrast.output.table,
+        collection=rules.collection.output.gmt,
         liver_signature=LIVER_SIGNATURE,
     output:
-        ora_up=report(
-            "results/enrichment/{contrast}/{collection}.ora_up.tsv",
-            caption="../report/ora.rst",
-            category="5. Enrichment",
-            subcategory="{contrast}",
-        ),
-        ora_down=report(
-            "results/enrichment/{contrast}/{collection}.ora_down.tsv",
-            caption="../report/ora.rst",
-            category="5. Enrichment",
-            subcategory="{contrast}",
-        ),
-        gsea=report(
-            "results/enrichment/{contrast}/{collection}.gsea.tsv",
-            caption="../report/gsea.rst",
-            category="5. Enrichment",
-            subcategory="{contrast}",
-        ),
+        **{table: report(result("enrichment_table", table=table), caption=f"../report/{caption}.rst",
+                         category="5. Enrichment", subcategory="{contrast}")
+           for table, caption in (("ora_up", "ora"), ("ora_down", "ora"), ("gsea", "gsea"))},
     params:
         alpha=config["diffexp"]["alpha"],
         exclude_liver_genes=config["diffexp"]["exclude_liver_genes"],
-        settings=config["enrichment"],
+        settings=enrich_settings(config),
         seed=config["seed"],
     threads: 2
     log:
@@ -43,37 +28,18 @@ rule enrich:
 
 rule enrichment_plots:
     input:
-        table="results/diffexp/{contrast}.tsv",
-        collection="results/genesets/{collection}.gmt.gz",
-        ora_up="results/enrichment/{contrast}/{collection}.ora_up.tsv",
-        ora_down="results/enrichment/{contrast}/{collection}.ora_down.tsv",
-        gsea="results/enrichment/{contrast}/{collection}.gsea.tsv",
+        table=rules.contrast.output.table,
+        collection=rules.collection.output.gmt,
+        **dict(rules.enrich.output.items()),
         liver_signature=LIVER_SIGNATURE,
     output:
-        gsea_dots=report(
-            "results/enrichment/{contrast}/{collection}.gsea_dots.png",
-            caption="../report/gsea_dots.rst",
-            category="5. Enrichment",
-            subcategory="{contrast}",
-        ),
-        gsea_dots_svg="results/enrichment/{contrast}/{collection}.gsea_dots.svg",
-        ora_dots=report(
-            "results/enrichment/{contrast}/{collection}.ora_dots.png",
-            caption="../report/ora_dots.rst",
-            category="5. Enrichment",
-            subcategory="{contrast}",
-        ),
-        ora_dots_svg="results/enrichment/{contrast}/{collection}.ora_dots.svg",
-        curves=report(
-            "results/enrichment/{contrast}/{collection}.curves.png",
-            caption="../report/curves.rst",
-            category="5. Enrichment",
-            subcategory="{contrast}",
-        ),
-        curves_svg="results/enrichment/{contrast}/{collection}.curves.svg",
+        **{name: value for plot in paths.ENRICHMENT_PLOTS for name, value in figure(
+            plot, result("enrichment_figure", plot=plot), plot, "5. Enrichment", "{contrast}").items()},
     params:
         exclude_liver_genes=config["diffexp"]["exclude_liver_genes"],
-        settings=config["enrichment"],
+        gsea_fdr=config["enrichment"]["gsea_fdr"],
+        ora_fdr=config["enrichment"]["ora_fdr"],
+        curves=config["enrichment"]["curves"],
     log:
         "logs/enrichment/{contrast}/{collection}.plots.log",
     benchmark:
@@ -88,25 +54,15 @@ rule enrichment_plots:
 
 rule compare_contrasts:
     input:
-        gsea=expand("results/enrichment/{contrast}/{{collection}}.gsea.tsv", contrast=CONTRASTS),
-        ora_up=expand("results/enrichment/{contrast}/{{collection}}.ora_up.tsv", contrast=CONTRASTS),
-        ora_down=expand("results/enrichment/{contrast}/{{collection}}.ora_down.tsv", contrast=CONTRASTS),
+        **{table: expand(path, contrast=CONTRASTS, allow_missing=True) for table, path in rules.enrich.output.items()},
     output:
-        table=report(
-            "results/enrichment/comparison/{collection}.tsv",
-            caption="../report/comparison.rst",
-            category="6. Shared and unique terms",
-        ),
-        heatmap=report(
-            "results/enrichment/comparison/{collection}.heatmap.png",
-            caption="../report/comparison_heatmap.rst",
-            category="6. Shared and unique terms",
-        ),
-        heatmap_svg="results/enrichment/comparison/{collection}.heatmap.svg",
+        table=report(result("comparison_table"), caption="../report/comparison.rst",
+                     category="6. Shared and unique terms"),
+        **figure("heatmap", result("comparison_figure"), "comparison_heatmap", "6. Shared and unique terms"),
     params:
         contrasts=list(CONTRASTS),
         compared=COMPARED,
-        settings=config["enrichment"],
+        gsea_fdr=config["enrichment"]["gsea_fdr"],
     log:
         "logs/enrichment/comparison_{collection}.log",
     benchmark:

@@ -21,11 +21,11 @@ rule fetch_collection:
 rule collection:
     input:
         gmt=collection_gmt,
-        genes="results/cohort/gene_ids.tsv",
+        genes=rules.cohort.output.gene_ids,
     output:
-        gmt="results/genesets/{collection}.gmt.gz",
+        gmt=result("collection_gmt"),
         manifest=report(
-            "results/genesets/{collection}.manifest.yaml",
+            result("collection_manifest"),
             caption="../report/collection.rst",
             category="2. Gene sets",
             labels={"collection": "{collection}"},

@@ -3,7 +3,7 @@ rule provenance:
     # the workflow again with other flags does not rerun this rule or the report.
     input:
         **provenance_inputs(),
-        manifests=expand("results/genesets/{collection}.manifest.yaml", collection=COLLECTIONS),
+        manifests=expand(rules.collection.output.manifest, collection=COLLECTIONS),
     output:
         **PROVENANCE,
     params:
@@ -24,14 +24,14 @@ rule provenance:
 rule report:
     input:
         analysis_outputs(),
-        provenance=list(PROVENANCE.values()),
+        provenance=rules.provenance.output,
         counts=COUNTS,
         simulated_cohorts=[path for path in SIMULATED_COHORTS if Path(path).exists()],
         css=workflow.source_path("../report/html/report.css"),
         script=workflow.source_path("../report/html/report.js"),
     output:
         html=report(
-            "results/report/report.html",
+            result("report_html"),
             caption="../report/report_html.rst",
             category="9. Report",
         ),

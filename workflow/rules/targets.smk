@@ -1,14 +1,19 @@
+# Each axis' genes reach the scoring and plotting jobs as a param: editing a drug or the flag rule in the targets
+# file reruns the targets job only.
+AXIS_GENES = {name: list(axis.genes) for name, axis in TARGETS.axes.items()} if TARGETS else {}
+
+
 rule axis_scores:
     input:
-        qc="results/qc/qc.h5ad",
-        targets=TARGETS_FILE or [],
+        qc=rules.qc_matrix.output.h5ad,
     output:
         scores=report(
-            "results/targets/scores.tsv",
+            result("axis_scores"),
             caption="../report/axis_scores_table.rst",
             category="7. Target axes",
         ),
     params:
+        axes=AXIS_GENES,
         seed=config["seed"],
     log:
         "logs/targets/axis_scores.log",
@@ -24,23 +29,19 @@ rule axis_scores:
 
 rule targets:
     input:
-        de=expand("results/diffexp/{contrast}.tsv", contrast=CONTRASTS),
-        gsea=expand("results/enrichment/{contrast}/{collection}.gsea.tsv", contrast=CONTRASTS,
-                    collection=COLLECTIONS),
-        ora_up=expand("results/enrichment/{contrast}/{collection}.ora_up.tsv", contrast=CONTRASTS,
-                      collection=COLLECTIONS),
-        ora_down=expand("results/enrichment/{contrast}/{collection}.ora_down.tsv", contrast=CONTRASTS,
-                        collection=COLLECTIONS),
-        scores="results/targets/scores.tsv",
+        de=expand(rules.contrast.output.table, contrast=CONTRASTS),
+        **{table: expand(path, contrast=CONTRASTS, collection=COLLECTIONS)
+           for table, path in rules.enrich.output.items()},
+        scores=rules.axis_scores.output.scores,
         targets=TARGETS_FILE or [],
         liver_signature=LIVER_SIGNATURE,
     output:
-        axes=report("results/targets/axes.tsv", caption="../report/axes.rst", category="7. Target axes"),
-        genes=report("results/targets/genes.tsv", caption="../report/axis_genes_table.rst",
+        axes=report(result("axes_table"), caption="../report/axes.rst", category="7. Target axes"),
+        genes=report(result("axis_genes_table"), caption="../report/axis_genes_table.rst",
                      category="7. Target axes"),
-        rationale=report("results/targets/rationale.tsv", caption="../report/rationale.rst",
+        rationale=report(result("rationale_table"), caption="../report/rationale.rst",
                          category="8. Therapy rationale"),
-        markdown=report("results/targets/rationale.md", caption="../report/rationale.rst",
+        markdown=report(result("rationale_markdown"), caption="../report/rationale.rst",
                         category="8. Therapy rationale"),
     params:
         contrasts=list(CONTRASTS.values()),
@@ -62,20 +63,15 @@ rule targets:
 
 rule target_plots:
     input:
-        qc="results/qc/qc.h5ad",
-        scores="results/targets/scores.tsv",
-        axes="results/targets/axes.tsv",
-        targets=TARGETS_FILE or [],
+        qc=rules.qc_matrix.output.h5ad,
+        scores=rules.axis_scores.output.scores,
+        axes=rules.targets.output.axes,
     output:
-        heatmap=report("results/targets/axis_genes.png", caption="../report/axis_genes.rst",
-                       category="7. Target axes"),
-        heatmap_svg="results/targets/axis_genes.svg",
-        scores=report("results/targets/axis_scores.png", caption="../report/axis_scores.rst",
-                      category="7. Target axes"),
-        scores_svg="results/targets/axis_scores.svg",
-        grid=report("results/targets/evidence.png", caption="../report/evidence.rst", category="7. Target axes"),
-        grid_svg="results/targets/evidence.svg",
+        **figure("heatmap", result("targets_figure", plot="axis_genes"), "axis_genes", "7. Target axes"),
+        **figure("scores", result("targets_figure", plot="axis_scores"), "axis_scores", "7. Target axes"),
+        **figure("grid", result("targets_figure", plot="evidence"), "evidence", "7. Target axes"),
     params:
+        axes=AXIS_GENES,
         group=CONTRASTS[TARGETS.metastasis].variable if TARGETS else None,
         annotate="patient" if "patient" in INPUTS.sheet.columns else None,
     log:

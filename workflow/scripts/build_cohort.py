@@ -1,8 +1,8 @@
 """Rule `cohort`: validated counts + sample sheet + gene symbols -> results/cohort/."""
 
-from target_rationale.assemble import build_cohort
-from target_rationale.cohort import input_errors_reported
-from target_rationale.runtime import script_logging
+from target_rationale.cohort.assemble import build_cohort
+from target_rationale.core.errors import input_errors_reported
+from target_rationale.core.jobs import script_logging
 
 # Inputs imported by an earlier job (`cohort:` in the config) are first validated here, before any computation:
 # each problem is printed as an `Input error:` line, as the workflow prints them before any job.
@@ -12,8 +12,8 @@ with script_logging(snakemake.log[0], outputs=snakemake.output), input_errors_re
         samples_path=snakemake.input.samples,
         gene_id_type=snakemake.params.gene_id_type,
         gene_id_map=snakemake.input.gene_id_map,
-        design=snakemake.config["design"],
-        contrasts=snakemake.config["contrasts"],
+        design=snakemake.params.design or "~ 1",
+        contrasts=snakemake.params.contrasts,
         out_h5ad=snakemake.output.h5ad,
         out_genes=snakemake.output.gene_ids,
         out_samples=snakemake.output.samples,

@@ -1,8 +1,9 @@
 """Rule `compare_contrasts`: which terms are shared by the compared contrasts and which are unique to one."""
 
 import pandas as pd
-from target_rationale.enrichment import EnrichmentSettings, write_comparison
-from target_rationale.runtime import script_logging
+from target_rationale.core.jobs import script_logging
+from target_rationale.enrichment.compare import write_comparison
+from target_rationale.enrichment.plots import write_comparison_heatmap
 
 
 def read(path):
@@ -11,11 +12,13 @@ def read(path):
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     contrasts = snakemake.params.contrasts
-    write_comparison(
+    comparison = write_comparison(
         gsea_tables={c: read(p) for c, p in zip(contrasts, snakemake.input.gsea)},
         ora_tables={c: {"up": read(u), "down": read(d)}
                     for c, u, d in zip(contrasts, snakemake.input.ora_up, snakemake.input.ora_down)},
         compared=snakemake.params.compared,
-        settings=EnrichmentSettings.from_config(snakemake.params.settings),
-        out=dict(snakemake.output.items()),
+        fdr_threshold=snakemake.params.gsea_fdr,
+        out_table=snakemake.output.table,
     )
+    write_comparison_heatmap(comparison, contrasts, snakemake.params.gsea_fdr, snakemake.output.heatmap,
+                             snakemake.output.heatmap_svg)

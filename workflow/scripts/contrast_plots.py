@@ -1,8 +1,8 @@
 """Rule `contrast_plots`: MA and volcano plot of one contrast."""
 
 import pandas as pd
-from target_rationale.plots import write_contrast_plots
-from target_rationale.runtime import script_logging
+from target_rationale.core.jobs import script_logging
+from target_rationale.diffexp.plots import write_contrast_plots
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_contrast_plots(

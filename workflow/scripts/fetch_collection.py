@@ -1,7 +1,7 @@
 """Rule `fetch_collection`: download one online gene-set collection into the cache."""
 
-from target_rationale.fetch import fetch_collection
-from target_rationale.runtime import script_logging
+from target_rationale.core.jobs import script_logging
+from target_rationale.genesets.sources.registry import fetch_collection
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     fetch_collection(

@@ -2,8 +2,10 @@
 
 from pathlib import Path
 
-from target_rationale.geo import DEFAULT_TIMEOUT, GEO_SERIES_URL, download_series
-from target_rationale.runtime import script_logging
+from target_rationale.cohort.geo_download import download_series
+from target_rationale.cohort.geo_series import GEO_SERIES_URL
+from target_rationale.core.http import DEFAULT_TIMEOUT
+from target_rationale.core.jobs import script_logging
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     download_series(

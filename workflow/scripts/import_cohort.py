@@ -3,9 +3,9 @@ metadata -> results/import/counts.tsv.gz, samples.tsv and import.yaml."""
 
 from pathlib import Path
 
-from target_rationale.cohort import input_errors_reported
-from target_rationale.geo import import_cohort
-from target_rationale.runtime import script_logging
+from target_rationale.cohort.importing import import_cohort
+from target_rationale.core.errors import input_errors_reported
+from target_rationale.core.jobs import script_logging
 
 with script_logging(snakemake.log[0], outputs=snakemake.output), input_errors_reported():
     import_cohort(

@@ -1,8 +1,8 @@
 """Rule `collection`: load one gene-set collection, check it against the cohort's genes, record provenance."""
 
 import pandas as pd
-from target_rationale.genesets import prepare_collection
-from target_rationale.runtime import script_logging
+from target_rationale.core.jobs import script_logging
+from target_rationale.genesets.gmt import prepare_collection
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     prepare_collection(

@@ -2,8 +2,8 @@
 
 import os
 
-from target_rationale.provenance import COMMAND_VARIABLE, write_provenance
-from target_rationale.runtime import script_logging
+from target_rationale.core.jobs import COMMAND_VARIABLE, script_logging
+from target_rationale.report.provenance import write_provenance
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     roles = [name for name in snakemake.input.keys() if name != "manifests"]

@@ -1,8 +1,9 @@
 """Rule `qc_matrix`: normalised and variance-stabilised counts of all samples, with liver-admixture scores."""
 
 import anndata as ad
-from target_rationale.de import read_liver_signature, write_qc
-from target_rationale.runtime import script_logging
+from target_rationale.cohort.signatures import read_liver_signature
+from target_rationale.core.jobs import script_logging
+from target_rationale.diffexp.qc import write_qc
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_qc(

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from target_rationale.provenance import sha256
-from target_rationale.report import write_report
-from target_rationale.runtime import script_logging
+from target_rationale.core.jobs import script_logging
+from target_rationale.report.html import write_report
+from target_rationale.report.provenance import sha256
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     counts = sha256(snakemake.input.counts)

@@ -1,9 +1,10 @@
 """Rule `targets`: axis evidence per contrast, flags, uniqueness in metastases, and the therapy rationale."""
 
 import pandas as pd
-from target_rationale.axes import load_targets, write_targets
-from target_rationale.de import read_liver_signature
-from target_rationale.runtime import script_logging
+from target_rationale.cohort.signatures import read_liver_signature
+from target_rationale.core.jobs import script_logging
+from target_rationale.targets.config import load_targets
+from target_rationale.targets.outputs import write_targets
 
 
 def read(path):

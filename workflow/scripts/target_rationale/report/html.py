@@ -1,0 +1,581 @@
+"""The self-contained HTML report: one file with every image and table embedded, readable offline.
+
+The report reads the workflow's results by their documented layout (``results/...``) and the run's provenance
+(``results/provenance/``), and lays them out in the order a researcher checks a drug-target rationale: the
+question and the cohort, differential expression, enrichment and the cross-contrast comparison, target-axis
+evidence and the therapy rationale, then methods and caveats. Tables are sortable and filterable by a small
+script inside the file (no network, no CDN); gene symbols show their gene id on hover.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from target_rationale.core.io import write_atomic
+from target_rationale.core.jobs import LOG
+from target_rationale.paths import result
+
+#: Rows at most in one embedded table; longer tables say so and name the full file.
+MAX_ROWS = 500
+
+#: QC flags: a sample is flagged when its library is below this fraction of the median library size ...
+SMALL_LIBRARY = 1 / 3
+#: ... when it detects fewer genes than this fraction of the median ...
+FEW_GENES = 0.8
+#: ... and when liver-signature genes take at least this share of its counts (admixture of liver tissue).
+LIVER_SHARE = 0.01
+
+DEFAULT_QUESTION = (
+    "Which receptor-tyrosine-kinase axes (EGFR, VEGFR, FGFR, CSF1R) are changed in the tumours, and are they "
+    "shared between primaries and metastases or unique to metastases? Which drug or drug pair covers the "
+    "axes flagged in metastases? (The rationale of trial NCT06592989 — surufatinib/sorafenib with gefitinib "
+    "in pNENs — came from this kind of expression evidence.)")
+
+
+@dataclass
+class Table:
+    """A table to embed: the frame, how to show each column, and where the full version lives."""
+
+    frame: pd.DataFrame
+    source: str = ""
+    total: int | None = None
+    hover: Mapping[str, str] = field(default_factory=dict)  # column -> column holding its hover text
+    caption: str = ""
+
+
+# ---- reading results ---------------------------------------------------------------------------------------
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A workflow TSV, with ids and symbols kept as text and empty cells as missing."""
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""],
+                       dtype={"gene_id": str, "symbol": str, "patient": str, "sample": str})
+
+
+def qc_flags(qc: pd.DataFrame) -> pd.Series:
+    """QC flags per sample, ``;``-joined (empty when none): small library, few genes, liver admixture.
+
+    Parameters
+    ----------
+    qc
+        ``results/qc/samples.tsv`` indexed by sample (``library_size``, ``detected_genes``, and
+        ``liver_count_share`` when a liver signature was scored).
+    """
+    flags = pd.Series([[] for _ in range(len(qc))], index=qc.index, dtype=object)
+    median_library = qc["library_size"].median()
+    median_genes = qc["detected_genes"].median()
+    for sample, row in qc.iterrows():
+        if row["library_size"] < SMALL_LIBRARY * median_library:
+            flags[sample].append(f"small library (< {SMALL_LIBRARY:.2g} x median)")
+        if row["detected_genes"] < FEW_GENES * median_genes:
+            flags[sample].append(f"few detected genes (< {FEW_GENES:.0%} of median)")
+        if "liver_count_share" in qc and row["liver_count_share"] >= LIVER_SHARE:
+            flags[sample].append(f"liver admixture ({row['liver_count_share']:.1%} of counts)")
+    return flags.map("; ".join)
+
+
+def de_summary(tables: Mapping[str, pd.DataFrame], contrasts: Sequence[Mapping], alpha: float,
+               lfc_min: float) -> pd.DataFrame:
+    """One row per contrast: genes in the table, genes with an adjusted p-value, up and down at ``alpha``.
+
+    ``up_strong`` / ``down_strong`` also need ``|log2FoldChange| >= lfc_min`` (the ORA gene-list rule).
+    """
+    rows = []
+    for contrast in contrasts:
+        table = tables[contrast["name"]]
+        significant = table["padj"] < alpha
+        rows.append({
+            "contrast": contrast["name"], "comparison": f"{contrast['target']} vs {contrast['reference']}",
+            "variable": contrast["variable"], "genes": len(table), "tested": int(table["padj"].notna().sum()),
+            "up": int((significant & (table["log2FoldChange"] > 0)).sum()),
+            "down": int((significant & (table["log2FoldChange"] < 0)).sum()),
+            "up_strong": int((significant & (table["log2FoldChange"] >= lfc_min)).sum()),
+            "down_strong": int((significant & (table["log2FoldChange"] <= -lfc_min)).sum()),
+        })
+    return pd.DataFrame(rows)
+
+
+def class_summary(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Terms per class (shared, unique:<contrast>, partial:..., none) and direction, for one collection."""
+    counts = comparison.fillna({"direction": ""}).groupby(["class", "direction"]).size()
+    return counts.rename("terms").reset_index()
+
+
+def cohort_groups(sheet: pd.DataFrame, variables: Sequence[str]) -> pd.DataFrame:
+    """Samples per level of each contrast variable."""
+    rows = [{"variable": variable, "level": level, "samples": int(n)}
+            for variable in variables for level, n in sheet[variable].value_counts(sort=False).items()]
+    return pd.DataFrame(rows)
+
+
+def pairing(sheet: pd.DataFrame, design: str, contrast_variables: Sequence[str]) -> list[str]:
+    """Sentences on the blocking factors of the design (e.g. patients seen in several groups)."""
+    terms = [term.strip() for term in re.split(r"[~+*:]", design) if term.strip()]
+    sentences = []
+    for term in terms:
+        if term in contrast_variables or term not in sheet:
+            continue
+        blocks = sheet.groupby(term, observed=True)
+        shared = [level for level, rows in blocks if any(rows[v].nunique() > 1 for v in contrast_variables)]
+        sentences.append(f"`{term}` ({sheet[term].nunique()} levels) is a covariate of the design; "
+                         f"{len(shared)} of its levels have samples in more than one group of the contrast "
+                         f"variable(s), so those contrasts are within-{term} (paired) comparisons.")
+    return sentences
+
+
+# ---- HTML building blocks ----------------------------------------------------------------------------------
+
+
+def esc(value) -> str:
+    """Text escaped for HTML."""
+    return html.escape(str(value), quote=True)
+
+
+def codes(values: Iterable) -> str:
+    """Values as comma-separated ``<code>`` spans."""
+    return ", ".join(f"<code>{esc(value)}</code>" for value in values)
+
+
+def inline_markdown(text: str) -> str:
+    """Escape text and render `code` spans (the only inline markup the workflow's texts use)."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(text))
+
+
+def markdown_to_html(text: str) -> str:
+    """Render the workflow's own markdown (headings, bullet and numbered lists, paragraphs, `code`)."""
+    out, list_tag = [], None
+    for line in text.splitlines():
+        heading = re.match(r"^(#{1,4}) (.*)", line)
+        bullet = re.match(r"^- (.*)", line)
+        numbered = re.match(r"^(\d+)\. (.*)", line)
+        tag = "ul" if bullet else "ol" if numbered else None
+        if list_tag and tag != list_tag:
+            out.append(f"</{list_tag}>")
+            list_tag = None
+        if heading:
+            level = min(len(heading.group(1)) + 3, 6)
+            out.append(f"<h{level}>{inline_markdown(heading.group(2))}</h{level}>")
+        elif tag:
+            if list_tag is None:
+                out.append(f"<{tag}>")
+                list_tag = tag
+            item = bullet.group(1) if bullet else numbered.group(2)
+            value = "" if bullet else f' value="{numbered.group(1)}"'
+            out.append(f"<li{value}>{inline_markdown(item)}</li>")
+        elif line.strip():
+            out.append(f"<p>{inline_markdown(line)}</p>")
+    if list_tag:
+        out.append(f"</{list_tag}>")
+    return "\n".join(out)
+
+
+def format_cell(value) -> tuple[str, str]:
+    """(shown text, sort key) of a cell: numbers to 4 significant digits, missing as empty."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "", ""
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)), str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}".replace(",", "\u2009"), str(value)
+    if isinstance(value, (float, np.floating)):
+        shown = f"{value:.3g}" if value != 0 and (abs(value) < 1e-3 or abs(value) >= 1e5) else f"{value:.4g}"
+        return shown, repr(float(value))
+    return str(value), ""
+
+
+def table_html(table: Table, table_id: str) -> str:
+    """A sortable, filterable table; numbers carry a ``data-sort`` key so they sort as numbers."""
+    frame = table.frame
+    total = len(frame) if table.total is None else table.total
+    hidden = set(table.hover.values())
+    columns = [c for c in frame.columns if c not in hidden]
+    head = "".join(f'<th scope="col" title="click to sort">{esc(c)}</th>' for c in columns)
+    body = []
+    for _, row in frame.iterrows():
+        cells = []
+        for column in columns:
+            shown, key = format_cell(row[column])
+            content = esc(shown)
+            if column in table.hover and pd.notna(row[table.hover[column]]):
+                content = f'<abbr title="{esc(row[table.hover[column]])}">{content}</abbr>'
+            sort = f' data-sort="{esc(key)}"' if key else ""
+            wrap = ' class="long"' if len(shown) > 30 else ""
+            cells.append(f"<td{sort}{wrap}>{content}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    shown_note = f"{len(frame)} of {total} rows" if total > len(frame) else f"{total} rows"
+    source = f'; full table: <code>{esc(table.source)}</code>' if table.source else ""
+    caption = f"<p class='caption'>{inline_markdown(table.caption)}</p>" if table.caption else ""
+    return (f'<div class="table-block" id="{esc(table_id)}">{caption}'
+            f'<div class="table-tools"><input type="search" class="filter" placeholder="filter rows" '
+            f'aria-label="filter rows of this table"> <span class="count" data-total="{len(frame)}">'
+            f"{shown_note}</span>{source}</div>"
+            f'<div class="table-scroll"><table class="data sortable"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div></div>')
+
+
+def image_html(path: str | Path, caption: str, results_root: Path) -> str:
+    """A PNG embedded as a data URI, with its caption and the path of its PNG/SVG files."""
+    path = Path(path)
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    try:
+        shown = path.relative_to(results_root.parent)
+    except ValueError:
+        shown = path
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{esc(caption)}" loading="eager">'
+            f"<figcaption>{inline_markdown(caption)} <code>{esc(shown)}</code> (SVG alongside)</figcaption>"
+            "</figure>")
+
+
+def limited(frame: pd.DataFrame, source: str, max_rows: int = MAX_ROWS, **kwargs) -> Table:
+    """A :class:`Table` of the first ``max_rows`` rows of ``frame`` that remembers the full length."""
+    return Table(frame.head(max_rows), source=source, total=len(frame), **kwargs)
+
+
+# ---- sections ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReportContext:
+    """What the sections share: the results folder, the resolved config and the run's provenance."""
+
+    results: Path
+    config: dict
+    versions: pd.DataFrame
+    checksums: pd.DataFrame
+    genesets: dict
+    run: dict
+    simulated: bool
+    qc: pd.DataFrame  # results/qc/samples.tsv, indexed by sample
+    axes: pd.DataFrame | None  # results/targets/axes.tsv; None when the target stage is off
+
+    @property
+    def contrasts(self) -> list[dict]:
+        return list(self.config["contrasts"])
+
+    @property
+    def collections(self) -> list[str]:
+        return list(self.config["genesets"])
+
+    def path(self, name: str, suffix: str = "", **wildcards: str) -> Path:
+        """The file of result ``name`` (``paths.LAYOUT``) in this run, e.g. ``path("de_table", contrast=c)``."""
+        return Path(result(name, root=self.results, **wildcards) + suffix)
+
+    def image(self, name: str, caption: str, **wildcards: str) -> str:
+        """The PNG of figure ``name`` (``paths.LAYOUT``), embedded with its caption."""
+        return image_html(self.path(name, ".png", **wildcards), caption, self.results)
+
+
+def section(anchor: str, title: str, content: Iterable[str]) -> str:
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>\n' + "\n".join(content) + "\n</section>"
+
+
+def metastasis_contrast(axes: pd.DataFrame | None) -> str | None:
+    """The contrast the target stage judges axes in (the one whose rows say shared / unique), if any."""
+    if axes is None or "unique" not in axes:
+        return None
+    judged = axes.loc[axes["unique"].notna(), "contrast"]
+    return str(judged.iloc[0]) if len(judged) else None
+
+
+def glance(ctx: ReportContext) -> list[str]:
+    """The answer in two sentences: flagged axes in the judged contrast, and the best-covering therapy."""
+    axes = ctx.axes
+    judged = metastasis_contrast(axes)
+    if judged is None:
+        return []
+    rows = axes[(axes["contrast"] == judged) & (axes["flag"] != "none")]
+    wording = {"unique": "unique to this contrast", "shared": "shared with the primary contrast"}
+    flagged = "; ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)} ({esc(wording.get(r.unique, r.unique))})"
+                        for r in rows.itertuples()) or "no axis flagged"
+    sentences = [f"Flagged in <code>{esc(judged)}</code>: {flagged}."]
+    rationale = read_table(ctx.path("rationale_table"))
+    if len(rationale) and len(rows):
+        best = rationale.iloc[0]
+        sentences.append(f"Best-covering therapy: <strong>{esc(best['therapy'])}</strong> (covers "
+                         f"{int(best['n_covered'])} of {int(best['n_flagged'])} flagged axes: "
+                         f"{esc(best['covers'])}).")
+    return ["<div class='glance'><h3>At a glance</h3><p>" + " ".join(sentences)
+            + " Evidence in section 4, caveats in section 6.</p></div>"]
+
+
+def cohort_section(ctx: ReportContext) -> str:
+    qc = ctx.qc
+    flags = qc_flags(qc)
+    variables = list(dict.fromkeys(c["variable"] for c in ctx.contrasts))
+    question = (ctx.config.get("report") or {}).get("question") or DEFAULT_QUESTION
+    blocks = [f"<p class='question'>{inline_markdown(question)}</p>", *glance(ctx),
+              f"<p>{len(qc)} samples; design <code>{esc(ctx.config['design'])}</code>; "
+              f"{int((flags != '').sum())} sample(s) with a QC flag.</p>"]
+    if ctx.simulated:
+        blocks.append("<p class='warning'><strong>Simulated cohort.</strong> These counts are the workflow's "
+                      "embedded simulated demo/test cohort, not patient data: every effect in this report was "
+                      "planted by the simulator (see <code>resources/demo/README.md</code>).</p>")
+    blocks.append(table_html(Table(cohort_groups(qc, variables), caption="Samples per group."), "groups"))
+    blocks += [f"<p>{inline_markdown(s)}</p>" for s in pairing(qc, ctx.config["design"], variables)]
+    shown = qc.assign(qc_flags=flags).reset_index()
+    keep = [c for c in shown.columns if c not in ("liver_score",)]
+    blocks.append(table_html(Table(shown[keep], source=result("qc_samples"), caption=(
+        "Samples with their QC figures. `liver_count_share` is the share of a sample's counts from hepatocyte "
+        "signature genes (liver admixture); flags: library below a third of the median, fewer than 80% of the "
+        "median detected genes, liver genes >= 1% of counts.")), "samples"))
+    for name, caption in [("library_sizes", "Library size (counted reads) per sample."),
+                          ("pca", "PCA of the variance-stabilised counts (the most variable genes, up to 500)."),
+                          ("sample_distances", "Euclidean distances between samples (VST).")]:
+        blocks.append(ctx.image("qc_figure", caption, plot=name))
+    return section("cohort", "1. The question and the cohort", blocks)
+
+
+def diffexp_section(ctx: ReportContext) -> str:
+    settings = ctx.config["diffexp"]
+    alpha, lfc_min = settings["alpha"], ctx.config["enrichment"]["ora_min_lfc"]
+    tables = {c["name"]: read_table(ctx.path("de_table", contrast=c["name"])) for c in ctx.contrasts}
+    summary = de_summary(tables, ctx.contrasts, alpha, lfc_min)
+    blocks = [f"<p>Genes with adjusted p-value below {alpha} per contrast (Wald test, pydeseq2); "
+              f"<code>up_strong</code>/<code>down_strong</code> also have |log2 fold change| &ge; {lfc_min} "
+              "(the gene lists of the over-representation analysis).</p>",
+              table_html(Table(summary), "de-summary")]
+    for contrast in ctx.contrasts:
+        name = contrast["name"]
+        table = tables[name]
+        top = table[table["padj"].notna()].head(25)
+        columns = [c for c in ["symbol", "gene_id", "baseMean", "log2FoldChange", "log2FoldChange_shrunk",
+                               "padj", "liver_signature"] if c in top]
+        blocks += [f"<h3 id='de-{esc(name)}'>{esc(name)}: {esc(contrast['target'])} vs "
+                   f"{esc(contrast['reference'])}</h3>",
+                   f"<p>Model <code>{esc(contrast.get('design') or ctx.config['design'])}</code>.</p>",
+                   ctx.image("contrast_figure", f"Volcano plot of {name}.", contrast=name, plot="volcano"),
+                   table_html(Table(top[columns], source=result("de_table", contrast=name), total=len(table),
+                                    hover={"symbol": "gene_id"},
+                                    caption="Top genes by adjusted p-value (hover a symbol for its gene id)."),
+                              f"de-top-{name}")]
+    return section("diffexp", "2. Differential expression", blocks)
+
+
+def enrichment_section(ctx: ReportContext) -> str:
+    settings = ctx.config["enrichment"]
+    compared = settings["comparison"] or [c["name"] for c in ctx.contrasts]
+    judged = metastasis_contrast(ctx.axes)
+    blocks = [f"<p>Preranked GSEA on the Wald statistic (FDR &lt; {settings['gsea_fdr']} significant) and "
+              f"over-representation of up and down genes (FDR &lt; {settings['ora_fdr']}), per contrast and "
+              f"collection. The comparison classifies each term over the contrasts {codes(compared)}: "
+              "<em>shared</em> (significant in all), "
+              "<em>unique:&lt;contrast&gt;</em> (in that one only), <em>partial</em>, <em>none</em>.</p>"]
+    for collection in ctx.collections:
+        comparison = read_table(ctx.path("comparison_table", collection=collection))
+        comparison["best_fdr"] = comparison[[f"fdr_{c}" for c in compared]].min(axis=1)
+        comparison = comparison.sort_values(["best_fdr", "term_id"], kind="stable")
+        columns = ["term_id", "term_name", "class", "direction", *[f"nes_{c}" for c in compared],
+                   *[f"fdr_{c}" for c in compared]]
+        source = result("comparison_table", collection=collection)
+        blocks += [f"<h3 id='comparison-{esc(collection)}'>{esc(collection)}: shared vs unique</h3>",
+                   table_html(Table(class_summary(comparison), caption="Terms per class and direction."),
+                              f"classes-{collection}")]
+        for contrast in sorted(compared, key=lambda c: c != judged):  # the metastasis contrast first
+            unique = comparison[comparison["class"] == f"unique:{contrast}"]
+            blocks.append(table_html(limited(unique[columns], source, max_rows=100, caption=(
+                f"Terms significant only in `{contrast}` ({len(unique)}), by FDR.")),
+                f"unique-{collection}-{contrast}"))
+        shared = comparison[comparison["class"] == "shared"]
+        blocks += [table_html(limited(shared[columns], source, max_rows=100, caption=(
+                       f"Terms significant in every compared contrast ({len(shared)}), by best FDR.")),
+                       f"shared-{collection}"),
+                   "<details><summary>Heatmap of the leading terms</summary>",
+                   ctx.image("comparison_figure", f"NES of the leading terms of {collection} across contrasts.",
+                             collection=collection),
+                   "</details>"]
+    for contrast in ctx.contrasts:
+        name = contrast["name"]
+        blocks.append(f"<h3 id='enrichment-{esc(name)}'>{esc(name)}</h3>")
+        for collection in ctx.collections:
+            source = result("enrichment_table", contrast=name, collection=collection, table="gsea")
+            gsea = read_table(ctx.path("enrichment_table", contrast=name, collection=collection, table="gsea"))
+            gsea = gsea.sort_values(["fdr", "pvalue"], kind="stable")
+            blocks += [f"<details><summary>{esc(collection)}: {int((gsea['fdr'] < settings['gsea_fdr']).sum())} "
+                       f"of {len(gsea)} sets significant in GSEA</summary>",
+                       ctx.image("enrichment_figure", f"Top GSEA terms of {name}, {collection}.", contrast=name,
+                                 collection=collection, plot="gsea_dots"),
+                       table_html(limited(gsea[["term_id", "term_name", "size", "nes", "pvalue", "fdr"]], source,
+                                          max_rows=50, caption="GSEA terms by FDR."), f"gsea-{name}-{collection}"),
+                       "</details>"]
+    return section("enrichment", "3. Enrichment and the cross-contrast comparison", blocks)
+
+
+def targets_section(ctx: ReportContext) -> str:
+    axes = ctx.axes
+    if axes is None:
+        return section("targets", "4. Target axes and therapy rationale",
+                       ["<p>The target-axis stage is off (<code>targets: null</code>).</p>"])
+    genes = read_table(ctx.path("axis_genes_table"))
+    rationale = read_table(ctx.path("rationale_table"))
+    axis_columns = ["contrast", "axis", "flag", "unique", "vote_genes", "vote_pathway", "vote_score",
+                    "n_genes_measured", "n_genes_up", "n_genes_down", "best_term", "best_term_name", "best_nes",
+                    "best_fdr", "score_diff", "score_p"]
+    blocks = [ctx.image("targets_figure", "Evidence grid: flag per axis and contrast, with the votes of the genes, "
+                        "pathway and score lines.", plot="evidence"),
+              table_html(Table(axes[[c for c in axis_columns if c in axes]], source=result("axes_table"),
+                               caption="Axis evidence per contrast."), "axes"),
+              "<h3>Therapy rationale</h3>",
+              markdown_to_html(ctx.path("rationale_markdown").read_text()),
+              table_html(Table(rationale, source=result("rationale_table"),
+                               caption="Drugs and drug pairs ranked by the flagged axes they cover."),
+                         "rationale"),
+              ctx.image("targets_figure", "Per-sample axis scores by group.", plot="axis_scores"),
+              ctx.image("targets_figure", "Expression of each axis's genes per sample.", plot="axis_genes"),
+              table_html(Table(genes, source=result("axis_genes_table"), hover={"symbol": "gene_id"},
+                               caption="Every axis gene in every contrast."), "axis-genes")]
+    return section("targets", "4. Target axes and therapy rationale", blocks)
+
+
+def geneset_rows(genesets: Mapping[str, dict]) -> pd.DataFrame:
+    """One row per collection from the gathered manifests: source, size, dates, licences and credits."""
+    rows = []
+    for name, manifest in genesets.items():
+        source = manifest.get("source", {})
+        shipped = source.get("manifest", {}) or {}
+        data_sources = shipped.get("data_sources", {}) or {}
+        licences = sorted({str(d.get("licence")) for d in data_sources.values() if d.get("licence")}
+                          | ({str(source["licence"])} if source.get("licence") else set()))
+        credits = sorted({str(d.get("credit")) for d in data_sources.values() if d.get("credit")}
+                         | ({str(source["credit"])} if source.get("credit") else set()))
+        dates = [f"{key}: {d.get('release_date')}" for key, d in data_sources.items() if d.get("release_date")]
+        dates += [f"{key}: {source[key]}" for key in ("retrieved", "release", "version") if source.get(key)]
+        checks = manifest.get("checks", {})
+        rows.append({
+            "collection": name,
+            "source": source.get("file") or source.get("url") or source.get("source", ""),
+            "sets": checks.get("n_terms"), "genes": checks.get("n_genes"),
+            "genes_in_cohort": checks.get("n_genes_in_cohort"),
+            "dates": "; ".join(dates), "licence": "; ".join(licences), "credit": "; ".join(credits),
+        })
+    return pd.DataFrame(rows)
+
+
+def methods_section(ctx: ReportContext) -> str:
+    de, enrichment = ctx.config["diffexp"], ctx.config["enrichment"]
+    contrasts = pd.DataFrame([{"contrast": c["name"], "variable": c["variable"], "target": c["target"],
+                               "reference": c["reference"], "design": c.get("design") or ctx.config["design"],
+                               "samples": str(c.get("samples") or "all")} for c in ctx.contrasts])
+    settings = pd.DataFrame(
+        [("diffexp", k, str(v)) for k, v in de.items()]
+        + [("enrichment", k, str(v)) for k, v in enrichment.items()]
+        + [("seed", "seed", str(ctx.config["seed"]))],
+        columns=["section", "key", "value"])
+    seeds = "; ".join(f"{k}: {v}" for k, v in ctx.run.get("seed_drives", {}).items())
+    blocks = [
+        "<p>Differential expression: pydeseq2 (DESeq2 model: median-of-ratios size factors, negative-binomial "
+        "GLM with fitted dispersion trend, Wald tests, Benjamini-Hochberg, independent filtering and Cook's "
+        "outlier handling as configured, apeGLM-like LFC shrinkage when <code>shrink</code> is on). Genes are "
+        f"pre-filtered to at least {de['min_count']} counts in at least {de['min_samples']} samples (or the "
+        "smallest group). Enrichment: hypergeometric ORA of the up and down genes against the tested genes, "
+        f"and preranked GSEA ({enrichment['gsea_engine']} engine) on the Wald statistic; sets of "
+        f"{enrichment['min_size']}-{enrichment['max_size']} genes. Target axes: genes, pathway and per-sample "
+        "score evidence lines (<code>config/targets.yaml</code>).</p>",
+        table_html(Table(contrasts, caption="Contrasts and their models."), "methods-contrasts"),
+        table_html(Table(settings, caption="Thresholds and settings (resolved config, defaults included)."),
+                   "methods-settings"),
+        f"<p>Seed {esc(ctx.config['seed'])} drives every random step ({esc(seeds)}); the same inputs and config "
+        "give the same tables.</p>",
+        "<h3>Gene-set collections</h3>",
+        table_html(Table(geneset_rows(ctx.genesets), source=result("provenance", name="genesets.yaml"),
+                         caption="Collections with their sources, release dates, licences and credits."),
+                   "methods-genesets"),
+        "<h3>Software</h3>",
+        table_html(Table(ctx.versions, source=result("provenance", name="versions.tsv")), "methods-versions"),
+        "<h3>Inputs and command</h3>",
+        table_html(Table(ctx.checksums, source=result("provenance", name="checksums.tsv"),
+                         caption="Every input with its SHA-256."), "methods-checksums"),
+        f"<p>Command: <code>{esc(ctx.run.get('command', 'unknown'))}</code>. The resolved config and the "
+        "sample sheet are in <code>results/provenance/</code>.</p>",
+    ]
+    return section("methods", "5. Methods and provenance", blocks)
+
+
+def caveats_section(ctx: ReportContext) -> str:
+    items = []
+    if ctx.simulated:
+        items.append("The cohort is simulated (the workflow's embedded demo or test data): the findings show "
+                     "what the workflow detects, not biology.")
+    if ctx.axes is not None:
+        for axis, caveat in ctx.axes.dropna(subset=["caveat"]).drop_duplicates("axis")[["axis", "caveat"]].values:
+            items.append(f"{axis}: {caveat}")
+    qc = ctx.qc
+    if "liver_count_share" in qc:
+        flagged = qc[qc["liver_count_share"] >= LIVER_SHARE]
+        if len(flagged):
+            items.append(
+                f"Liver admixture: {len(flagged)} sample(s) have >= {LIVER_SHARE:.0%} of counts from hepatocyte "
+                f"genes (up to {flagged['liver_count_share'].max():.1%}). Genes up in liver metastases include "
+                "normal-liver genes; the DE tables flag them (`liver_signature`) and "
+                + ("they are excluded from the ORA lists." if ctx.config['diffexp'].get('exclude_liver_genes')
+                   else "they are kept in the enrichment inputs (`diffexp.exclude_liver_genes`)."))
+    items.append("Bulk RNA mixes tumour, stroma, vessels and immune cells: an axis that changes shows a tissue-"
+                 "level change, not that tumour cells depend on it.")
+    items.append("Expression is not drug sensitivity: the rationale ranks drugs by the flagged axes they target, "
+                 "and needs functional and clinical evidence before use.")
+    return section("caveats", "6. Caveats", ["<ul>" + "".join(f"<li>{inline_markdown(i)}</li>" for i in items)
+                                             + "</ul>"])
+
+
+# ---- the whole report --------------------------------------------------------------------------------------
+
+
+def build_report(results: str | Path, css: str, script: str, simulated: bool) -> str:
+    """The whole report as one HTML string.
+
+    Parameters
+    ----------
+    results
+        The ``results/`` folder of a finished run (including ``results/provenance/``).
+    css, script
+        The report's style sheet and its sorting/filtering script, embedded as they are.
+    simulated
+        Whether the counts are one of the workflow's simulated cohorts (adds the warnings).
+    """
+    results = Path(results)
+
+    def provenance(name: str) -> Path:
+        return Path(result("provenance", root=results, name=name))
+
+    axes_path = result("axes_table", root=results)
+    ctx = ReportContext(
+        results=results,
+        config=yaml.safe_load(provenance("config.yaml").read_text()),
+        versions=read_table(provenance("versions.tsv")),
+        checksums=read_table(provenance("checksums.tsv")),
+        genesets=yaml.safe_load(provenance("genesets.yaml").read_text()) or {},
+        run=yaml.safe_load(provenance("run.yaml").read_text()) or {},
+        simulated=simulated,
+        qc=read_table(result("qc_samples", root=results)).set_index("sample"),
+        axes=read_table(axes_path) if Path(axes_path).exists() else None,
+    )
+    title = (ctx.config.get("report") or {}).get("title") or "Drug-target rationale from tumour RNA-seq"
+    sections = [cohort_section(ctx), diffexp_section(ctx), enrichment_section(ctx), targets_section(ctx),
+                methods_section(ctx), caveats_section(ctx)]
+    nav = "".join(f'<li><a href="#{a}">{esc(t)}</a></li>' for a, t in [
+        ("cohort", "Question and cohort"), ("diffexp", "Differential expression"), ("enrichment", "Enrichment"),
+        ("targets", "Target axes and rationale"), ("methods", "Methods"), ("caveats", "Caveats")])
+    return ("<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{esc(title)}</title><style>{css}</style></head><body>"
+            f"<header><h1>{esc(title)}</h1><p>Contrasts: {codes(c['name'] for c in ctx.contrasts)}; "
+            f"collections: {codes(ctx.collections)}.</p>"
+            f"<nav><ol>{nav}</ol></nav></header><main>" + "\n".join(sections)
+            + f"</main><script>{script}</script></body></html>\n")
+
+
+def write_report(results: str | Path, css_path: str | Path, script_path: str | Path, simulated: bool,
+                 out: str | Path) -> None:
+    """Build the report and write it atomically to ``out``."""
+    text = build_report(results, Path(css_path).read_text(), Path(script_path).read_text(), simulated)
+    write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    LOG.info("report: %d bytes, %d images, %d tables", len(text.encode()), text.count("<img "),
+             text.count('<table class="data'))

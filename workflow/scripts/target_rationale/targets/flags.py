@@ -1,0 +1,279 @@
+"""The flag rule: is a signalling axis (EGFR, VEGFR, FGFR, CSF1R, or one a user adds) changed in a contrast, and
+is that unique to metastasis.
+
+Three independent lines of evidence per contrast x axis, each voting ``up`` / ``down`` / ``none``:
+
+* genes: DE of the axis' receptors and ligands (:func:`gene_vote` on :func:`~.evidence.gene_evidence`);
+* pathway: preranked GSEA of the axis' gene sets, by term id across collections (:func:`pathway_vote` on
+  :func:`~.evidence.pathway_evidence`);
+* score: a per-sample axis score on the VST matrix compared between the contrast's groups (:func:`score_vote` on
+  :func:`~.scores.score_contrast`).
+
+:func:`flag` combines the votes under a :class:`~.config.FlagRule` (``config/targets.yaml`` ``flag:``),
+:func:`uniqueness` says whether a flag in the metastasis contrast is unique to it, and :func:`axes_table` puts
+evidence, votes, flags and caveats in one table. Everything here is pure: tables in, tables out.
+
+Bulk RNA measures tissue, not tumour cells: VEGFR receptors mostly reflect endothelium and CSF1R macrophages,
+and liver metastases carry normal liver. The axes table carries each axis' ``caveat`` and a ``liver_caveat``
+when the evidence rests on hepatocyte-signature genes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from target_rationale.cohort.design import Contrast
+from target_rationale.targets.config import CORE_ROLES, DOWN, NONE, ROLES, UP, FlagRule, Targets
+from target_rationale.targets.evidence import (
+    PATHWAY_COLUMNS,
+    genes_table,
+    join_cell,
+    no_pathway_evidence,
+    pathway_evidence,
+    split_cell,
+)
+from target_rationale.targets.score_stats import SCORE_COLUMNS, score_contrast
+
+AXES_COLUMNS = ["contrast", "axis", "flag", "unique", "vote_genes", "vote_pathway", "vote_score",
+                "n_genes", "n_genes_measured", "n_genes_up", "n_genes_down", "receptors_up", "receptors_down",
+                "ligands_up", "ligands_down", "markers_up", "markers_down", "not_measured",
+                *PATHWAY_COLUMNS[2:], *SCORE_COLUMNS[2:], "liver_caveat", "caveat"]
+
+
+def _count(value: Any) -> int:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0
+    return int(number) if np.isfinite(number) else 0
+
+
+def gene_vote(gene_ev: pd.DataFrame | None, rule: FlagRule | None = None) -> str:
+    """Gene line of one contrast x axis: ``up`` when at least ``min_genes`` receptors + ligands are up, at least
+    ``min_receptors`` of them receptors, and fewer than ``min_genes`` are down (mirror for ``down``); else
+    ``none``. Markers do not count. ``rule`` defaults to the schema's (:meth:`FlagRule.from_config`)."""
+    rule = FlagRule.from_config() if rule is None else rule
+    if gene_ev is None or gene_ev.empty:
+        return NONE
+    core = gene_ev.loc[gene_ev["role"].isin(CORE_ROLES)]
+    counts = {d: int((core["direction"] == d).sum()) for d in (UP, DOWN)}
+    receptors = {d: int(((core["direction"] == d) & (core["role"] == "receptor")).sum()) for d in (UP, DOWN)}
+    for d, other in ((UP, DOWN), (DOWN, UP)):
+        if counts[d] >= rule.min_genes and receptors[d] >= rule.min_receptors and counts[other] < rule.min_genes:
+            return d
+    return NONE
+
+
+def pathway_vote(pathway_ev: Mapping | None, rule: FlagRule | None = None) -> str:
+    """Pathway line: ``up`` when ``n_terms_up >= min_terms`` and ``n_terms_down < min_terms`` (mirror for
+    ``down``); else ``none`` (also when no gene-set table was loaded). ``rule`` defaults to the schema's."""
+    rule = FlagRule.from_config() if rule is None else rule
+    if pathway_ev is None:
+        return NONE
+    up, down = _count(pathway_ev.get("n_terms_up")), _count(pathway_ev.get("n_terms_down"))
+    if up >= rule.min_terms and down < rule.min_terms:
+        return UP
+    if down >= rule.min_terms and up < rule.min_terms:
+        return DOWN
+    return NONE
+
+
+def score_vote(score_ev: Mapping | None, rule: FlagRule | None = None) -> str:
+    """Score line: the sign of ``score_diff`` when ``score_p < score_p`` (the rule's); else ``none`` (also
+    without scores). ``rule`` defaults to the schema's."""
+    rule = FlagRule.from_config() if rule is None else rule
+    if score_ev is None:
+        return NONE
+    p, diff = score_ev.get("score_p", np.nan), score_ev.get("score_diff", np.nan)
+    if p is None or diff is None or not (np.isfinite(p) and np.isfinite(diff)) or p >= rule.score_p or diff == 0:
+        return NONE
+    return UP if diff > 0 else DOWN
+
+
+def combine_votes(votes: Iterable[str], min_lines: int | None = None) -> str:
+    """``up`` (``down``) when at least ``min_lines`` votes are up (down) and none is the opposite; else ``none``.
+
+    ``min_lines`` defaults to the schema's (``flag.min_lines``).
+    """
+    min_lines = FlagRule.from_config().min_lines if min_lines is None else min_lines
+    votes = list(votes)
+    up, down = votes.count(UP), votes.count(DOWN)
+    if up >= min_lines and down == 0:
+        return UP
+    if down >= min_lines and up == 0:
+        return DOWN
+    return NONE
+
+
+def flag(gene_ev: pd.DataFrame | None, pathway_ev: Mapping | None, score_ev: Mapping | None,
+         rule: FlagRule | None = None) -> str:
+    """Flag of one contrast x axis from its three evidence lines.
+
+    Parameters
+    ----------
+    gene_ev : pandas.DataFrame or None
+        The :func:`~.evidence.gene_evidence` rows of this contrast x axis (``role``, ``direction``).
+    pathway_ev : mapping or None
+        The :func:`~.evidence.pathway_evidence` row (``n_terms_up``, ``n_terms_down``); None when no gene sets
+        were loaded.
+    score_ev : mapping or None
+        The :func:`~.scores.score_contrast` row (``score_p``, ``score_diff``); None without scores.
+    rule : FlagRule, optional
+        By default the schema's (:meth:`FlagRule.from_config`).
+
+    Returns
+    -------
+    str
+        ``up`` / ``down`` when at least ``rule.min_lines`` of :func:`gene_vote`, :func:`pathway_vote` and
+        :func:`score_vote` vote that direction and none votes the opposite; else ``none``.
+    """
+    rule = FlagRule.from_config() if rule is None else rule
+    return combine_votes([gene_vote(gene_ev, rule), pathway_vote(pathway_ev, rule), score_vote(score_ev, rule)],
+                         rule.min_lines)
+
+
+def unique_label(metastasis_flag: str, primary_flag: str | None) -> str:
+    """``unique`` / ``shared`` / ``opposite`` / ``none`` for an axis' flags in the two contrasts (``unknown`` when
+    it is flagged in metastasis and the primary contrast has no flag for it)."""
+    if metastasis_flag not in (UP, DOWN):
+        return NONE
+    if primary_flag is None or (isinstance(primary_flag, float) and math.isnan(primary_flag)):
+        return "unknown"
+    if primary_flag == NONE:
+        return "unique"
+    return "shared" if primary_flag == metastasis_flag else "opposite"
+
+
+def uniqueness(flags: pd.DataFrame, metastasis: str, primary: str) -> pd.Series:
+    """Whether each axis' flag in the metastasis contrast is unique to it.
+
+    Parameters
+    ----------
+    flags : pandas.DataFrame
+        ``contrast, axis, flag`` rows.
+    metastasis, primary : str
+        Contrast names.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by the axes of the metastasis contrast (named ``unique``): ``unique`` (flagged up or down in
+        metastasis, ``none`` in primary), ``shared`` (the same flag in both), ``opposite`` (up in one, down in
+        the other), ``none`` (not flagged in metastasis), ``unknown`` (flagged, but no primary row for the axis).
+    """
+    met = flags.loc[flags["contrast"] == metastasis].set_index("axis")["flag"]
+    prim = flags.loc[flags["contrast"] == primary].drop_duplicates("axis").set_index("axis")["flag"]
+    return pd.Series([unique_label(f, prim.get(axis)) for axis, f in met.items()], index=met.index, name="unique",
+                     dtype=object)
+
+
+def liver_caveat(gene_ev: pd.DataFrame, pathway_ev: Mapping | None, liver_genes: set[str]) -> str:
+    """Text naming the liver-signature genes an axis' evidence in a contrast rests on (empty when none).
+
+    Counted: the axis' significant genes (``direction != none``) flagged ``liver_signature`` or in
+    ``liver_genes``, and genes of ``leading_edge`` / ``ora_genes`` of ``pathway_ev`` in ``liver_genes``.
+    """
+    significant = gene_ev.loc[gene_ev["direction"] != NONE] if gene_ev is not None else pd.DataFrame()
+    genes = sorted(significant.loc[significant["liver_signature"].astype(bool)
+                                   | significant["symbol"].isin(liver_genes), "symbol"]) if len(significant) else []
+    edge = sorted({g for key in ("leading_edge", "ora_genes") for g in split_cell((pathway_ev or {}).get(key))}
+                  & set(liver_genes))
+    parts = []
+    if genes:
+        parts.append(f"significant axis gene(s) {', '.join(genes)}")
+    if edge:
+        parts.append(f"gene-set leading edge / overlap {', '.join(edge)}")
+    if not parts:
+        return ""
+    return ("evidence includes liver-signature genes (" + "; ".join(parts) + "): normal-liver admixture in "
+            "metastasis samples can produce this")
+
+
+def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
+               ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets,
+               scores: pd.DataFrame | None = None, sheet: pd.DataFrame | None = None,
+               contrasts: Iterable[Contrast] = (), alpha: float = 0.05, gsea_fdr: float = 0.25,
+               ora_fdr: float = 0.05, liver_genes: set[str] | None = None) -> pd.DataFrame:
+    """All evidence, the votes, the flag and the uniqueness call, one row per contrast x axis.
+
+    Parameters
+    ----------
+    de_tables : mapping of str to pandas.DataFrame
+        ``{contrast: DE table}``; its contrasts (in order) are the table's.
+    gsea_tables, ora_tables : mapping
+        As for :func:`~.evidence.pathway_evidence` (may be empty: the pathway line then votes ``none`` and every
+        term is skipped).
+    targets : Targets
+    scores : pandas.DataFrame, optional
+        Samples x axes (:func:`~.scores.axis_scores`); with ``sheet`` and ``contrasts`` it gives the score line.
+    sheet : pandas.DataFrame, optional
+        Sample sheet (indexed by sample or with a ``sample`` column).
+    contrasts : iterable of Contrast
+        Contrast definitions, matched to ``de_tables`` by name (needed for the score line).
+    alpha, gsea_fdr, ora_fdr : float
+        DE, GSEA and ORA significance thresholds.
+    liver_genes : set of str, optional
+        Liver-signature symbols (``cohort.signatures.read_liver_signature``); by default the symbols with
+        ``liver_signature`` True in any DE table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``contrast, axis, flag, unique`` (set on the ``targets.metastasis`` rows, empty elsewhere), the three
+        votes, gene counts and ';'-joined up/down genes by role, the :func:`~.evidence.pathway_evidence` and
+        :func:`~.scores.score_contrast` fields, ``liver_caveat`` and the axis' ``caveat``.
+    """
+    if liver_genes is None:
+        liver_genes = {str(s) for t in de_tables.values() if "liver_signature" in t.columns
+                       for s in t.loc[t["liver_signature"].astype(bool), "symbol"]}
+    definitions = {c.name: c for c in contrasts}
+    score_rows: dict[tuple[str, str], Mapping] = {}
+    if scores is not None and sheet is not None:
+        for name in de_tables:
+            if name in definitions:
+                for _, row in score_contrast(scores, sheet, definitions[name]).iterrows():
+                    score_rows[(name, row["axis"])] = row
+    genes = genes_table(de_tables, targets, alpha)
+    rows = []
+    for axis in targets.axes.values():
+        pathway = pathway_evidence(gsea_tables, ora_tables, axis, gsea_fdr, ora_fdr).set_index("contrast")
+        for contrast in de_tables:
+            ev = genes.loc[(genes["contrast"] == contrast) & (genes["axis"] == axis.name)]
+            path_row = pathway.loc[contrast].to_dict() if contrast in pathway.index else None
+            score_row = score_rows.get((contrast, axis.name))
+            row: dict[str, Any] = {"contrast": contrast, "axis": axis.name}
+            votes = {"vote_genes": gene_vote(ev, targets.flag), "vote_pathway": pathway_vote(path_row, targets.flag),
+                     "vote_score": score_vote(score_row, targets.flag)}
+            row["flag"] = combine_votes(votes.values(), targets.flag.min_lines)
+            row.update(votes)
+            core = ev.loc[ev["role"].isin(CORE_ROLES)]
+            row.update(n_genes=len(core), n_genes_measured=int(core["measured"].sum()),
+                       n_genes_up=int((core["direction"] == UP).sum()),
+                       n_genes_down=int((core["direction"] == DOWN).sum()),
+                       not_measured=join_cell(ev.loc[~ev["measured"], "symbol"]))
+            for role in ROLES:
+                for d in (UP, DOWN):
+                    row[f"{role}s_{d}"] = join_cell(ev.loc[(ev["role"] == role) & (ev["direction"] == d), "symbol"])
+            pathway_row = path_row if path_row is not None else no_pathway_evidence(axis)
+            row.update({c: pathway_row[c] for c in PATHWAY_COLUMNS[2:]})
+            row.update({c: (score_row[c] if score_row is not None else np.nan) for c in SCORE_COLUMNS[2:]})
+            row["liver_caveat"] = liver_caveat(ev, path_row, liver_genes)
+            row["caveat"] = axis.caveat
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    order = {c: i for i, c in enumerate(de_tables)}
+    table = table.iloc[np.argsort(table["contrast"].map(order).to_numpy(), kind="mergesort")].reset_index(drop=True)
+    unique = uniqueness(table, targets.metastasis, targets.primary)
+    is_met = table["contrast"] == targets.metastasis
+    table["unique"] = ""
+    table.loc[is_met, "unique"] = table.loc[is_met, "axis"].map(unique).to_numpy()
+    for column in ("n_terms_found", "n_terms_up", "n_terms_down"):
+        table[column] = table[column].fillna(0).astype(int)
+    for column in ("n_target", "n_reference"):
+        table[column] = table[column].astype("Int64")
+    return table.reindex(columns=AXES_COLUMNS)

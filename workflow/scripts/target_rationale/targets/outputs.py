@@ -1,0 +1,38 @@
+"""What the rules call: rule ``axis_scores`` (:func:`write_scores`) and rule ``targets`` (:func:`write_targets`),
+each computing its tables with the stage's modules and writing them atomically, with a log line per result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import pandas as pd
+
+from target_rationale.cohort.design import Contrast
+from target_rationale.core.io import write_atomic, write_tsv
+from target_rationale.core.jobs import LOG
+from target_rationale.targets.config import Targets
+from target_rationale.targets.evidence import genes_table
+from target_rationale.targets.flags import axes_table
+from target_rationale.targets.rationale import rationale, rationale_markdown
+
+
+def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
+                  ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets, scores: pd.DataFrame,
+                  contrasts: Iterable[Contrast], alpha: float, gsea_fdr: float, ora_fdr: float,
+                  liver_genes: set[str], out: Mapping[str, str]) -> pd.DataFrame:
+    """Rule ``targets``: the axes, genes and rationale tables and the readable rationale."""
+    axis_names = list(targets.axes)
+    sheet = scores.drop(columns=[c for c in axis_names if c in scores.columns])
+    table = axes_table(de_tables, gsea_tables, ora_tables, targets, scores=scores[axis_names], sheet=sheet,
+                       contrasts=contrasts, alpha=alpha, gsea_fdr=gsea_fdr, ora_fdr=ora_fdr, liver_genes=liver_genes)
+    ranked = rationale(table, targets)
+    for row in table.itertuples():
+        LOG.info("%s / %s: flag %s%s", row.contrast, row.axis, row.flag, f" ({row.unique})" if row.unique else "")
+    LOG.info("best therapy: %s (covers %s; uncovered: %s)", ranked.loc[0, "therapy"], ranked.loc[0, "covers"],
+             ranked.loc[0, "uncovered"] or "none")
+    write_tsv(table, out["axes"])
+    write_tsv(genes_table(de_tables, targets, alpha), out["genes"])
+    write_tsv(ranked, out["rationale"])
+    text = rationale_markdown(table, ranked, targets)
+    write_atomic(out["markdown"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return table
