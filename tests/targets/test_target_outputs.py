@@ -15,8 +15,8 @@ from target_rationale.cohort.design import Contrast
 from target_rationale.targets.config import Axis, Drug, FlagRule, Targets
 from target_rationale.targets.flags import AXES_COLUMNS, axes_table
 from target_rationale.targets.outputs import write_targets
-from target_rationale.targets.scores import write_scores
 from target_rationale.targets.rationale import rationale, rationale_markdown
+from target_rationale.targets.scores import write_scores
 
 TARGETS = Targets(axes={"MET": Axis("MET", ("MET",), ("HGF",), terms=("GO:0048012",)),
                         "EGFR": Axis("EGFR", ("EGFR",), ("EGF",))},

@@ -115,7 +115,7 @@ rule contrast_plots:
         label=lambda wildcards: f"{CONTRASTS[wildcards.contrast].target} / {CONTRASTS[wildcards.contrast].reference}",
         alpha=config["diffexp"]["alpha"],
         lfc_threshold=config["diffexp"]["lfc_threshold"],
-        highlight=config["diffexp"]["highlight"],
+        highlight=highlight_genes(config, TARGETS),
     log:
         "logs/diffexp/{contrast}.plots.log",
     benchmark:

@@ -39,7 +39,7 @@ rule enrichment_plots:
         exclude_liver_genes=config["diffexp"]["exclude_liver_genes"],
         gsea_fdr=config["enrichment"]["gsea_fdr"],
         ora_fdr=config["enrichment"]["ora_fdr"],
-        curves=config["enrichment"]["curves"],
+        curves=curve_terms(config, TARGETS),
     log:
         "logs/enrichment/{contrast}/{collection}.plots.log",
     benchmark:

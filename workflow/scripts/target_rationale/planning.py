@@ -28,12 +28,12 @@ from target_rationale.diffexp.settings import FitSettings, WaldSettings
 from target_rationale.enrichment.settings import EnrichSettings
 from target_rationale.genesets.sources.registry import cache_key
 from target_rationale.paths import result
-from target_rationale.targets.config import load_targets
+from target_rationale.targets.config import Targets, load_targets
 
 __all__ = [
-    "COMMAND_VARIABLE", "InputError", "cache_key", "cohort_config_problems", "config_problems", "design_variables",
-    "enrich_settings", "fit_name", "fit_settings", "load_targets", "plan_fits", "plan_import", "plan_inputs",
-    "result", "wald_settings", "validate_inputs",
+    "COMMAND_VARIABLE", "InputError", "cache_key", "cohort_config_problems", "config_problems", "curve_terms",
+    "design_variables", "enrich_settings", "fit_name", "fit_settings", "highlight_genes", "load_targets",
+    "plan_fits", "plan_import", "plan_inputs", "result", "validate_inputs", "wald_settings",
 ]
 
 
@@ -67,6 +67,25 @@ def fit_settings(config: Mapping) -> dict:
 def wald_settings(config: Mapping) -> dict:
     """The keys of ``diffexp:`` that rule ``contrast`` reads."""
     return pick(config["diffexp"], WaldSettings)
+
+
+def highlight_genes(config: Mapping, targets: Targets | None) -> list[str]:
+    """The symbols labelled on MA and volcano plots: ``diffexp.highlight``, or (null) the axes' receptors."""
+    if config["diffexp"]["highlight"] is not None:
+        return list(config["diffexp"]["highlight"])
+    return _unique(gene for axis in (targets.axes.values() if targets else []) for gene in axis.receptors)
+
+
+def curve_terms(config: Mapping, targets: Targets | None) -> list[str]:
+    """The terms drawn as enrichment curves: ``enrichment.curves``, or (null) the axes' terms."""
+    if config["enrichment"]["curves"] is not None:
+        return list(config["enrichment"]["curves"])
+    return _unique(term for axis in (targets.axes.values() if targets else []) for term in axis.terms)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    """``items`` without repeats, in first-seen order."""
+    return list(dict.fromkeys(items))
 
 
 def enrich_settings(config: Mapping) -> dict:
