@@ -443,8 +443,9 @@ def sample_sheet(design: CohortDesign) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``sample, patient, site, batch``; samples named ``<patient>_normal``, ``<patient>_primary`` and
-        ``<patient>_liver_met``; batch ``b1``/``b2`` alternating over patients.
+        ``sample, patient, site, batch, simulated``; samples named ``<patient>_normal``, ``<patient>_primary``
+        and ``<patient>_liver_met``; batch ``b1``/``b2`` alternating over patients; ``simulated`` is ``yes``
+        for every sample: the workflow's report reads it and warns that the cohort is not patient data.
 
     Raises
     ------
@@ -459,8 +460,8 @@ def sample_sheet(design: CohortDesign) -> pd.DataFrame:
         for site in SITES:
             if site in sites:
                 rows.append({"sample": f"{patient}_{_SAMPLE_SUFFIX[site]}", "patient": patient, "site": site,
-                             "batch": f"b{i % 2 + 1}"})
-    return pd.DataFrame(rows, columns=["sample", "patient", "site", "batch"])
+                             "batch": f"b{i % 2 + 1}", "simulated": "yes"})
+    return pd.DataFrame(rows, columns=["sample", "patient", "site", "batch", "simulated"])
 
 
 _Assignment = tuple[np.ndarray, np.ndarray, list[list[str]], list[dict[str, object]], dict[str, list[int]]]

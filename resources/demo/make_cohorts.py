@@ -156,7 +156,8 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         "",
         f"- `counts.tsv.gz`: integer counts, {n_genes} genes x {n_samples} samples; tab-separated; first column "
         "`gene_id` (Ensembl, no version), one column per sample.",
-        "- `samples.tsv`: `sample, patient, site, batch`.",
+        "- `samples.tsv`: `sample, patient, site, batch, simulated` (`yes` for every sample: the workflow's report "
+        "reads it and warns that the cohort is simulated, not patient data).",
         "- `truth_genes.tsv`: one row per gene with a planted effect: `gene_id, symbol, programme` (several "
         "programmes joined by `;`, effects summed), the tumour-intrinsic true log2 fold changes "
         "`lfc_primary_vs_normal, lfc_liver_met_vs_normal, lfc_liver_met_vs_primary` (0 for `liver_admixture` genes), "
@@ -169,7 +170,7 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         "`expected_class` (over the two tumour-vs-normal contrasts: `shared`, `unique:liver_met_vs_normal`, or "
         "`artefact:liver_admixture`), `expected_contrasts` (every contrast with a mean effect of at least 0.25, "
         "with direction), `description`.",
-        "- `truth_samples.tsv`: `sample, patient, site, batch, liver_fraction` (share of liver tissue in the RNA of "
+        "- `truth_samples.tsv`: `sample, patient, site, batch, simulated, liver_fraction` (share of liver tissue in the RNA of "
         "a metastasis; 0 otherwise), `depth` (simulated sequencing depth over the whole transcriptome), "
         "`library_size` (column sum of `counts.tsv.gz`). The liver fraction is deliberately not in `samples.tsv`.",
         "",
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     cohort = simulate_cohort(genes, gene_sets, design, seed)
     inputs = {args.gene_map: _sha256(gene_map_path), args.gmt: _sha256(gmt_path)}
     out_path = Path(out) if Path(out).is_absolute() else Path.cwd() / out
-    command = f"PYTHONPATH=workflow/scripts python resources/demo/make_cohorts.py --preset {args.preset} --out {out}"
+    command = f"python resources/demo/make_cohorts.py --preset {args.preset} --out {out}"
     if args.seed is not None:
         command += f" --seed {args.seed}"
     if args.gene_map != GENE_MAP:

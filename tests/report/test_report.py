@@ -108,7 +108,7 @@ def test_report_is_self_contained_and_in_order(tiny_run: Path) -> None:
     assert len(images) == 3 + 3 + 3 + 1 + 3
     headings = re.findall(r'<section id="(\w+)">', text)
     assert headings == ["cohort", "diffexp", "enrichment", "targets", "methods", "caveats"]
-    assert "Simulated cohort." in text  # the tiny cohort is one of the workflow's simulated cohorts
+    assert "Simulated cohort." in text  # the tiny cohort's sample sheet says it is simulated
 
 
 @pytest.mark.workflow
@@ -168,7 +168,9 @@ def test_provenance_records_inputs_versions_and_command(tiny_run: Path) -> None:
 def test_report_of_a_real_cohort_has_no_simulation_warning(tiny_run: Path, tmp_path: Path) -> None:
     results = tmp_path / "results"
     shutil.copytree(tiny_run / "results", results)
-    text = build_report(results, "", "", simulated=False)
+    qc = results / "qc" / "samples.tsv"
+    qc.write_text(pd.read_csv(qc, sep="\t", dtype=str).drop(columns="simulated").to_csv(sep="\t", index=False))
+    text = build_report(results, "", "")
     assert "Simulated cohort." not in text and "simulated" not in text.split('id="caveats"')[1]
 
 

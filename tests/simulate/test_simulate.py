@@ -92,7 +92,7 @@ def test_shapes_and_columns(universe):
     assert list(sim.counts.columns) == sim.samples["sample"].tolist()
     assert sim.counts.dtypes.map(pd.api.types.is_integer_dtype).all()
     assert (sim.counts.to_numpy() >= 0).all()
-    assert list(sim.samples.columns) == ["sample", "patient", "site", "batch"]
+    assert list(sim.samples.columns) == ["sample", "patient", "site", "batch", "simulated"]
     assert list(sim.truth_genes.columns[:6]) == ["gene_id", "symbol", "programme", "lfc_primary_vs_normal",
                                                  "lfc_liver_met_vs_normal", "lfc_liver_met_vs_primary"]
     assert {"programme", "source", "groups", "direction", "mean_lfc_primary", "mean_lfc_liver_met",
@@ -191,7 +191,8 @@ def test_tiny_liver_genes_higher_in_metastases():
 
 def test_demo_cohort_files():
     samples = pd.read_csv(DEMO / "samples.tsv", sep="\t")
-    assert list(samples.columns) == ["sample", "patient", "site", "batch"]
+    assert list(samples.columns) == ["sample", "patient", "site", "batch", "simulated"]
+    assert (samples["simulated"] == "yes").all()  # the report reads it
     assert samples["site"].value_counts().to_dict() == {"primary": 12, "liver_metastasis": 12,
                                                         "normal_pancreas": 4}
     assert (DEMO / "counts.tsv.gz").stat().st_size < 3_000_000

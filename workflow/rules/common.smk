@@ -156,9 +156,6 @@ def collection_gmt(wildcards):
 _argv = ["python -m snakemake" if sys.argv[0].endswith("__main__.py") else Path(sys.argv[0]).name, *sys.argv[1:]]
 os.environ.setdefault(COMMAND_VARIABLE, " ".join([_argv[0], shlex.join(_argv[1:])]).strip())
 
-#: The workflow's own simulated cohorts: a run on one of them says so in its report.
-SIMULATED_COHORTS = [resolve("resources/demo/counts.tsv.gz"), resolve("tests/data/counts.tsv.gz")]
-
 PROVENANCE = {name.split(".")[0]: result("provenance", name=name) for name in paths.PROVENANCE_FILES}
 
 

@@ -25,8 +25,6 @@ rule report:
     input:
         analysis_outputs(),
         provenance=rules.provenance.output,
-        counts=COUNTS,
-        simulated_cohorts=[path for path in SIMULATED_COHORTS if Path(path).exists()],
         css=workflow.source_path("../report/html/report.css"),
         script=workflow.source_path("../report/html/report.js"),
     output:

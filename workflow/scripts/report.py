@@ -4,14 +4,11 @@ from pathlib import Path
 
 from target_rationale.core.jobs import script_logging
 from target_rationale.report.html import write_report
-from target_rationale.report.provenance import sha256
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
-    counts = sha256(snakemake.input.counts)
     write_report(
         results=Path(snakemake.output.html).parent.parent,
         css_path=snakemake.input.css,
         script_path=snakemake.input.script,
-        simulated=any(sha256(path) == counts for path in snakemake.input.simulated_cohorts),
         out=snakemake.output.html,
     )

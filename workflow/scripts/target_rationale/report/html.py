@@ -318,7 +318,8 @@ def cohort_section(ctx: ReportContext) -> str:
     if ctx.simulated:
         blocks.append("<p class='warning'><strong>Simulated cohort.</strong> These counts are the workflow's "
                       "embedded simulated demo/test cohort, not patient data: every effect in this report was "
-                      "planted by the simulator (see <code>resources/demo/README.md</code>).</p>")
+                      "planted by the simulator (the sample sheet's <code>simulated</code> column says so; see "
+                      "<code>resources/demo/README.md</code>).</p>")
     blocks.append(table_html(Table(cohort_groups(qc, variables), caption="Samples per group."), "groups"))
     blocks += [f"<p>{inline_markdown(s)}</p>" for s in pairing(qc, ctx.config["design"], variables)]
     shown = qc.assign(qc_flags=flags).reset_index()
@@ -528,7 +529,15 @@ def caveats_section(ctx: ReportContext) -> str:
 # ---- the whole report --------------------------------------------------------------------------------------
 
 
-def build_report(results: str | Path, css: str, script: str, simulated: bool) -> str:
+def is_simulated(sheet: pd.DataFrame) -> bool:
+    """Whether the cohort says it is simulated: a sample-sheet column ``simulated`` that is ``yes`` (or ``true``,
+    ``1``) for every sample, as the workflow's simulator writes it (``simulate.sample_sheet``)."""
+    if "simulated" not in sheet.columns or not len(sheet):
+        return False
+    return bool(sheet["simulated"].astype(str).str.strip().str.lower().isin(["yes", "true", "1"]).all())
+
+
+def build_report(results: str | Path, css: str, script: str) -> str:
     """The whole report as one HTML string.
 
     Parameters
@@ -537,8 +546,6 @@ def build_report(results: str | Path, css: str, script: str, simulated: bool) ->
         The ``results/`` folder of a finished run (including ``results/provenance/``).
     css, script
         The report's style sheet and its sorting/filtering script, embedded as they are.
-    simulated
-        Whether the counts are one of the workflow's simulated cohorts (adds the warnings).
     """
     results = Path(results)
 
@@ -546,6 +553,7 @@ def build_report(results: str | Path, css: str, script: str, simulated: bool) ->
         return Path(result("provenance", root=results, name=name))
 
     axes_path = result("axes_table", root=results)
+    qc = read_table(result("qc_samples", root=results)).set_index("sample")
     ctx = ReportContext(
         results=results,
         config=yaml.safe_load(provenance("config.yaml").read_text()),
@@ -553,8 +561,8 @@ def build_report(results: str | Path, css: str, script: str, simulated: bool) ->
         checksums=read_table(provenance("checksums.tsv")),
         genesets=yaml.safe_load(provenance("genesets.yaml").read_text()) or {},
         run=yaml.safe_load(provenance("run.yaml").read_text()) or {},
-        simulated=simulated,
-        qc=read_table(result("qc_samples", root=results)).set_index("sample"),
+        simulated=is_simulated(qc),
+        qc=qc,
         axes=read_table(axes_path) if Path(axes_path).exists() else None,
     )
     title = (ctx.config.get("report") or {}).get("title") or "Drug-target rationale from tumour RNA-seq"
@@ -572,10 +580,9 @@ def build_report(results: str | Path, css: str, script: str, simulated: bool) ->
             + f"</main><script>{script}</script></body></html>\n")
 
 
-def write_report(results: str | Path, css_path: str | Path, script_path: str | Path, simulated: bool,
-                 out: str | Path) -> None:
+def write_report(results: str | Path, css_path: str | Path, script_path: str | Path, out: str | Path) -> None:
     """Build the report and write it atomically to ``out``."""
-    text = build_report(results, Path(css_path).read_text(), Path(script_path).read_text(), simulated)
+    text = build_report(results, Path(css_path).read_text(), Path(script_path).read_text())
     write_atomic(out, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     LOG.info("report: %d bytes, %d images, %d tables", len(text.encode()), text.count("<img "),
              text.count('<table class="data'))
