@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 
 from target_rationale.cohort.design import Contrast, design_variables
 from target_rationale.cohort.import_plan import cohort_config_problems, plan_import
-from target_rationale.cohort.validation import plan_inputs, validate_inputs
+from target_rationale.cohort.validation import filter_problems, plan_inputs, validate_inputs
 from target_rationale.core.errors import InputError
 from target_rationale.core.jobs import COMMAND_VARIABLE
 from target_rationale.core.schema import config_problems, pick
@@ -34,8 +34,8 @@ from target_rationale.targets.config import Targets, load_targets
 
 __all__ = [
     "COMMAND_VARIABLE", "InputError", "cache_key", "cohort_config_problems", "config_problems", "curve_terms",
-    "design_variables", "enrich_settings", "fit_name", "fit_settings", "highlight_genes", "load_targets",
-    "plan_fits", "plan_import", "plan_inputs", "result", "validate_inputs", "wald_settings",
+    "design_variables", "enrich_settings", "filter_problems", "fit_name", "fit_settings", "highlight_genes",
+    "load_targets", "plan_fits", "plan_import", "plan_inputs", "result", "validate_inputs", "wald_settings",
 ]
 
 

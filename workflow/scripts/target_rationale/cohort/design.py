@@ -22,10 +22,6 @@ from target_rationale.core.errors import InputError, listing
 #: Tolerance for linear dependence between design-matrix columns.
 RANK_TOLERANCE = 1e-8
 
-#: Longest model-fit name (``planning.fit_name``: the design, the contrast subset's columns and values, the
-#: reference level). It is a file name with the longest decorations of all (``qc/.dispersions_{fit}.png.XXXXXXXX.png``,
-#: the temporary file of an atomic write, 30 characters more), and most file systems cap a file name at 255 bytes.
-MAX_FIT_NAME_LENGTH = 200
 
 #: What a design may say, token by token: spaces, a sample-sheet column (a letter, then letters, digits and
 #: ``_``, as the sheets the workflow imports name their columns), the intercept ``0`` / ``1``, and the operators
@@ -356,26 +352,6 @@ def contrast_name_problems(name: str, seen: set[str]) -> list[str]:
         problems.append(f"{where}: the name {problem} (it is used in file paths)")
     if name in seen:
         problems.append(f"{where}: the name is used by two contrasts; give each contrast a unique name")
-    return problems
-
-
-def fit_name_problems(fits: Mapping[str, list[Contrast]]) -> list[str]:
-    """Model fits whose names (``planning.plan_fits``) are too long to be file names, one line per fit.
-
-    A fit's name joins its design, the columns and values of its contrasts' ``samples:`` subset and the
-    reference level, so it can overflow a file name (:data:`MAX_FIT_NAME_LENGTH`) though each part is short.
-    """
-    problems = []
-    for name, contrasts in fits.items():
-        size = len(name.encode("utf-8"))
-        if size > MAX_FIT_NAME_LENGTH:
-            users = [c.name for c in contrasts]
-            several = len(users) > 1
-            problems.append(f"config: contrast{'s' if several else ''} {listing(users, 10)}: the name of "
-                            f"{'their' if several else 'its'} model fit ('{name[:40]}...', from the design, the "
-                            f"`samples:` subset and the reference level) is {size} characters long, more than the "
-                            f"{MAX_FIT_NAME_LENGTH} a file name can take here; shorten the level values or the "
-                            "column names of the subset and the design")
     return problems
 
 

@@ -23,7 +23,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _stale_temporaries(path: Path) -> list[Path]:
+def stale_temporaries(path: Path) -> list[Path]:
     """Temporary files that :func:`write_atomic` left for ``path`` when its process was killed (``kill -9``)."""
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}{re.escape(path.suffix)}")
     if not path.parent.is_dir():
@@ -43,7 +43,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in _stale_temporaries(path):
+    for stale in stale_temporaries(path):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)

@@ -14,6 +14,7 @@ import yaml
 from target_rationale.cohort.tables import CappedReader
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
+from target_rationale.genesets.sources.cache import verify_cached_gmt
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ def prepare_collection(name: str, gmt_path: str | Path, cohort_genes: pd.DataFra
     out_gmt, out_manifest : str or Path
         Where the checked collection (gzipped GMT) and its manifest (YAML) go.
     """
+    verify_cached_gmt(gmt_path)  # a cached download must still match its manifest's sha256
     sets = read_gmt(gmt_path)
     check = check_collection(sets, set(cohort_genes["symbol"]))
     LOG.info("collection %s: %s", name, ", ".join(f"{k} {v}" for k, v in check.summary().items()))

@@ -14,7 +14,7 @@ import hashlib
 from pathlib import Path
 
 from target_rationale.core.errors import InputError
-from target_rationale.core.io import _stale_temporaries
+from target_rationale.core.io import stale_temporaries
 from target_rationale.core.schema import load_yaml
 
 #: File names written into a collection's cache folder.
@@ -91,7 +91,7 @@ def remove_leftovers(out_dir: str | Path) -> list[Path]:
     """
     removed = []
     for name in (GMT_NAME, MANIFEST_NAME):
-        for stale in _stale_temporaries(Path(out_dir) / name):
+        for stale in stale_temporaries(Path(out_dir) / name):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
                 removed.append(stale)
