@@ -102,7 +102,8 @@ def test_entrez_and_featurecounts_inputs_run(tmp_path: Path) -> None:
     text = ("# Program:featureCounts v2.0.3\nGeneid\tChr\tStart\tEnd\tStrand\tLength\t"
             + "\t".join(f"bams/S{i}.bam" for i in range(1, 5)) + "\n"
             "1956\tchr7\t1\t2\t+\t10\t5\t9\t12\t30\n3791\tchr4\t1\t2\t+\t10\t50\t40\t12\t3\n"
-            "99999999\tchr1\t1\t2\t+\t10\t1\t0\t2\t3\n")
+            "99999999\tchr1\t1\t2\t+\t10\t1\t0\t2\t3\n"
+            "7422\tchr6\t1\t2\t+\t10\t20\t25\t30\t35\n")  # VEGFA: a fit needs >= 3 genes past its pre-filter
     (source / "fc.txt").write_text(text)
     (source / "samples.tsv").write_text("sample\tsite\nS1\ta\nS2\ta\nS3\tb\nS4\tb\n")
     config = source / "config.yaml"
@@ -112,8 +113,8 @@ def test_entrez_and_featurecounts_inputs_run(tmp_path: Path) -> None:
     result = run_workflow(tmp_path, tmp_path / "config.yaml", "--cores", "1", "results/cohort/gene_ids.tsv")
     assert result.returncode == 0, result.stderr[-3000:]
     genes = pd.read_csv(tmp_path / "results" / "cohort" / "gene_ids.tsv", sep="\t", dtype=str)
-    assert genes["symbol"].tolist() == ["EGFR", "KDR", "99999999"]
-    assert genes["mapping"].tolist() == ["mapped", "mapped", "unmapped"]
+    assert genes["symbol"].tolist() == ["EGFR", "KDR", "99999999", "VEGFA"]
+    assert genes["mapping"].tolist() == ["mapped", "mapped", "unmapped", "mapped"]
     log = (tmp_path / "logs" / "cohort.log").read_text()
     assert "featureCounts column 'bams/S1.bam' read as sample 'S1'" in log
     assert "'99999999'" in log

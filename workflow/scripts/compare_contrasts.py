@@ -1,7 +1,7 @@
 """Rule `compare_contrasts`: which terms are shared by the compared contrasts and which are unique to one."""
 
-from target_rationale.core.io import read_tsv
 from target_rationale.core.jobs import script_logging
+from target_rationale.core.tsv import read_tsv
 from target_rationale.enrichment.compare import write_comparison
 from target_rationale.enrichment.plots import write_comparison_heatmap
 

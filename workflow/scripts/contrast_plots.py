@@ -1,7 +1,7 @@
 """Rule `contrast_plots`: MA and volcano plot of one contrast."""
 
-from target_rationale.core.io import read_tsv
 from target_rationale.core.jobs import script_logging
+from target_rationale.core.tsv import read_tsv
 from target_rationale.diffexp.plots import write_contrast_plots
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):

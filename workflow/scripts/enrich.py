@@ -1,8 +1,8 @@
 """Rule `enrich`: over-representation of up / down genes and preranked GSEA, one contrast x one collection."""
 
 from target_rationale.cohort.signatures import read_liver_signature
-from target_rationale.core.io import read_tsv
 from target_rationale.core.jobs import script_logging
+from target_rationale.core.tsv import read_tsv
 from target_rationale.enrichment.analysis import write_enrichment
 from target_rationale.enrichment.settings import EnrichSettings
 from target_rationale.genesets.gmt import read_gmt

@@ -1,8 +1,8 @@
 """Rule `enrichment_plots`: GSEA and ORA dot plots and enrichment curves of one contrast x collection."""
 
 from target_rationale.cohort.signatures import read_liver_signature
-from target_rationale.core.io import read_tsv
 from target_rationale.core.jobs import script_logging
+from target_rationale.core.tsv import read_tsv
 from target_rationale.enrichment.plots import write_enrichment_plots
 from target_rationale.genesets.gmt import read_gmt
 

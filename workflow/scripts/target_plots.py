@@ -1,8 +1,8 @@
 """Rule `target_plots`: axis genes across samples, per-sample axis scores, the axis x contrast evidence grid."""
 
 import anndata as ad
-from target_rationale.core.io import read_tsv
 from target_rationale.core.jobs import script_logging
+from target_rationale.core.tsv import read_tsv
 from target_rationale.targets.plots import write_target_plots
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):

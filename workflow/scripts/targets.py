@@ -1,8 +1,8 @@
 """Rule `targets`: axis evidence per contrast, flags, uniqueness in metastases, and the therapy rationale."""
 
 from target_rationale.cohort.signatures import read_liver_signature
-from target_rationale.core.io import read_tsv
 from target_rationale.core.jobs import script_logging
+from target_rationale.core.tsv import read_tsv
 from target_rationale.targets.config import load_targets
 from target_rationale.targets.outputs import write_targets
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from target_rationale.core.io import read_tsv
+from target_rationale.core.tsv import read_tsv
 
 
 def read_liver_signature(path) -> set[str]:

@@ -1,5 +1,4 @@
-"""Writing and reading the workflow's own files: atomic writes (a failed or killed job never leaves half a
-file) and one reader of its tables that keeps ids as text."""
+"""Atomic output writes: a failed or killed job never leaves half a file."""
 
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
 
 
 def _read_umask() -> int:
@@ -62,23 +59,3 @@ def write_tsv(table, path: str | Path, index: bool = False) -> None:
     """Write a pandas table as TSV atomically, with a fixed float format so reruns are byte-identical."""
     write_atomic(path, lambda tmp: table.to_csv(tmp, sep="\t", index=index, float_format="%.6g",
                                                 lineterminator="\n"))
-
-
-
-#: Columns of the workflow's own tables that hold names (ids, symbols, samples, terms, levels): always text.
-TEXT_COLUMNS = ("gene_id", "symbol", "sample", "patient", "term_id", "term_name", "contrast", "axis", "therapy",
-                "drugs", "covers", "uncovered", "leading_edge", "genes", "best_term", "best_term_name", "role")
-
-
-def read_tsv(path: str | Path, text: tuple[str, ...] = TEXT_COLUMNS, na_values: list[str] | None = None,
-             **kwargs) -> pd.DataFrame:
-    """Read a table the workflow wrote, with NA parsing off.
-
-    Only empty cells are missing values: a gene called ``NA``, ``NaN``, ``null`` or ``#N/A`` stays that text
-    (pandas' default NA parsing would turn it into a missing value and break every later step). Columns named in
-    ``text`` are read as strings; other columns get pandas' type inference. ``na_values=[]`` keeps empty cells as
-    empty strings too.
-    """
-    dtype = {column: str for column in text} | kwargs.pop("dtype", {})
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""] if na_values is None else na_values,
-                       dtype=dtype, **kwargs)

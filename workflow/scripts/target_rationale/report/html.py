@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from target_rationale.core.io import read_tsv, write_atomic
+from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
+from target_rationale.core.tsv import read_tsv
 from target_rationale.paths import result
 
 #: Rows at most in one embedded table; longer tables say so and name the full file.
