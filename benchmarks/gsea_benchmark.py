@@ -16,7 +16,8 @@ Every engine run happens in a fresh worker process, so its peak resident memory 
 * ``gseapy`` (with ``--compare-gseapy``): ``gseapy.prerank(method="multilevel", threads=1)`` on the same input.
 
 Times are wall-clock seconds of the ``prerank`` call alone, with the process's CPU seconds beside them (the
-machine may be shared: the load average is printed). Tables go to ``benchmarks/out/`` (git-ignored).
+machine may be shared: the load average is printed). Tables go to ``benchmarks/out/`` (git-ignored); the summary to
+``benchmarks/results/gsea_benchmark.json`` (committed, with the commit measured).
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
+from provenance import RESULTS, measured_commit  # noqa: E402
 from target_rationale.genesets.gmt import as_gseapy_dict, read_gmt, restrict  # noqa: E402
 
 GENE_MAP = REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"
@@ -171,7 +174,9 @@ def main() -> None:
             if key.startswith("p["):
                 print(f"gseapy p in {key[1:]}: n={band['n']}, ours within x3 of gseapy: {band['within_x3']:.1%}, "
                       f"median log2(ours/gseapy) {band['median_log2_ratio']:+.2f}, sd {band['sd_log2_ratio']:.2f}")
-    (OUT / "gsea_benchmark.json").write_text(json.dumps(summary, indent=2) + "\n")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    summary.update(measured_commit())
+    (RESULTS / "gsea_benchmark.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 if __name__ == "__main__":

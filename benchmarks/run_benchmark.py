@@ -19,7 +19,8 @@ From the repository root::
    and of the padj < 0.05 calls (Jaccard).
 
 The machine may be shared: the load average before and after is printed and stored. Results go to
-``benchmarks/out/<genes>x<samples>.json`` and a Markdown summary to stdout.
+``benchmarks/results/workflow_<genes>x<samples>.json`` (committed, with the commit measured) and a Markdown
+summary to stdout.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from make_cohort import CONTRASTS, DESIGN, benchmark_config, make_cohort  # noqa: E402
+from provenance import RESULTS, measured_commit  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
 
@@ -321,6 +323,7 @@ def main() -> None:
 
     result = {"genes": args.genes, "samples": args.samples, "cores": args.cores, "collections": args.collections,
               "shrink": not args.no_shrink, "machine": machine(), "date": datetime.now().isoformat(timespec="seconds"),
+              **measured_commit(),
               "load_before": os.getloadavg()[0]}
     print(f"running the workflow in {workdir} ...", file=sys.stderr)
     run = run_workflow(workdir, args.cores)
@@ -339,9 +342,9 @@ def main() -> None:
         result["concordance"] = concordance(workdir, r_out)
     result["load_after"] = os.getloadavg()[0]
 
-    OUT.mkdir(parents=True, exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "" if not args.no_shrink else "_noshrink"
-    (OUT / f"{name}{suffix}.json").write_text(json.dumps(result, indent=1, default=float))
+    (RESULTS / f"workflow_{name}{suffix}.json").write_text(json.dumps(result, indent=1, default=float) + "\n")
     print(markdown(result))
     if args.keep or args.workdir:
         print(f"\nrun folder kept: {workdir}", file=sys.stderr)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from conftest import REPO
-from target_rationale.cohort.design import parse_contrasts
+from target_rationale.cohort.design import Contrast, parse_contrasts
 from target_rationale.core.schema import with_defaults
 from target_rationale.planning import curve_terms, fit_name, highlight_genes, plan_fits
 from target_rationale.targets.config import load_targets
@@ -27,11 +30,48 @@ def test_configured_plot_lists_win() -> None:
     assert highlight_genes(config, TARGETS) == ["TP53"] and curve_terms(config, TARGETS) == []
 
 
-def test_contrasts_share_a_fit_only_with_the_same_design_subset_and_reference() -> None:
-    contrasts = parse_contrasts([
-        {"name": "p", "variable": "site", "target": "primary", "reference": "normal_pancreas"},
-        {"name": "m", "variable": "site", "target": "liver_metastasis", "reference": "normal_pancreas"},
-        {"name": "mp", "variable": "site", "target": "liver_metastasis", "reference": "primary"},
-    ], "~ patient + site")
-    assert [len(c) for c in plan_fits(contrasts, shrink=True).values()] == [2, 1]
-    assert list(plan_fits(contrasts, shrink=False)) == [fit_name(contrasts[0], shrink=False)]
+CONTRASTS = [
+    {"name": "primary_vs_normal", "variable": "site", "target": "primary", "reference": "normal_pancreas"},
+    {"name": "liver_met_vs_normal", "variable": "site", "target": "liver_metastasis", "reference": "normal_pancreas"},
+    {"name": "liver_met_vs_primary", "variable": "site", "target": "liver_metastasis", "reference": "primary"},
+    {"name": "sub", "variable": "site", "target": "liver_metastasis", "reference": "primary",
+     "samples": {"site": ["primary", "liver_metastasis"]}},
+]
+
+
+def readable(name: str) -> str:
+    """A fit name without its hash."""
+    return name.rsplit("-", 1)[0]
+
+
+def test_fits_are_shared_by_design_and_split_by_reference_only_when_shrinking() -> None:
+    contrasts = parse_contrasts(CONTRASTS, "~ patient + site")
+    assert {readable(k): [c.name for c in v] for k, v in plan_fits(contrasts, shrink=False).items()} == {
+        "patient+site": ["primary_vs_normal", "liver_met_vs_normal", "liver_met_vs_primary"],
+        "patient+site__site-liver_metastasis-primary": ["sub"],
+    }
+    assert [readable(k) for k in plan_fits(contrasts, shrink=True)] == [
+        "patient+site__ref-site-normal_pancreas", "patient+site__ref-site-primary",
+        "patient+site__site-liver_metastasis-primary__ref-site-primary"]
+    assert re.fullmatch(r"site-[0-9a-f]{8}", fit_name(Contrast("c", "site", "a", "b", "~site"), shrink=False))
+    assert fit_name(Contrast("c", "site", "a", "b", "~ site"), shrink=False) == fit_name(
+        Contrast("d", "site", "x", "b", "~site"), shrink=False)  # blanks and the target level do not matter
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    (Contrast("a", "site", "t", "r", "~ patient + site", {"site": ["a-b"]}),
+     Contrast("b", "site", "t", "r", "~ patient + site", {"site": ["a", "b"]})),
+    (Contrast("a", "site", "t", "r", "~ C(batch) + site"), Contrast("b", "site", "t", "r", "~ C_batch_ + site")),
+    (Contrast("a", "site", "t", "normal pancreas", "~ site"), Contrast("b", "site", "t", "normal_pancreas", "~ site")),
+], ids=["subset values", "design", "reference"])
+def test_fits_that_read_alike_but_differ_never_share_a_name(a: Contrast, b: Contrast) -> None:
+    """The readable names coincide (the old names did too, and the second contrast was fitted with the first
+    one's settings); the full definitions differ, so the names do."""
+    assert readable(fit_name(a, shrink=True)) == readable(fit_name(b, shrink=True))
+    assert fit_name(a, shrink=True) != fit_name(b, shrink=True)
+    assert len(plan_fits([a, b], shrink=True)) == 2
+
+
+def test_long_definitions_give_short_names() -> None:
+    long = Contrast("c", "site", "t", "r", "~ " + " + ".join(f"covariate_{i}" for i in range(30)) + " + site")
+    assert len(fit_name(long, shrink=True)) <= 80 + 9

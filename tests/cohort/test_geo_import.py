@@ -6,11 +6,17 @@ internet is never reached.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
+import io
 import socket
+import subprocess
+import sys
 import tarfile
+import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +73,13 @@ SHEET_COLUMNS = ["sample", "geo_accession", "title", "source_name", "platform", 
 def geo_server() -> Iterator[LocalServer]:
     """GEO's series folders (``/series/GSE98nnn/GSE98894/...``) from ``tests/data/geo`` on 127.0.0.1."""
     with serving(LocalServer(DATA, url_path="/series/")) as local:
+        yield local
+
+
+@pytest.fixture
+def geo_unsized() -> Iterator[UnsizedServer]:
+    """As ``geo_server``, with paths that can be answered without Content-Length (:class:`UnsizedServer`)."""
+    with serving(UnsizedServer(DATA, url_path="/series/")) as local:
         yield local
 
 
@@ -421,3 +434,115 @@ def test_workflow_plans_before_download_and_validates_in_the_cohort_job(geo_serv
     again = run_workflow(tmp_path, config, "-n")
     assert again.returncode != 0 and expected in again.stderr
     assert "rule cohort:" not in again.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A tar cut short without Content-Length; a download killed half-way
+
+
+class UnsizedServer(LocalServer):
+    """GEO's folders on 127.0.0.1; a path in ``unsized`` is answered with the bytes given there and no
+    Content-Length (the body ends when the connection closes, as an HTTP/1.0 server may do), slowly if
+    ``delay`` is set."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.unsized: dict[str, bytes] = {}
+        self.delay = 0.0
+        base, server = self.httpd.RequestHandlerClass, self
+
+        class Handler(base.func):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                if self.path not in server.unsized:
+                    return super().do_GET()
+                server.requested.append(self.path)
+                self.send_response(200)
+                self.end_headers()
+                body = server.unsized[self.path]
+                with contextlib.suppress(OSError):
+                    for start in range(0, len(body), 512):
+                        self.wfile.write(body[start:start + 512])
+                        time.sleep(server.delay)
+                self.close_connection = True
+
+        self.httpd.RequestHandlerClass = partial(Handler, **base.keywords)
+
+
+def tar_without(*dropped: str) -> bytes:
+    """The fixture's RAW tar without the members of the samples ``dropped`` (a whole, well-formed tar)."""
+    out = io.BytesIO()
+    with tarfile.open(TAR) as source, tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as target:
+        for member in source.getmembers():
+            if not member.name.startswith(dropped):
+                target.addfile(member, source.extractfile(member))
+    return out.getvalue()
+
+
+def member_end(index: int) -> int:
+    """Byte offset just after the data (padded to a block) of the fixture tar's member ``index``."""
+    with tarfile.open(TAR) as archive:
+        member = archive.getmembers()[index]
+    return member.offset_data + -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    (lambda tar: tar[:member_end(2)], "the tar ends after 3 file(s) without its end-of-archive blocks"),
+    (lambda tar: tar[:member_end(5)], "the tar ends after 6 file(s) without its end-of-archive blocks"),
+    (lambda tar: tar[:member_end(5) + 512], "the tar ends after 6 file(s) without its end-of-archive blocks"),
+    (lambda tar: tar[:member_end(3) - 100], "not a readable tar archive"),
+    (lambda tar: tar_without("GSM9900005"), "the tar lacks the file(s) of 1 sample(s) the series matrix lists "
+                                            "('GSM9900005')"),
+], ids=["at-a-member-end", "before-the-end-blocks", "half-the-end-blocks", "mid-member", "sample-missing"])
+def test_tar_cut_short_without_content_length_is_not_cached(geo_unsized: UnsizedServer, tmp_path: Path,
+                                                            body, reason: str) -> None:
+    geo_unsized.unsized[TAR_PATH] = body(TAR.read_bytes())
+    cache_root = tmp_path / "cache"
+    with pytest.raises(GeoDownloadError) as caught:
+        download_series("GSE98894", cache_root / "GSE98894", base_url=geo_unsized.url, timeout=10)
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 500
+    assert message.startswith(f"GEO series GSE98894: cannot download {geo_unsized.url.rstrip('/')}{TAR_PATH[7:]} "
+                              f"({reason}")
+    assert message.endswith("nothing was cached")
+    assert list(cache_root.iterdir()) == []
+
+
+def test_whole_tar_without_content_length_is_cached(geo_unsized: UnsizedServer, tmp_path: Path) -> None:
+    geo_unsized.unsized[TAR_PATH] = TAR.read_bytes()
+    manifest = download_series("GSE98894", tmp_path / "GSE98894", base_url=geo_unsized.url, timeout=10)
+    assert manifest["raw_tar"]["sha256"] == sha256(TAR) and manifest["raw_tar"]["n_sample_files"] == 6
+
+
+KILLED_DOWNLOAD = """
+import sys
+sys.path.insert(0, {scripts!r})
+from target_rationale.cohort.geo_download import download_series
+download_series("GSE98894", {cache!r}, base_url={url!r}, timeout=10)
+"""
+
+
+def test_staging_folder_of_a_killed_download_is_removed_on_the_next_run(geo_unsized: UnsizedServer,
+                                                                       tmp_path: Path) -> None:
+    geo_unsized.unsized[TAR_PATH] = TAR.read_bytes()
+    geo_unsized.delay = 1.0  # 20 blocks: 20 s, long enough to be killed half-way
+    cache = tmp_path / "cache" / "GSE98894"
+    code = KILLED_DOWNLOAD.format(scripts=str(REPO / "workflow" / "scripts"), cache=str(cache), url=geo_unsized.url)
+    process = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        partial_tar = None
+        for _ in range(400):  # until the tar's download has begun (its file is open in the staging folder)
+            partial_tar = next((cache.parent.glob(".GSE98894.download-*/GSE98894_RAW.tar")), None)
+            if partial_tar is not None:
+                break
+            time.sleep(0.05)
+        assert partial_tar is not None
+        time.sleep(0.5)
+    finally:
+        process.kill()  # kill -9: no clean-up of its own
+        process.wait()
+    assert partial_tar.is_file() and not cache.exists()
+
+    geo_unsized.delay = 0.0
+    download_series("GSE98894", cache, base_url=geo_unsized.url, timeout=10)
+    assert sorted(p.name for p in cache.parent.iterdir()) == ["GSE98894"]  # the killed one's folder is gone
+    assert read_cache_manifest(cache)["raw_tar"]["sha256"] == sha256(TAR)

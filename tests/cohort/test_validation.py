@@ -127,6 +127,27 @@ def unknown_geneset_source(c: Cohort) -> None:
     c.config["genesets"] = {"KEGG": {"source": "kegg"}}
 
 
+def zero_read_sample(c: Cohort) -> None:
+    c.counts["P2_primary"] = 0
+
+
+def count_past_2_to_the_53(c: Cohort) -> None:
+    c.counts = c.counts.astype(object)
+    _set(c.counts, 3, 1, 2**63)  # wrapped to a negative int64 before
+
+
+def design_with_python(c: Cohort) -> None:
+    c.config["design"] = "~ patient + site + {len('x')}"
+
+
+def contrast_design_with_a_call(c: Cohort) -> None:
+    c.config["contrasts"][2]["design"] = "~ patient + C(site)"
+
+
+def contrast_name_too_long(c: Cohort) -> None:
+    c.config["contrasts"][0]["name"] = "c" * 101
+
+
 def targets_contrast_missing(c: Cohort) -> None:
     c.config["contrasts"] = [x for x in c.config["contrasts"] if x["name"] != "liver_met_vs_normal"]
 
@@ -155,6 +176,15 @@ CASES = [
                          "'~ batch + site' is not full rank over its 12 samples",
                          "'site[T.primary]' = combination of", "'Intercept'", "'batch[T.b2]'"]),
     (all_zero, ["counts file", "every count is zero"]),
+    (zero_read_sample, ["counts file", "sample(s) 'P2_primary' (0 reads) have fewer reads than min_library_size = 1",
+                        "remove them", "or lower `min_library_size`"]),
+    (count_past_2_to_the_53, ["line 5 (gene 'ENSG00000037280'), column 'P1_primary'", "'9223372036854775808' is "
+                              "2^53 (9007199254740992) or more"]),
+    (design_with_python, ["config: design '~ patient + site + {len('x')}' is not a valid formula ('{' at character "
+                          "20 is not allowed)", "joined by '+'"]),
+    (contrast_design_with_a_call, ["config: contrast 'liver_met_vs_primary': design '~ patient + C(site)' is not a "
+                                   "valid formula (contrasts[2].design: '(' at character 14 is not allowed)"]),
+    (contrast_name_too_long, ["config: contrasts[0].name: 'cccccccc", "does not match '^[A-Za-z0-9_.-]{1,100}$"]),
     (unknown_gene_id_type, ["gene_id_type = 'refseq' is not allowed", "auto, ensembl, entrez, symbol"]),
     (unknown_config_key, ["unknown key(s) 'desing'", "config/README.md"]),
     (targets_contrast_missing, ["targets file", "targets.yaml': contrasts.metastasis: 'liver_met_vs_normal' is not "

@@ -12,7 +12,7 @@ from target_rationale.cohort.signatures import read_liver_signature
 from target_rationale.diffexp.model import fit_model, prefilter, results_table, smallest_group, wald_test
 from target_rationale.diffexp.qc import qc_matrix
 from target_rationale.diffexp.settings import FitSettings, WaldSettings
-from target_rationale.planning import fit_name, plan_fits
+from target_rationale.planning import plan_fits
 
 REFERENCE = REPO / "tests" / "reference"
 LIVER = read_liver_signature(REPO / "resources" / "signatures" / "liver_hepatocyte.tsv")
@@ -52,21 +52,6 @@ def tiny_results(tiny: ad.AnnData) -> dict[str, pd.DataFrame]:
 
 
 # ---- planning and pre-filtering ----------------------------------------------------------------------------
-
-
-def test_fits_are_shared_by_design_and_split_by_reference_only_when_shrinking() -> None:
-    contrasts = parse_contrasts(CONTRASTS + [{"name": "sub", "variable": "site", "target": "liver_metastasis",
-                                              "reference": "primary",
-                                              "samples": {"site": ["primary", "liver_metastasis"]}}],
-                                "~ patient + site")
-    assert {k: [c.name for c in v] for k, v in plan_fits(contrasts, shrink=False).items()} == {
-        "patient+site": ["primary_vs_normal", "liver_met_vs_normal", "liver_met_vs_primary"],
-        "patient+site__site-liver_metastasis-primary": ["sub"],
-    }
-    assert list(plan_fits(contrasts, shrink=True)) == [
-        "patient+site__ref-site-normal_pancreas", "patient+site__ref-site-primary",
-        "patient+site__site-liver_metastasis-primary__ref-site-primary"]
-    assert fit_name(Contrast("c", "site", "a", "b", "~site"), shrink=False) == "site"
 
 
 def test_prefilter_hand_computed() -> None:

@@ -26,6 +26,7 @@ from target_rationale.genesets.gmt import (
     source_provenance,
     write_gmt,
 )
+from target_rationale.genesets.sources.registry import cache_key
 
 GO_BP = REPO / "resources" / "genesets" / "go_bp.gmt.gz"
 
@@ -110,7 +111,8 @@ def test_online_collection_is_fetched_once_then_read_from_the_cache(cohort: Coho
     first = run_workflow(cohort.folder, cohort.config_path, "--cores", "2", *targets, offline=False)
     assert first.returncode == 0, first.stderr[-3000:]
     assert sorted(server.requested) == ["/kegg/link/hsa/pathway", "/kegg/list/pathway/hsa"]
-    cached = cache / "kegg_rest-hsa"
+    cached = cache / cache_key({"source": "kegg_rest", "organism": "hsa", "base_url": f"{server.url}/kegg"})
+    assert cached.name.startswith("kegg_rest-hsa-url_")  # another server, another cache folder
     assert sorted(p.name for p in cached.iterdir()) == ["genesets.gmt", "manifest.yaml"]
 
     kegg = read_gmt(cohort.folder / "results" / "genesets" / "KEGG.gmt.gz")

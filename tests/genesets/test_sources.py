@@ -11,8 +11,10 @@ import yaml
 from conftest import DATA_FETCH as DATA
 from conftest import REPO, LocalServer
 from target_rationale.cohort.ids import read_gene_id_map
+from target_rationale.core.errors import InputError
 from target_rationale.genesets.gmt import read_gmt
 from target_rationale.genesets.sources import common
+from target_rationale.genesets.sources.cache import verify_cached_gmt
 from target_rationale.genesets.sources.common import FetchError
 from target_rationale.genesets.sources.kegg import fetch_kegg, parse_kegg_links, parse_kegg_list
 from target_rationale.genesets.sources.msigdb import fetch_msigdb
@@ -289,17 +291,32 @@ def test_config_name_in_message_and_manifest(server: LocalServer, closed_port_ur
 
 @pytest.mark.parametrize(("spec", "key"), [
     ({"source": "kegg_rest"}, "kegg_rest-hsa"),
-    ({"source": "kegg_rest", "organism": "mmu", "base_url": "http://127.0.0.1:1/kegg"}, "kegg_rest-mmu"),
     ({"source": "wikipathways"}, "wikipathways-Homo_sapiens"),
     ({"source": "wikipathways", "organism": "Mus musculus"}, "wikipathways-Mus_musculus"),
     ({"source": "msigdb", "collection": "h.all"}, "msigdb-h.all-2024.1.Hs"),
-    ({"source": "msigdb", "collection": "c2.cp.kegg_medicus", "version": "2023.2.Hs", "base_url": "http://x/y"},
-     "msigdb-c2.cp.kegg_medicus-2023.2.Hs"),
     ({"source": "msigdb", "collection": "c5.go/bp (all)", "version": "2024.1.Mm"}, "msigdb-c5.go_bp_all_-2024.1.Mm"),
+    # base_url set to the source's own server, or to nothing: the same download, the same folder
+    ({"source": "kegg_rest", "base_url": "https://rest.kegg.jp/"}, "kegg_rest-hsa"),
+    ({"source": "msigdb", "collection": "h.all", "base_url": None}, "msigdb-h.all-2024.1.Hs"),
 ])
 def test_cache_key_names_the_cached_folders_as_before(spec: dict, key: str) -> None:
     """Cached downloads are found by these folder names: they must not change."""
     assert cache_key(spec) == key
+
+
+@pytest.mark.parametrize(("spec", "key"), [
+    ({"source": "kegg_rest", "organism": "mmu", "base_url": "http://127.0.0.1:1/kegg"},
+     "kegg_rest-mmu-url_" + hashlib.sha256(b"http://127.0.0.1:1/kegg").hexdigest()[:12]),
+    ({"source": "msigdb", "collection": "c2.cp.kegg_medicus", "version": "2023.2.Hs", "base_url": "http://x/y/"},
+     "msigdb-c2.cp.kegg_medicus-2023.2.Hs-url_" + hashlib.sha256(b"http://x/y").hexdigest()[:12]),
+])
+def test_cache_key_of_another_server_names_the_server(spec: dict, key: str) -> None:
+    """A mirror's (or a test server's) download is cached apart from the public one: its key has the URL's hash,
+    with or without a trailing slash."""
+    assert cache_key(spec) == key
+    assert cache_key({**spec, "base_url": spec["base_url"].rstrip("/") + "/"}) == key
+    assert cache_key({**spec, "base_url": "http://elsewhere/"}) not in (key, cache_key({"source": spec["source"],
+                                                                                          **spec, "base_url": None}))
 
 
 def test_registry_entries_and_online_collections() -> None:
@@ -319,7 +336,61 @@ def test_registry_entries_and_online_collections() -> None:
 def test_fetch_collection_dispatches_through_the_registry(server: LocalServer, id_map, tmp_path: Path) -> None:
     spec = {"name": "Pathways", "source": "kegg_rest", "base_url": f"{server.url}/kegg"}
     result = fetch_collection(spec, tmp_path / cache_key(spec), id_map=id_map)
-    assert result.gmt == tmp_path / "kegg_rest-hsa" / "genesets.gmt"
+    assert result.gmt == tmp_path / cache_key(spec) / "genesets.gmt"
+    assert cache_key(spec).startswith("kegg_rest-hsa-url_")
     assert result.manifest["collection"] == "Pathways" and result.manifest["licence"] == SOURCES["kegg_rest"].terms
     spec = {"name": "Hallmark", "source": "msigdb", "collection": "h.all", "base_url": f"{server.url}/msigdb/release"}
     assert fetch_collection(spec, tmp_path / "h").manifest["n_sets"] == 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The cache on disk: a reused GMT is checked against its manifest; a killed fetch's leftovers are removed
+
+
+def test_cached_gmt_is_checked_against_its_manifest_on_reuse(server: LocalServer, id_map, tmp_path: Path) -> None:
+    spec = {"name": "KEGG", "source": "kegg_rest", "base_url": f"{server.url}/kegg"}
+    folder = tmp_path / cache_key(spec)
+    fetched = fetch_collection(spec, folder, id_map=id_map)
+    assert verify_cached_gmt(fetched.gmt) == manifest_of(folder)  # as downloaded
+
+    fetched.gmt.write_text(fetched.gmt.read_text().replace("EGFR", "EGFR\tMYGENE"))  # edited since
+    with pytest.raises(InputError) as caught:
+        verify_cached_gmt(fetched.gmt)
+    assert caught.value.problems == [
+        f"gene-set cache '{folder}': 'genesets.gmt' does not match the sha256 recorded in manifest.yaml when it was "
+        f"downloaded (changed or damaged since); delete the folder '{folder}' to download the collection again"]
+
+    manifest = manifest_of(folder)
+    del manifest["gmt"]
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest))
+    with pytest.raises(InputError, match=r"manifest.yaml records no checksum of genesets.gmt .*delete the folder"):
+        verify_cached_gmt(fetched.gmt)
+    (folder / "manifest.yaml").write_text("gmt: [unclosed\n")
+    with pytest.raises(InputError, match=r"^gene-set cache '.*': manifest '.*manifest.yaml' is not valid YAML: "):
+        verify_cached_gmt(fetched.gmt)
+
+
+def test_gmt_that_is_not_a_cached_download_is_not_checked(tmp_path: Path) -> None:
+    assert verify_cached_gmt(REPO / "resources" / "genesets" / "go_bp.gmt.gz") is None  # shipped, MANIFEST.yaml
+    mine = tmp_path / "mine.gmt"
+    mine.write_text("T1\tterm\tEGFR\n")
+    assert verify_cached_gmt(mine) is None
+    (tmp_path / "manifest.yaml").write_text("my notes: [unrelated\n")  # a user's own file of that name
+    assert verify_cached_gmt(mine) is None
+
+
+def test_fetch_removes_what_a_killed_fetch_left(closed_port_url: str, server: LocalServer, id_map,
+                                                tmp_path: Path) -> None:
+    out = tmp_path / "kegg"
+    out.mkdir()
+    leftovers = [out / ".genesets.gmt.k1ll3d_x.gmt", out / ".manifest.yaml.abcd1234.yaml"]
+    for path in leftovers:
+        path.write_text("half a file")
+    (out / "notes.txt").write_text("not ours")
+    with pytest.raises(FetchError):  # even a fetch that fails (offline) clears them
+        fetch_collection({"name": "KEGG", "source": "kegg_rest", "base_url": closed_port_url}, out, id_map=id_map)
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    for path in leftovers:
+        path.write_text("half a file")
+    fetch_collection({"name": "KEGG", "source": "kegg_rest", "base_url": f"{server.url}/kegg"}, out, id_map=id_map)
+    assert sorted(p.name for p in out.iterdir()) == ["genesets.gmt", "manifest.yaml", "notes.txt"]

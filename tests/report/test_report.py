@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, TEST_CONFIG, run_workflow
+from conftest import REPO, TEST_CONFIG, require, run_workflow
 from target_rationale.report.html import (
     Table,
     build_report,
@@ -231,8 +231,8 @@ def chromium(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.workflow
-@pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (Debian package `chromium`; .ci/run installs it)")
 def test_report_renders_in_headless_chromium(tiny_run: Path, tmp_path: Path) -> None:
+    require(CHROMIUM is not None, "the browser test needs Chromium (Debian package `chromium`; .ci/run installs it)")
     text = read_report(tiny_run)
     page = tmp_path / "report_under_test.html"
     page.write_text(text.replace("<head>", "<head>" + BEFORE, 1).replace("</body>", HARNESS + "</body>", 1))

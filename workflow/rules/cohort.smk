@@ -13,6 +13,7 @@ rule cohort:
         # here, in the job, once they exist (so only then do these reach the job and rerun it when changed).
         design=config["design"] if COHORT_IMPORT else None,
         contrasts=config["contrasts"] if COHORT_IMPORT else [],
+        min_library_size=config["min_library_size"] if COHORT_IMPORT else None,
     log:
         "logs/cohort.log",
     benchmark:

@@ -23,6 +23,7 @@ from target_rationale.planning import (
     curve_terms,
     design_variables,
     enrich_settings,
+    filter_problems,
     fit_settings,
     highlight_genes,
     load_targets,
@@ -86,7 +87,7 @@ _VALIDATED = None
 try:
     if COHORT_IMPORT is None:
         INPUTS = _VALIDATED = validate_inputs(COUNTS, SAMPLES, config["gene_id_type"], config["design"],
-                                              config["contrasts"])
+                                              config["contrasts"], config["min_library_size"])
     else:
         # Imported files: the jobs are planned from the config alone, so that they stay the same before and after
         # the import ran. The `cohort` job validates the imported files (same messages) before any computation;
@@ -94,7 +95,7 @@ try:
         INPUTS = plan_inputs(config["gene_id_type"], config["design"], config["contrasts"])
         if COHORT_IMPORT.is_current:
             _VALIDATED = validate_inputs(COUNTS, SAMPLES, config["gene_id_type"], config["design"],
-                                         config["contrasts"])
+                                         config["contrasts"], config["min_library_size"])
 except InputError as _error:
     _problems += _error.problems
 if _problems:
@@ -109,6 +110,12 @@ LIVER_SIGNATURE = resolve(config["liver_signature"])
 
 DESIGN_VARIABLES = design_variables(config["design"])
 FITS = plan_fits(INPUTS.contrasts, shrink=config["diffexp"]["shrink"])
+# Genes each fit keeps after its pre-filter (an import that has not run yet has no files to check here).
+if _VALIDATED is not None:
+    _problems = filter_problems(_VALIDATED.matrix.counts, _VALIDATED.sheet, FITS, config["diffexp"]["min_count"],
+                                config["diffexp"]["min_samples"], COUNTS)
+    if _problems:
+        stop(_problems)
 FIT_OF = {contrast.name: fit for fit, contrasts in FITS.items() for contrast in contrasts}
 
 # ---- target axes ------------------------------------------------------------------------------------------------

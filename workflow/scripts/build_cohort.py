@@ -14,6 +14,7 @@ with script_logging(snakemake.log[0], outputs=snakemake.output), input_errors_re
         gene_id_map=snakemake.input.gene_id_map,
         design=snakemake.params.design or "~ 1",
         contrasts=snakemake.params.contrasts,
+        min_library_size=snakemake.params.min_library_size,
         out_h5ad=snakemake.output.h5ad,
         out_genes=snakemake.output.gene_ids,
         out_samples=snakemake.output.samples,

@@ -1,20 +1,15 @@
 """Rule `compare_contrasts`: which terms are shared by the compared contrasts and which are unique to one."""
 
-import pandas as pd
+from target_rationale.core.io import read_tsv
 from target_rationale.core.jobs import script_logging
 from target_rationale.enrichment.compare import write_comparison
 from target_rationale.enrichment.plots import write_comparison_heatmap
 
-
-def read(path):
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
-
-
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     contrasts = snakemake.params.contrasts
     comparison = write_comparison(
-        gsea_tables={c: read(p) for c, p in zip(contrasts, snakemake.input.gsea)},
-        ora_tables={c: {"up": read(u), "down": read(d)}
+        gsea_tables={c: read_tsv(p) for c, p in zip(contrasts, snakemake.input.gsea)},
+        ora_tables={c: {"up": read_tsv(u), "down": read_tsv(d)}
                     for c, u, d in zip(contrasts, snakemake.input.ora_up, snakemake.input.ora_down)},
         compared=snakemake.params.compared,
         fdr_threshold=snakemake.params.gsea_fdr,

@@ -1,7 +1,7 @@
 """Rule `enrich`: over-representation of up / down genes and preranked GSEA, one contrast x one collection."""
 
-import pandas as pd
 from target_rationale.cohort.signatures import read_liver_signature
+from target_rationale.core.io import read_tsv
 from target_rationale.core.jobs import script_logging
 from target_rationale.enrichment.analysis import write_enrichment
 from target_rationale.enrichment.settings import EnrichSettings
@@ -9,7 +9,7 @@ from target_rationale.genesets.gmt import read_gmt
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     write_enrichment(
-        table=pd.read_csv(snakemake.input.table, sep="\t", dtype={"gene_id": str, "symbol": str}),
+        table=read_tsv(snakemake.input.table),
         sets=read_gmt(snakemake.input.collection),
         alpha=snakemake.params.alpha,
         settings=EnrichSettings.from_config(snakemake.params.settings),

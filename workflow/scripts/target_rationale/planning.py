@@ -15,12 +15,14 @@ pydeseq2, gseapy, matplotlib or requests), so that parsing stays fast:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 
 from target_rationale.cohort.design import Contrast, design_variables
 from target_rationale.cohort.import_plan import cohort_config_problems, plan_import
-from target_rationale.cohort.validation import plan_inputs, validate_inputs
+from target_rationale.cohort.validation import filter_problems, plan_inputs, validate_inputs
 from target_rationale.core.errors import InputError
 from target_rationale.core.jobs import COMMAND_VARIABLE
 from target_rationale.core.schema import config_problems, pick
@@ -32,30 +34,58 @@ from target_rationale.targets.config import Targets, load_targets
 
 __all__ = [
     "COMMAND_VARIABLE", "InputError", "cache_key", "cohort_config_problems", "config_problems", "curve_terms",
-    "design_variables", "enrich_settings", "fit_name", "fit_settings", "highlight_genes", "load_targets",
-    "plan_fits", "plan_import", "plan_inputs", "result", "validate_inputs", "wald_settings",
+    "design_variables", "enrich_settings", "filter_problems", "fit_name", "fit_settings", "highlight_genes",
+    "load_targets", "plan_fits", "plan_import", "plan_inputs", "result", "validate_inputs", "wald_settings",
 ]
 
 
+#: Longest readable part of a fit's name (the hash after it keeps names unique and file names short).
+FIT_PREFIX_LENGTH = 80
+
+
+def fit_definition(contrast: Contrast, shrink: bool) -> dict:
+    """What makes a model fit: the design (blanks removed), the sample subset (values sorted), and, when LFCs are
+    shrunk, the compared variable's reference level (pydeseq2 shrinks one coefficient, so it sets the base level).
+    Contrasts with equal definitions share one fit; any difference gives another fit."""
+    return {"design": re.sub(r"\s+", "", contrast.design),
+            "samples": {column: sorted(values) for column, values in sorted(contrast.samples.items())},
+            "reference": [contrast.variable, contrast.reference] if shrink else None}
+
+
 def fit_name(contrast: Contrast, shrink: bool) -> str:
-    """A readable, path-safe name for the model fit a contrast needs.
+    """A path-safe name for the fit a contrast needs: a readable prefix and a hash of the full definition.
+
+    The readable part alone can coincide for different fits (``C(batch)`` vs a column ``C_batch_``, subset values
+    ``[a-b]`` vs ``[a, b]``, references ``normal pancreas`` vs ``normal_pancreas``); the hash cannot.
 
     >>> fit_name(Contrast("c", "site", "liver_metastasis", "primary", "~ patient + site"), shrink=True)
-    'patient+site__ref-site-primary'
+    'patient+site__ref-site-primary-6e36485a'
     """
-    parts = [re.sub(r"\s+", "", contrast.design).lstrip("~") or "1"]
-    for column, values in sorted(contrast.samples.items()):
-        parts.append(f"{column}-" + "-".join(sorted(values)))
+    definition = fit_definition(contrast, shrink)
+    parts = [definition["design"].lstrip("~") or "1"]
+    parts += [f"{column}-" + "-".join(values) for column, values in definition["samples"].items()]
     if shrink:
         parts.append(f"ref-{contrast.variable}-{contrast.reference}")
-    return re.sub(r"[^A-Za-z0-9_.+-]", "_", "__".join(parts))
+    readable = re.sub(r"[^A-Za-z0-9_.+-]", "_", "__".join(parts))[:FIT_PREFIX_LENGTH]
+    digest = hashlib.sha256(json.dumps(definition, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{readable}-{digest}"
 
 
 def plan_fits(contrasts: Iterable[Contrast], shrink: bool) -> dict[str, list[Contrast]]:
-    """Group contrasts by the fit they share: ``{fit name: [contrasts]}`` in config order."""
+    """Group contrasts by the fit they share: ``{fit name: [contrasts]}`` in config order.
+
+    Raises
+    ------
+    RuntimeError
+        If two different fit definitions got one name (a hash collision: never expected, but never silent).
+    """
     fits: dict[str, list[Contrast]] = {}
+    definitions: dict[str, dict] = {}
     for contrast in contrasts:
-        fits.setdefault(fit_name(contrast, shrink), []).append(contrast)
+        name, definition = fit_name(contrast, shrink), fit_definition(contrast, shrink)
+        if definitions.setdefault(name, definition) != definition:
+            raise RuntimeError(f"fits {definitions[name]} and {definition} got the same name {name!r}")
+        fits.setdefault(name, []).append(contrast)
     return fits
 
 

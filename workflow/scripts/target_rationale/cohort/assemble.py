@@ -45,9 +45,10 @@ def assemble_cohort(counts: pd.DataFrame, sheet: pd.DataFrame, genes: pd.DataFra
 
 
 def build_cohort(counts_path: str, samples_path: str, gene_id_type: str, gene_id_map: str, design: str,
-                 contrasts: list[dict], out_h5ad: str, out_genes: str, out_samples: str) -> ad.AnnData:
+                 contrasts: list[dict], out_h5ad: str, out_genes: str, out_samples: str,
+                 min_library_size: int | None = None) -> ad.AnnData:
     """Read and validate the inputs, map gene ids and write the cohort files (the ``cohort`` rule)."""
-    inputs = validate_inputs(counts_path, samples_path, gene_id_type, design, contrasts)
+    inputs = validate_inputs(counts_path, samples_path, gene_id_type, design, contrasts, min_library_size)
     counts = inputs.matrix.counts
     LOG.info("counts: %s (%s format), %d genes x %d samples", counts_path, inputs.matrix.source_format,
              counts.shape[0], counts.shape[1])

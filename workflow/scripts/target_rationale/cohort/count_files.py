@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from target_rationale.cohort import tables
 from target_rationale.cohort.tables import CountMatrix, decode_table_bytes, per_sample_file_stem, read_counts_text
 from target_rationale.core.errors import MAX_LISTED, InputError, listing
 
@@ -36,17 +37,36 @@ class CountFiles:
         return f"{self.location}:{name}" if self.is_tar else str(self.location / name)
 
     def read(self, names: Iterable[str]) -> dict[str, bytes]:
-        """The bytes of the named files."""
+        """The bytes of the named files.
+
+        Raises
+        ------
+        InputError
+            If a file is larger than :data:`target_rationale.cohort.tables.MAX_UNCOMPRESSED_BYTES` (a tar
+            compressed as a whole, ``.tar.gz``, could otherwise expand a member of zeros into memory); gzipped
+            files are capped as they are gunzipped (:func:`.tables.decode_table_bytes`).
+        """
         wanted = list(names)
         if not self.is_tar:
+            for name in wanted:
+                self._check_size(name, (self.location / name).stat().st_size)
             return {name: (self.location / name).read_bytes() for name in wanted}
         found: dict[str, bytes] = {}
         with tarfile.open(self.location) as archive:
             for member in archive:
                 if member.name in wanted and member.isfile():
+                    self._check_size(member.name, member.size)
                     handle = archive.extractfile(member)
                     found[member.name] = handle.read() if handle else b""
         return found
+
+    def _check_size(self, name: str, size: int) -> None:
+        limit = tables.MAX_UNCOMPRESSED_BYTES
+        if size > limit:
+            raise InputError(f"counts file '{self.label(name)}' is {size} bytes, more than the workflow's limit "
+                             f"of {limit} (MAX_UNCOMPRESSED_BYTES in target_rationale/cohort/tables.py; no per-sample "
+                             "count file comes near it): leave it out with cohort.files (a pattern such as "
+                             "'*_counts.txt.gz')")
 
 
 def list_count_files(location: str | Path, pattern: str = "*") -> CountFiles:

@@ -1,21 +1,160 @@
 """Designs and contrasts: which samples, which formula, and whether the model can be fitted.
 
-All sample-sheet variables are categorical (text); the formula uses formulaic's syntax, as pydeseq2 does.
+All sample-sheet variables are categorical (text). A design is written in a small subset of formulaic's syntax
+(:func:`parse_design`), checked before formulaic (and so pydeseq2) ever sees it: formulaic evaluates terms as
+Python, so ``~ {__import__('os').system(...)}`` would run code while the workflow is merely parsed.
 """
 
 from __future__ import annotations
 
+import keyword
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import formulaic
 import numpy as np
 import pandas as pd
 
-from target_rationale.cohort.tables import is_safe_name
+from target_rationale.cohort.tables import name_problem
 from target_rationale.core.errors import InputError, listing
 
 #: Tolerance for linear dependence between design-matrix columns.
 RANK_TOLERANCE = 1e-8
+
+
+#: What a design may say, token by token: spaces, a sample-sheet column (a letter, then letters, digits and
+#: ``_``, as the sheets the workflow imports name their columns), the intercept ``0`` / ``1``, and the operators
+#: ``~ + - : *``. Everything else (calls such as ``C(x)`` or ``np.log(x)``, ``{...}`` Python blocks, ``**``,
+#: parentheses, quotes) is refused before formulaic sees the string.
+_DESIGN_TOKEN = re.compile(r"(?P<space>\s+)|(?P<column>[A-Za-z][A-Za-z0-9_]*)|(?P<intercept>[01](?![A-Za-z0-9_.]))"
+                           r"|(?P<operator>[~+\-:*])")
+
+#: The allowed grammar, as error messages state it.
+DESIGN_GRAMMAR = ("write '~' then sample-sheet columns (a letter, then letters, digits, '_') joined by '+', with "
+                  "'a:b' or 'a*b' for interactions and '1', '0' or '- 1' for the intercept, e.g. "
+                  "'~ patient + site'")
+
+
+class DesignSyntaxError(ValueError):
+    """A design outside the allowed grammar (:func:`parse_design`); the message says where and why."""
+
+
+def parse_design(formula: str) -> list[str]:
+    """The sample-sheet columns of a design, after checking it against the allowed grammar.
+
+    The grammar (whitespace is free anywhere)::
+
+        design  := '~' [ '-' '1' | item ] { ('+' item | '-' '1') }
+        item    := '0' | '1' | product
+        product := column { (':' | '*') column }
+        column  := a letter, then letters, digits or '_' (not a Python keyword)
+
+    so ``~ patient + site``, ``~ 0 + site``, ``~ site - 1``, ``~ batch*site`` and ``~ batch:site + patient``
+    are designs; a left-hand side, function calls (``C(site)``, ``np.log(x)``), ``{...}`` blocks, ``I(...)``,
+    ``**``, ``/``, ``|``, parentheses, quotes and numbers other than the intercept are not. Every column is
+    categorical already, so ``C()`` is not needed; reference levels come from the contrasts.
+
+    Parameters
+    ----------
+    formula : str
+        The design as configured.
+
+    Returns
+    -------
+    list of str
+        The columns it names, in order of first appearance.
+
+    Raises
+    ------
+    DesignSyntaxError
+        Naming the first offending character or token and its position (1-based).
+    """
+    if not isinstance(formula, str):
+        raise DesignSyntaxError(f"it is a {type(formula).__name__}, not a text")
+    tokens: list[tuple[str, str, int]] = []
+    position = 0
+    while position < len(formula):
+        match = _DESIGN_TOKEN.match(formula, position)
+        if match is None:
+            raise DesignSyntaxError(f"{formula[position]!r} at character {position + 1} is not allowed")
+        if match.lastgroup != "space":
+            tokens.append((match.lastgroup, match.group(), position + 1))
+        position = match.end()
+    if not tokens or tokens[0][1] != "~":
+        raise DesignSyntaxError("it must start with '~' (the counts are the response; nothing goes before '~')")
+    columns: dict[str, None] = {}
+    index = 1
+    if index == len(tokens):
+        raise DesignSyntaxError("'~' is followed by no term")
+
+    def take(kinds: tuple[str, ...], texts: tuple[str, ...] = ()) -> tuple[str, str, int]:
+        nonlocal index
+        if index == len(tokens):
+            raise DesignSyntaxError("it ends with an operator")
+        kind, text, at = tokens[index]
+        if kind not in kinds and text not in texts:
+            raise DesignSyntaxError(f"{text!r} at character {at} is not allowed there")
+        index += 1
+        return kind, text, at
+
+    first = True
+    while index < len(tokens):
+        sign = "+"
+        if not first or tokens[index][1] == "-":
+            sign = take((), ("+", "-") if not first else ("-",))[1]
+        if sign == "-":
+            kind, text, at = take((), ("1",))
+            first = False
+            continue
+        kind, text, at = take(("column", "intercept"))
+        while kind == "column":
+            if keyword.iskeyword(text):
+                raise DesignSyntaxError(f"{text!r} at character {at} is a Python keyword, not a column name")
+            columns[text] = None
+            if index < len(tokens) and tokens[index][1] in (":", "*"):
+                index += 1
+                kind, text, at = take(("column",))
+            else:
+                break
+        first = False
+    return list(columns)
+
+
+def design_problem(formula: str, key: str = "design", contrast: str | None = None) -> str | None:
+    """The one-line problem of a design outside the allowed grammar (:func:`parse_design`), or None.
+
+    Parameters
+    ----------
+    formula : str
+        The design.
+    key : str
+        Where it is configured: ``design`` or ``contrasts[2].design``.
+    contrast : str, optional
+        The name of the contrast whose own design it is.
+    """
+    try:
+        parse_design(formula)
+    except DesignSyntaxError as err:
+        where = f"config: contrast '{contrast}': design" if contrast is not None else "config: design"
+        detail = f"{key}: {err}" if key != "design" else str(err)
+        shown = str(formula).replace("\r", "\\r").replace("\n", "\\n")  # one line per problem
+        return f"{where} '{shown}' is not a valid formula ({detail}); {DESIGN_GRAMMAR}"
+    return None
+
+
+def own_design_problem(entry: Mapping, index: int) -> str | None:
+    """:func:`design_problem` of the config's ``contrasts[index]`` if it gives a ``design`` of its own."""
+    if not isinstance(entry, Mapping) or not entry.get("design"):
+        return None
+    return design_problem(entry["design"], f"contrasts[{index}].design", str(entry.get("name")))
+
+
+def design_problems(design: str | None, contrasts: list[dict]) -> list[str]:
+    """Problems of the top-level ``design`` (unless None) and of every contrast's own ``design``, one per key."""
+    problems = [design_problem(design)] if design is not None else []
+    problems += [own_design_problem(entry, i) for i, entry in enumerate(contrasts)]
+    return [p for p in problems if p]
 
 
 @dataclass(frozen=True)
@@ -62,8 +201,12 @@ def design_variables(formula: str) -> list[str]:
     Raises
     ------
     InputError
-        If the formula cannot be parsed.
+        If the formula is outside the allowed grammar (:func:`parse_design`; checked before formulaic sees it)
+        or formulaic cannot parse it.
     """
+    problem = design_problem(formula)
+    if problem:
+        raise InputError(problem)
     try:
         return sorted(formulaic.Formula(formula).required_variables)
     except Exception as err:  # formulaic raises several syntax error types
@@ -73,7 +216,16 @@ def design_variables(formula: str) -> list[str]:
 
 
 def design_matrix(sheet: pd.DataFrame, formula: str) -> pd.DataFrame:
-    """The model matrix formulaic (and so pydeseq2) builds for ``formula`` over ``sheet``."""
+    """The model matrix formulaic (and so pydeseq2) builds for ``formula`` over ``sheet``.
+
+    Raises
+    ------
+    InputError
+        If the formula is outside the allowed grammar (:func:`parse_design`).
+    """
+    problem = design_problem(formula)
+    if problem:
+        raise InputError(problem)
     return pd.DataFrame(formulaic.model_matrix(formula, sheet.astype(str)))
 
 
@@ -116,6 +268,10 @@ def check_contrasts(contrasts: list[Contrast], sheet: pd.DataFrame, samples_path
     Checks, per contrast: a safe, unique name; a subset over existing columns and values; design syntax
     and columns; no missing values in design columns; the variable in the design; both levels present and
     different; at least two samples per group; a full-rank design with residual degrees of freedom.
+
+    A contrast whose design is outside the allowed grammar (:func:`parse_design`) is skipped after its name
+    checks, so that the design never reaches formulaic; :func:`design_problems` reports it, once per config key
+    (``design`` or ``contrasts[i].design``), and callers run it first.
     """
     problems: list[str] = []
     seen: set[str] = set()
@@ -123,12 +279,10 @@ def check_contrasts(contrasts: list[Contrast], sheet: pd.DataFrame, samples_path
     fit_users: dict[tuple, list[str]] = {}
     for c in contrasts:
         where = f"config: contrast '{c.name}'"
-        if not is_safe_name(c.name):
-            problems.append(f"{where}: the name is not a safe identifier (it is used in file paths); use only "
-                            "letters, digits, '_', '-' and '.'")
-        if c.name in seen:
-            problems.append(f"{where}: the name is used by two contrasts; give each contrast a unique name")
+        problems += contrast_name_problems(c.name, seen)
         seen.add(c.name)
+        if design_problem(c.design):
+            continue
         bad_columns = [k for k in c.samples if k not in sheet.columns]
         if bad_columns:
             problems.append(f"{where}: `samples:` filters on column(s) {listing(bad_columns)} that are not in "
@@ -186,6 +340,18 @@ def check_contrasts(contrasts: list[Contrast], sheet: pd.DataFrame, samples_path
         names = fit_users[key]
         where = f"config: contrast{'s' if len(names) > 1 else ''} {listing(names, 10)}"
         problems.extend(f"{where}: {p}" for p in fit_problems)
+    return problems
+
+
+def contrast_name_problems(name: str, seen: set[str]) -> list[str]:
+    """Problems of a contrast's name: not a safe file-name part (:func:`.tables.name_problem`), or in ``seen``."""
+    where = f"config: contrast {name!r}"
+    problems = []
+    problem = name_problem(name)
+    if problem:
+        problems.append(f"{where}: the name {problem} (it is used in file paths)")
+    if name in seen:
+        problems.append(f"{where}: the name is used by two contrasts; give each contrast a unique name")
     return problems
 
 

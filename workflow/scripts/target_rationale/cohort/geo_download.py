@@ -6,15 +6,17 @@ count the server announced, the tar's member list, the matrices' samples) and wr
 the URL, size and sha256 of every file. Any failure raises :class:`GeoDownloadError` (one line: the series, the
 URL, the reason, the fix) and leaves nothing in the cache. :func:`read_cache_manifest` checks the cached files
 against the manifest before they are imported.
+
+A server may end a body early without saying how long it was (no ``Content-Length``), so the tar is only cached
+when it ends as a tar ends (every member's data present, then the two zero blocks that close an archive) and
+holds a file of every sample the series matrices list (:func:`check_raw_tar`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tarfile
-import tempfile
 from pathlib import Path
 
 import yaml
@@ -63,6 +65,11 @@ def _offline_fix(accession: str) -> str:
             f"yourself and use `cohort: {{folder: {accession}_RAW.tar, samples: {accession}_series_matrix.txt.gz}}`")
 
 
+def _cut_short_fix(accession: str) -> str:
+    return ("the download may have been cut short: run again, or download the series' RAW tar and series matrix "
+            f"yourself and use `cohort: {{folder: {accession}_RAW.tar, samples: {accession}_series_matrix.txt.gz}}`")
+
+
 def _missing_fix(accession: str) -> str:
     return f"GEO has no such file: check the accession '{accession}' and that the series has a RAW tar of counts"
 
@@ -95,17 +102,57 @@ def download_file(url: str, destination: str | Path, accession: str, timeout: fl
     return {"file": destination.name, **downloaded.record()}
 
 
-def _check_raw_tar(path: Path, accession: str, url: str) -> int:
-    """Number of per-sample (``GSM...``) files in a downloaded RAW tar; raises if it is not such a tar."""
+#: Bytes of zeros that close a tar archive (two 512-byte blocks, POSIX.1).
+TAR_END = 2 * tarfile.BLOCKSIZE
+
+
+def check_raw_tar(path: str | Path, accession: str, url: str, listed: set[str] | None = None) -> int:
+    """Number of per-sample (``GSM...``) files in a downloaded RAW tar, checked to be whole.
+
+    Parameters
+    ----------
+    path : str or Path
+        The downloaded tar.
+    accession : str
+        The series, for messages.
+    url : str
+        Where it came from, for messages.
+    listed : set of str, optional
+        GSM ids the series matrices list; each must have a file in the tar.
+
+    Raises
+    ------
+    GeoDownloadError
+        It is not a tar, a member's data or the end-of-archive blocks are missing (a body cut short), it holds no
+        ``GSM...`` file, or it lacks a file of a listed sample.
+    """
+    truncated = _cut_short_fix(accession)
     try:
         with tarfile.open(path) as archive:
-            names = [m.name for m in archive.getmembers() if m.isfile()]
+            names = []
+            for member in archive:
+                if member.isfile():
+                    names.append(member.name)
+                    with archive.extractfile(member) as data:  # reads to its end, or raises if the body was cut
+                        while data.read(1 << 20):
+                            pass
+            archive.fileobj.seek(archive.offset)
+            end = archive.fileobj.read(TAR_END)
     except (tarfile.TarError, OSError, EOFError) as err:
-        raise GeoDownloadError(accession, url, f"not a readable tar archive ({err})", _offline_fix(accession)) from err
-    samples = [n for n in names if GSM_PREFIX.match(n.rsplit("/", 1)[-1])]
+        raise GeoDownloadError(accession, url, f"not a readable tar archive ({err})", truncated) from err
+    if len(end) < TAR_END or end.strip(b"\0"):
+        raise GeoDownloadError(accession, url, f"the tar ends after {len(names)} file(s) without its end-of-archive "
+                                                "blocks", truncated)
+    samples = {n.rsplit("/", 1)[-1] for n in names if GSM_PREFIX.match(n.rsplit("/", 1)[-1])}
     if not samples:
         raise GeoDownloadError(accession, url, f"the tar holds no GSM... file (members: {listing(names)})",
                                "the series may not publish per-sample files; use a local folder instead")
+    present = {GSM_PREFIX.match(name).group(1) for name in samples}
+    missing = sorted((listed or set()) - present)
+    if missing:
+        raise GeoDownloadError(accession, url, f"the tar lacks the file(s) of {len(missing)} sample(s) the series "
+                                                f"matrix lists ({listing(missing)})",
+                               f"{truncated}, with a `filter` that leaves out the samples without a file")
     return len(samples)
 
 
@@ -113,9 +160,11 @@ def download_series(accession: str, cache_dir: str | Path, base_url: str = GEO_S
                     timeout: float = DEFAULT_TIMEOUT) -> dict:
     """Download a series' RAW tar and series matrices into ``cache_dir``; write ``manifest.yaml`` last.
 
-    Everything is downloaded into a staging folder beside ``cache_dir`` and checked there; only then are the
-    files moved into ``cache_dir`` and the manifest written. On any failure the staging folder is removed and
-    ``cache_dir`` holds nothing new (a folder this call created is removed again).
+    Everything is downloaded into a staging folder beside ``cache_dir``
+    (:func:`target_rationale.core.http.staging_folder`, which first removes the staging folders of downloads that
+    were killed) and checked there; only then are the files moved into ``cache_dir`` and the manifest written. On
+    any failure the staging folder is removed and ``cache_dir`` holds nothing new (a folder this call created is
+    removed again).
 
     Parameters
     ----------
@@ -142,48 +191,49 @@ def download_series(accession: str, cache_dir: str | Path, base_url: str = GEO_S
     cache_dir = Path(cache_dir)
     cache_dir.parent.mkdir(parents=True, exist_ok=True)
     created = not cache_dir.exists()
-    staging = Path(tempfile.mkdtemp(prefix=f".{accession}.download-", dir=cache_dir.parent))
     moved: list[Path] = []
-    try:
-        fetched_at = utc_timestamp()
-        listing_url = matrix_folder_url(accession, base_url)
-        response = http.get(listing_url, download_error(accession), timeout)
+    with http.staging_folder(cache_dir.parent, f".{accession}.download-") as staging:
         try:
-            names = find_series_matrices(response.text, accession)
-        except ValueError as err:
-            raise GeoDownloadError(accession, listing_url, str(err), _missing_fix(accession)) from err
-        matrices = []
-        for name in names:
-            url = listing_url + name
-            entry = download_file(url, staging / name, accession, timeout)
+            fetched_at = utc_timestamp()
+            listing_url = matrix_folder_url(accession, base_url)
+            response = http.get(listing_url, download_error(accession), timeout)
             try:
-                metadata = parse_series_matrix(decode_matrix((staging / name).read_bytes(), name), name)
+                names = find_series_matrices(response.text, accession)
             except ValueError as err:
-                raise GeoDownloadError(accession, url, f"unexpected content: {err}", _offline_fix(accession)) from err
-            platforms = sorted({p for p in metadata["platform"] if p})
-            matrices.append({**entry, "n_samples": int(len(metadata)), "platforms": platforms})
-        url = raw_tar_url(accession, base_url)
-        tar_entry = download_file(url, staging / f"{accession}_RAW.tar", accession, timeout)
-        tar_entry["n_sample_files"] = _check_raw_tar(staging / tar_entry["file"], accession, url)
-        manifest = {"accession": accession, "source": "NCBI GEO (https://www.ncbi.nlm.nih.gov/geo/)",
-                    "date_fetched": fetched_at, "raw_tar": tar_entry, "series_matrices": matrices,
-                    "terms": GEO_TERMS}
-        text = ("# Written by workflow/scripts/target_rationale/cohort/geo_download.py (rule geo_download). A "
-                "cache: delete this folder to download again.\n" + yaml.safe_dump(manifest, sort_keys=False, width=120))
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        for entry in [*matrices, tar_entry]:
-            target = cache_dir / entry["file"]
-            os.replace(staging / entry["file"], target)
-            moved.append(target)
-        write_atomic(cache_dir / CACHE_MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    except BaseException:
-        for path in moved:
-            path.unlink(missing_ok=True)
-        if created and cache_dir.exists() and not any(cache_dir.iterdir()):
-            cache_dir.rmdir()
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+                raise GeoDownloadError(accession, listing_url, str(err), _missing_fix(accession)) from err
+            matrices, listed = [], set()
+            for name in names:
+                url = listing_url + name
+                entry = download_file(url, staging / name, accession, timeout)
+                try:
+                    metadata = parse_series_matrix(decode_matrix((staging / name).read_bytes(), name), name)
+                except ValueError as err:
+                    raise GeoDownloadError(accession, url, f"unexpected content: {err}",
+                                           _offline_fix(accession)) from err
+                platforms = sorted({p for p in metadata["platform"] if p})
+                matrices.append({**entry, "n_samples": int(len(metadata)), "platforms": platforms})
+                listed.update(str(sample) for sample in metadata.index)
+            url = raw_tar_url(accession, base_url)
+            tar_entry = download_file(url, staging / f"{accession}_RAW.tar", accession, timeout)
+            tar_entry["n_sample_files"] = check_raw_tar(staging / tar_entry["file"], accession, url, listed)
+            manifest = {"accession": accession, "source": "NCBI GEO (https://www.ncbi.nlm.nih.gov/geo/)",
+                        "date_fetched": fetched_at, "raw_tar": tar_entry, "series_matrices": matrices,
+                        "terms": GEO_TERMS}
+            text = ("# Written by workflow/scripts/target_rationale/cohort/geo_download.py (rule geo_download). A "
+                    "cache: delete this folder to download again.\n"
+                    + yaml.safe_dump(manifest, sort_keys=False, width=120))
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            for entry in [*matrices, tar_entry]:
+                target = cache_dir / entry["file"]
+                os.replace(staging / entry["file"], target)
+                moved.append(target)
+            write_atomic(cache_dir / CACHE_MANIFEST, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        except BaseException:
+            for path in moved:
+                path.unlink(missing_ok=True)
+            if created and cache_dir.exists() and not any(cache_dir.iterdir()):
+                cache_dir.rmdir()
+            raise
     LOG.info("GEO series %s downloaded into %s: %s (%d bytes, %d sample files), %s", accession, cache_dir,
              tar_entry["file"], tar_entry["bytes"], tar_entry["n_sample_files"],
              ", ".join(f"{m['file']} ({m['n_samples']} samples)" for m in matrices))

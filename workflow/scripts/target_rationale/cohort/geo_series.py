@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from target_rationale.cohort.import_plan import check_accession
+from target_rationale.cohort.tables import gunzip_capped
 from target_rationale.core.errors import InputError, listing
 
 #: Root of GEO's series folders (``<root>/GSE98nnn/GSE98894/...``), over HTTPS.
@@ -271,7 +272,9 @@ def filter_samples(sheet: pd.DataFrame, sample_filter: Mapping[str, str | list[s
 def looks_like_series_matrix(path: Path) -> bool:
     """Whether a file (plain or gzipped) starts like a GEO series matrix (``!Series_...``)."""
     try:
-        with (gzip.open(path, "rb") if path.read_bytes()[:2] == b"\x1f\x8b" else open(path, "rb")) as handle:
+        with open(path, "rb") as handle:
+            magic = handle.read(2)
+        with (gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")) as handle:
             head = handle.read(4096)
     except (OSError, EOFError):
         return False
@@ -279,9 +282,16 @@ def looks_like_series_matrix(path: Path) -> bool:
 
 
 def decode_matrix(raw: bytes, source: str) -> str:
-    """Text of a (gzipped) series matrix; GEO files are UTF-8, older ones Latin-1."""
+    """Text of a (gzipped) series matrix; GEO files are UTF-8, older ones Latin-1.
+
+    Raises
+    ------
+    ValueError
+        If it cannot be gunzipped, or (an ``InputError``, a ValueError) expands past the workflow's cap
+        (:data:`target_rationale.cohort.tables.MAX_UNCOMPRESSED_BYTES`).
+    """
     try:
-        raw = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+        raw = gunzip_capped(raw, source) if raw[:2] == b"\x1f\x8b" else raw
     except (OSError, EOFError) as err:
         raise ValueError(f"{source}: cannot be gunzipped ({err})") from err
     try:

@@ -6,16 +6,19 @@ org.Hs.eg.db). Original ids are always kept; unmapped and many-to-one ids are re
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
 import pandas as pd
 
+from target_rationale.cohort.tables import gunzip_capped
 from target_rationale.core.errors import InputError, listing
 
 ID_TYPES = ("ensembl", "entrez", "symbol")
-ENSEMBL = re.compile(r"^ENS[A-Z]*G\d{6,}(\.\d+)?(_PAR_Y)?$")
-ENTREZ = re.compile(r"^\d+$")
+#: Id patterns, matched against whole ids (``fullmatch``: ``$`` would also match before a final newline).
+ENSEMBL = re.compile(r"ENS[A-Z]*G\d{6,}(\.\d+)?(_PAR_Y)?")
+ENTREZ = re.compile(r"\d+")
 #: Share of ids that must look like a type for ``auto`` to choose it (spike-ins and odd rows are tolerated).
 DETECT_SHARE = 0.9
 
@@ -33,9 +36,9 @@ def detect_id_type(gene_ids: pd.Index | list[str]) -> str:
     ids = pd.Series(list(gene_ids), dtype=str)
     if len(ids) == 0:
         return "symbol"
-    if ids.str.match(ENSEMBL).mean() >= DETECT_SHARE:
+    if ids.str.fullmatch(ENSEMBL).mean() >= DETECT_SHARE:
         return "ensembl"
-    if ids.str.match(ENTREZ).mean() >= DETECT_SHARE:
+    if ids.str.fullmatch(ENTREZ).mean() >= DETECT_SHARE:
         return "entrez"
     return "symbol"
 
@@ -56,9 +59,9 @@ def resolve_id_type(declared: str, gene_ids: pd.Index, counts_path: str | Path) 
     pattern = {"ensembl": ENSEMBL, "entrez": ENTREZ}.get(declared)
     if pattern is not None:
         ids = pd.Series(list(gene_ids), dtype=str)
-        share = ids.str.match(pattern).mean()
+        share = ids.str.fullmatch(pattern).mean()
         if share < 0.5:
-            examples = list(ids[~ids.str.match(pattern)][:3])
+            examples = list(ids[~ids.str.fullmatch(pattern)][:3])
             raise InputError(f"config: gene_id_type is '{declared}' but only {share:.0%} of the ids in counts "
                              f"file '{counts_path}' look like {declared} ids (e.g. {listing(examples)}); set "
                              "gene_id_type to auto or to the right type")
@@ -66,8 +69,15 @@ def resolve_id_type(declared: str, gene_ids: pd.Index, counts_path: str | Path) 
 
 
 def read_gene_id_map(path: str | Path) -> pd.DataFrame:
-    """Read the shipped id map (``ensembl_gene_id, entrez_id, symbol, gene_type``) as strings."""
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    """Read the shipped id map (``ensembl_gene_id, entrez_id, symbol, gene_type``) as strings.
+
+    A ``.gz`` map is gunzipped with the workflow's cap on the expanded size
+    (:data:`target_rationale.cohort.tables.MAX_UNCOMPRESSED_BYTES`; an :class:`InputError` past it).
+    """
+    source = path
+    if str(path).lower().endswith(".gz"):  # as pandas infers the compression
+        source = io.BytesIO(gunzip_capped(Path(path).read_bytes(), f"gene id map '{path}'"))
+    table = pd.read_csv(source, sep="\t", dtype=str, keep_default_na=False)
     expected = {"ensembl_gene_id", "entrez_id", "symbol", "gene_type"}
     if not expected <= set(table.columns):
         raise InputError(f"gene id map '{path}' lacks column(s) {listing(sorted(expected - set(table.columns)))}")

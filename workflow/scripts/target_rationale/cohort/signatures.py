@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from target_rationale.core.io import read_tsv
 
 
 def read_liver_signature(path) -> set[str]:
     """Symbols of the shipped hepatocyte signature (``resources/signatures/liver_hepatocyte.tsv``)."""
-    return set(pd.read_csv(path, sep="\t", dtype=str)["symbol"])
+    return set(read_tsv(path)["symbol"].dropna())

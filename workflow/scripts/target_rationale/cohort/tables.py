@@ -18,8 +18,14 @@ import pandas as pd
 
 from target_rationale.core.errors import InputError, listing
 
-#: Sample names reach file paths and plot labels: letters, digits, ``_``, ``-``, ``.`` only.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+#: Sample names reach file paths and plot labels: letters, digits, ``_``, ``-``, ``.`` only (the whole name:
+#: checked with ``fullmatch``, as ``$`` would also match before a final newline).
+SAFE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+#: Longest sample, contrast or collection name. Names become parts of file names, which most file systems cap
+#: at 255 bytes, with decorations of up to ~40 characters (``.{contrast}.volcano.png.XXXXXXXX.png``, the
+#: temporary file of an atomic write), and some file names join several names (model fits).
+MAX_NAME_LENGTH = 100
 
 #: Annotation columns of featureCounts output, dropped before the sample columns.
 FEATURECOUNTS_COLUMNS = ("Geneid", "Chr", "Start", "End", "Strand", "Length")
@@ -27,9 +33,112 @@ FEATURECOUNTS_COLUMNS = ("Geneid", "Chr", "Start", "End", "Strand", "Length")
 #: Gene-id prefix of HTSeq-count's summary counters (``__no_feature``, ``__ambiguous`` ...): dropped, reported.
 SUMMARY_ROW_PREFIX = "__"
 
+#: Counts must be below 2^53: up to there every integer is exact as a float (pandas, numpy and pydeseq2 compute
+#: in float64; int64 itself wraps at 2^63). No sequencing run comes near it, so a larger value is an export error.
+MAX_COUNT = 2**53
+
+#: Most bytes a gzipped input may expand to. Gzip expands zeros ~1000x, so a small file could otherwise fill
+#: the memory; 4 GiB is ~10x the text of a 60,000-gene x 1,000-sample count matrix. A named constant rather
+#: than a config key: no real input comes near it.
+MAX_UNCOMPRESSED_BYTES = 4 * 1024**3
+
+#: Bytes decompressed at a time by :func:`read_capped`.
+_CHUNK = 1024**2
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a sample, contrast or collection name (it reaches file paths), or None if it can.
+
+    Returns
+    -------
+    str or None
+        ``is not a safe identifier; use only ...`` or ``is N characters long; ...``, to follow ``name '...'``.
+    """
+    if not SAFE_NAME.fullmatch(name) or name in {".", ".."}:
+        return "is not a safe identifier; use only letters, digits, '_', '-' and '.'"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"is {len(name)} characters long; use at most {MAX_NAME_LENGTH}"
+    return None
+
+
 def is_safe_name(name: str) -> bool:
-    """Whether ``name`` may be used as a sample or contrast name (it reaches file paths)."""
-    return bool(SAFE_NAME.match(name)) and name not in {".", ".."}
+    """Whether ``name`` may be used as a sample or contrast name (it reaches file paths): see :func:`name_problem`."""
+    return name_problem(name) is None
+
+
+def _size(n_bytes: int) -> str:
+    """``4 GiB``, ``12.5 MiB``: a byte count for messages."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n_bytes >= size:
+            return f"{n_bytes / size:.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def _too_large(source: str) -> InputError:
+    return InputError(f"{source} expands to more than {_size(MAX_UNCOMPRESSED_BYTES)} when gunzipped (the "
+                      "workflow's limit, MAX_UNCOMPRESSED_BYTES in target_rationale/cohort/tables.py; no real input "
+                      "comes near it): check that the right file is configured")
+
+
+def read_capped(handle, source: str) -> bytes:
+    """All bytes of a (decompressing) binary ``handle``, stopping past :data:`MAX_UNCOMPRESSED_BYTES`.
+
+    Parameters
+    ----------
+    handle : binary file object
+        E.g. a :class:`gzip.GzipFile`.
+    source : str
+        How messages name the file (``counts file 'x.tsv.gz'``).
+
+    Raises
+    ------
+    InputError
+        When the data expand past the limit (nothing more is read).
+    """
+    limit = MAX_UNCOMPRESSED_BYTES
+    chunks, total = [], 0
+    while chunk := handle.read(min(_CHUNK, limit + 1 - total)):
+        total += len(chunk)
+        if total > limit:
+            raise _too_large(source)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def gunzip_capped(raw: bytes, source: str) -> bytes:
+    """``gzip.decompress(raw)`` (every member), stopping past :data:`MAX_UNCOMPRESSED_BYTES`.
+
+    Raises
+    ------
+    InputError
+        Past the limit (:func:`read_capped`). A corrupt or truncated gzip raises ``OSError`` / ``EOFError`` as
+        :func:`gzip.decompress` does.
+    """
+    with gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb") as handle:
+        return read_capped(handle, source)
+
+
+class CappedReader(io.RawIOBase):
+    """A binary stream over another that raises :class:`InputError` once more than
+    :data:`MAX_UNCOMPRESSED_BYTES` were read from it (for line-by-line readers of gzipped files)."""
+
+    def __init__(self, handle, source: str) -> None:
+        super().__init__()
+        self._handle, self._source, self._total = handle, source, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        n = self._handle.readinto(buffer)
+        self._total += n
+        if self._total > MAX_UNCOMPRESSED_BYTES:
+            raise _too_large(self._source)
+        return n
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
 
 
 def _read_text(path: Path, what: str) -> str:
@@ -62,7 +171,7 @@ def decode_table_bytes(raw: bytes, path: str | Path, what: str) -> str:
     """
     try:
         if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+            raw = gunzip_capped(raw, f"{what} file '{path}'")
         return raw.decode("utf-8-sig")
     except (OSError, EOFError, gzip.BadGzipFile) as err:
         raise InputError(f"{what} file '{path}' cannot be read ({err}): re-export it as plain or gzipped "
@@ -328,12 +437,23 @@ def _numeric_matrix(values: pd.DataFrame, gene_ids: pd.Series, path: Path, data_
         row, col = (int(v) for v in np.argwhere(negative)[0])
         raise InputError(f"{place(row, str(values.columns[col]))}: value {array[row, col]:g} is negative "
                          f"({int(negative.sum())} negative cell(s) in all); counts must be raw read counts >= 0")
+    huge = array >= MAX_COUNT
+    if huge.any():
+        row, col = (int(v) for v in np.argwhere(huge)[0])
+        raise InputError(f"{place(row, str(values.columns[col]))}: value '{str(values.iloc[row, col]).strip()}' is "
+                         f"2^53 ({MAX_COUNT}) or more ({int(huge.sum())} such cell(s)); no sequencing run has that "
+                         "many reads of one gene: check that raw read counts were exported")
     fractional = array != np.round(array)
     if fractional.any():
         row, col = (int(v) for v in np.argwhere(fractional)[0])
         raise InputError(f"{place(row, str(values.columns[col]))}: value {array[row, col]:g} is not an "
                          f"integer ({int(fractional.sum())} such cell(s)); give raw read counts, or round "
                          "estimated counts (salmon/kallisto) first as tximport does")
+    totals = array.sum(axis=0)
+    if (totals >= MAX_COUNT).any():
+        column = str(values.columns[int(np.argmax(totals >= MAX_COUNT))])
+        raise InputError(f"counts file '{path}', column '{column}': the counts sum to 2^53 ({MAX_COUNT}) or more; "
+                         "no sequencing run has that many reads: check that raw read counts were exported")
     return array.astype(np.int64)
 
 
@@ -380,10 +500,10 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
         problems.append(f"samples file '{path}': sample name(s) {listing(duplicated)} occur more than once in "
                         "column 'sample'; each sample needs one row")
     for row, name in enumerate(names):
-        if isinstance(name, str) and not is_safe_name(name):
-            problems.append(f"samples file '{path}', line {data_line[row]}: sample name '{name}' is not a safe "
-                            "identifier; use only letters, digits, '_', '-' and '.' (it is used in file paths), "
-                            "and rename the matching counts column too")
+        problem = name_problem(name) if isinstance(name, str) else None
+        if problem:
+            problems.append(f"samples file '{path}', line {data_line[row]}: sample name {name!r} {problem} (it is "
+                            "used in file paths), and rename the matching counts column too")
     if problems:
         raise InputError(problems)
     if sheet.empty:
@@ -412,7 +532,8 @@ def match_samples(counts: pd.DataFrame, sheet: pd.DataFrame, counts_path: str | 
     unsafe = [s for s in only_counts if not is_safe_name(s)]
     if unsafe:
         problems.append(f"counts file '{counts_path}': column name(s) {listing(unsafe)} are not safe "
-                        "identifiers; use only letters, digits, '_', '-' and '.'")
+                        f"identifiers; use only letters, digits, '_', '-' and '.', at most {MAX_NAME_LENGTH} "
+                        "characters")
     if problems:
         raise InputError(problems)
     return counts.loc[:, list(sheet.index)]

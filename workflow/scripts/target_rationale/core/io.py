@@ -1,4 +1,5 @@
-"""Atomic output writes: a failed or killed job never leaves half a file."""
+"""Writing and reading the workflow's own files: atomic writes (a failed or killed job never leaves half a
+file) and one reader of its tables that keeps ids as text."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+import pandas as pd
 
 
 def _read_umask() -> int:
@@ -20,7 +23,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def _stale_temporaries(path: Path) -> list[Path]:
+def stale_temporaries(path: Path) -> list[Path]:
     """Temporary files that :func:`write_atomic` left for ``path`` when its process was killed (``kill -9``)."""
     pattern = re.compile(rf"\.{re.escape(path.name)}\.[A-Za-z0-9_]{{8}}{re.escape(path.suffix)}")
     if not path.parent.is_dir():
@@ -40,7 +43,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in _stale_temporaries(path):
+    for stale in stale_temporaries(path):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
@@ -60,3 +63,22 @@ def write_tsv(table, path: str | Path, index: bool = False) -> None:
     write_atomic(path, lambda tmp: table.to_csv(tmp, sep="\t", index=index, float_format="%.6g",
                                                 lineterminator="\n"))
 
+
+
+#: Columns of the workflow's own tables that hold names (ids, symbols, samples, terms, levels): always text.
+TEXT_COLUMNS = ("gene_id", "symbol", "sample", "patient", "term_id", "term_name", "contrast", "axis", "therapy",
+                "drugs", "covers", "uncovered", "leading_edge", "genes", "best_term", "best_term_name", "role")
+
+
+def read_tsv(path: str | Path, text: tuple[str, ...] = TEXT_COLUMNS, na_values: list[str] | None = None,
+             **kwargs) -> pd.DataFrame:
+    """Read a table the workflow wrote, with NA parsing off.
+
+    Only empty cells are missing values: a gene called ``NA``, ``NaN``, ``null`` or ``#N/A`` stays that text
+    (pandas' default NA parsing would turn it into a missing value and break every later step). Columns named in
+    ``text`` are read as strings; other columns get pandas' type inference. ``na_values=[]`` keeps empty cells as
+    empty strings too.
+    """
+    dtype = {column: str for column in text} | kwargs.pop("dtype", {})
+    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""] if na_values is None else na_values,
+                       dtype=dtype, **kwargs)

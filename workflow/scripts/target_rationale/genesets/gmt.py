@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
+from target_rationale.cohort.tables import CappedReader
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
+from target_rationale.genesets.sources.cache import verify_cached_gmt
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,13 @@ class GeneSet:
 
 
 def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
+    """The file's text lines; a ``.gz`` file is gunzipped as it is read, with the workflow's cap on its expanded
+    size (:data:`target_rationale.cohort.tables.MAX_UNCOMPRESSED_BYTES`), past which reading raises
+    :class:`target_rationale.core.errors.InputError`."""
+    if path.suffix == ".gz":
+        capped = CappedReader(gzip.open(path, "rb"), f"GMT file '{path}'")
+        return io.TextIOWrapper(io.BufferedReader(capped), encoding="utf-8")
+    return open(path, encoding="utf-8")
 
 
 def read_gmt(path: str | Path) -> dict[str, GeneSet]:
@@ -53,7 +62,8 @@ def read_gmt(path: str | Path) -> dict[str, GeneSet]:
     Raises
     ------
     ValueError
-        If a line has fewer than two fields or a term id occurs twice.
+        If a line has fewer than two fields or a term id occurs twice; an ``InputError`` (a ValueError) if a
+        ``.gz`` file expands past the workflow's cap.
     """
     path = Path(path)
     sets: dict[str, GeneSet] = {}
@@ -196,6 +206,7 @@ def prepare_collection(name: str, gmt_path: str | Path, cohort_genes: pd.DataFra
     out_gmt, out_manifest : str or Path
         Where the checked collection (gzipped GMT) and its manifest (YAML) go.
     """
+    verify_cached_gmt(gmt_path)  # a cached download must still match its manifest's sha256
     sets = read_gmt(gmt_path)
     check = check_collection(sets, set(cohort_genes["symbol"]))
     LOG.info("collection %s: %s", name, ", ".join(f"{k} {v}" for k, v in check.summary().items()))

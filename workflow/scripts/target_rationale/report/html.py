@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from target_rationale.core.io import write_atomic
+from target_rationale.core.io import read_tsv, write_atomic
 from target_rationale.core.jobs import LOG
 from target_rationale.paths import result
 
@@ -56,9 +56,8 @@ class Table:
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
-    """A workflow TSV, with ids and symbols kept as text and empty cells as missing."""
-    return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""],
-                       dtype={"gene_id": str, "symbol": str, "patient": str, "sample": str})
+    """A workflow TSV, with ids and names kept as text and empty cells as missing (:func:`core.io.read_tsv`)."""
+    return read_tsv(path)
 
 
 def qc_flags(qc: pd.DataFrame) -> pd.Series:

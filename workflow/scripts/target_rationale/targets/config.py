@@ -18,7 +18,16 @@ import jsonschema
 import yaml
 
 from target_rationale.core.errors import InputError
-from target_rationale.core.schema import SCHEMA_DIR, with_defaults
+from target_rationale.core.schema import (
+    SCHEMA_DIR,
+    error_message,
+    key_name,
+    load_yaml,
+    short,
+    short_list,
+    size_problems,
+    with_defaults,
+)
 
 #: The JSON schema of ``config/targets.yaml``.
 SCHEMA_PATH = SCHEMA_DIR / "targets.schema.yaml"
@@ -137,39 +146,35 @@ class Targets:
     primary: str
 
 
-def _key(path: Iterable[Any]) -> str:
-    """``drugs.crizotinib.targets[0]`` from a jsonschema error path (``(top level)`` when empty)."""
-    parts = list(path)
-    text = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(parts))
-    return text or "(top level)"
-
-
 def targets_problems(data: Any, schema: Mapping) -> list[str]:
     """One line per way ``data`` breaks the targets ``schema``, each naming the key (empty if none)."""
     if not isinstance(data, Mapping):
         return [f"(top level): expected a mapping with keys axes, drugs, flag, contrasts; got {type(data).__name__}"]
+    too_large = size_problems(data, "")
+    if too_large:
+        return too_large
     problems = []
     validator = jsonschema.Draft202012Validator(schema)
     for error in sorted(validator.iter_errors(data), key=lambda e: ([str(p) for p in e.absolute_path], e.message)):
-        key = _key(error.absolute_path)
+        key = key_name(error.absolute_path)
         if error.validator == "additionalProperties":
             allowed = sorted(error.schema.get("properties", {}))
-            unknown = sorted(set(error.instance) - set(allowed))
-            problems.append(f"{key}: unknown key(s) {', '.join(repr(u) for u in unknown)}; allowed keys are "
-                            f"{', '.join(allowed)}")
+            unknown = sorted(set(error.instance) - set(allowed), key=str)
+            problems.append(f"{key}: unknown key(s) {short_list(unknown)}; allowed keys are {', '.join(allowed)}")
         elif error.validator == "required":
             missing = [k for k in error.validator_value if k not in error.instance]
             problems.append(f"{key}: missing required key(s) {', '.join(repr(m) for m in missing)}")
         elif "propertyNames" in error.absolute_schema_path:
-            problems.append(f"{key}: name {error.instance!r} is not allowed; use letters, digits, '_', '.', '+', '-'")
+            problems.append(f"{key}: name {short(error.instance)} is not allowed; use letters, digits, '_', '.', '+', "
+                            "'-'")
         elif error.validator == "minItems" and error.validator_value == 1:
             problems.append(f"{key}: must list at least one gene symbol")
         else:
-            problems.append(f"{key}: {error.message}")
+            problems.append(f"{key}: {error_message(error)}")
     contrasts = data.get("contrasts") or {}
     if isinstance(contrasts, Mapping) and contrasts.get("metastasis") and \
             contrasts.get("metastasis") == contrasts.get("primary"):
-        problems.append(f"contrasts: metastasis and primary are both {contrasts['metastasis']!r}; name two "
+        problems.append(f"contrasts: metastasis and primary are both {short(contrasts['metastasis'])}; name two "
                         "different contrasts")
     return problems
 
@@ -218,12 +223,11 @@ def load_targets(path: str | Path, contrasts: Iterable[str] | None = None,
     path = Path(path)
     schema = yaml.safe_load(Path(schema_path).read_text())
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path, "targets file")
     except FileNotFoundError as err:
         raise InputError(f"targets file '{path}' does not exist") from err
-    except yaml.YAMLError as err:
-        detail = " ".join(str(err).split())
-        raise InputError(f"targets file '{path}' is not valid YAML: {detail}") from err
+    except ValueError as err:  # too large, not YAML, an alias bomb: one short line
+        raise InputError(str(err)) from err
     problems = targets_problems(data, schema)
     if not problems:
         targets = parse_targets(data)
@@ -232,7 +236,7 @@ def load_targets(path: str | Path, contrasts: Iterable[str] | None = None,
             for role in ("metastasis", "primary"):
                 name = getattr(targets, role)
                 if name not in known:
-                    problems.append(f"contrasts.{role}: {name!r} is not a contrast of the workflow config; "
+                    problems.append(f"contrasts.{role}: {short(name)} is not a contrast of the workflow config; "
                                     f"set it to one of {', '.join(known)}")
     if problems:
         raise InputError([f"targets file '{path}': {p}" for p in problems])

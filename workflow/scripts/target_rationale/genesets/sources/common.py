@@ -35,10 +35,7 @@ from target_rationale.cohort.ids import map_to_symbols, read_gene_id_map
 from target_rationale.core import http
 from target_rationale.core.http import DEFAULT_TIMEOUT, Downloaded, DownloadError, ErrorFactory
 from target_rationale.core.io import write_atomic
-
-#: File names written into ``out_dir``.
-GMT_NAME = "genesets.gmt"
-MANIFEST_NAME = "manifest.yaml"
+from target_rationale.genesets.sources.cache import GMT_NAME, MANIFEST_NAME  # the two files of ``out_dir``
 
 _LOCAL_FILE_HINT = ("give the collection as a local file instead, e.g. "
                     "`genesets: {{{name}: {{gmt: /path/to/{file}.gmt}}}}`")

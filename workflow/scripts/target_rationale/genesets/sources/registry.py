@@ -12,6 +12,7 @@ Adding a source is one :data:`SOURCES` entry plus its module in this package, wh
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import re
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from target_rationale.core.jobs import LOG
+from target_rationale.genesets.sources.cache import remove_leftovers
 
 if TYPE_CHECKING:  # annotations only: importing pandas here would make the Snakefile's parse step heavy
     import pandas as pd
@@ -61,6 +63,9 @@ class Source:
         """See :func:`cache_key`."""
         parts = [self.name, *(spec.get(field, self.defaults[field]) if field in self.defaults else spec[field]
                               for field in self.key)]
+        server = _server(spec.get("base_url"))
+        if server and server != _server(self.defaults.get("base_url")):
+            parts.append("url_" + hashlib.sha256(server.encode("utf-8")).hexdigest()[:URL_DIGITS])
         return "-".join(re.sub(r"[^A-Za-z0-9_.]+", "_", part) for part in parts)
 
     def fetch_function(self) -> Callable[..., Fetched]:
@@ -68,6 +73,14 @@ class Source:
         module, function = self.fetcher.split(":")
         return getattr(importlib.import_module(module), function)
 
+
+def _server(base_url: str | None) -> str:
+    """``base_url`` as it selects a server: without white space around it or slashes at its end."""
+    return str(base_url or "").strip().rstrip("/")
+
+
+#: Hex digits of the sha256 of ``base_url`` in the cache key of a collection fetched from another server.
+URL_DIGITS = 12
 
 _PACKAGE = __name__.rsplit(".", 1)[0]
 
@@ -116,12 +129,17 @@ def cache_key(spec: Mapping[str, str]) -> str:
     """Folder name, under the gene-set cache, of an online collection: its source and what selects its content.
 
     The fields of the source's ``key`` (defaults filled in) joined by ``-`` after the source, each with runs of
-    characters other than letters, digits, ``_`` and ``.`` replaced by ``_``.
+    characters other than letters, digits, ``_`` and ``.`` replaced by ``_``. A ``base_url`` other than the
+    source's own adds ``url_`` and the first :data:`URL_DIGITS` hex digits of its sha256 (trailing slashes
+    ignored), so a mirror's or a test server's download never stands in for the public one; specs without
+    ``base_url`` keep the key they always had.
 
     >>> cache_key({"source": "wikipathways", "organism": "Homo sapiens"})
     'wikipathways-Homo_sapiens'
     >>> cache_key({"source": "msigdb", "collection": "h.all"})
     'msigdb-h.all-2024.1.Hs'
+    >>> cache_key({"source": "kegg_rest", "base_url": "http://127.0.0.1:8000/kegg/"})
+    'kegg_rest-hsa-url_ca76958213d5'
     """
     return source_of(spec).cache_key(spec)
 
@@ -155,6 +173,8 @@ def fetch_collection(spec: Mapping[str, str], out_dir: str | Path,
         Paths written and the manifest.
     """
     source, name = spec["source"], spec["name"]
+    for stale in remove_leftovers(out_dir):
+        LOG.info("removed %s, left by an earlier fetch that was stopped", stale)
     fetched = source_of(spec).fetch_function()(spec, out_dir, id_map)
     LOG.info("collection %s fetched from %s into %s: %s sets, %s genes", name, source, out_dir,
              fetched.manifest.get("n_sets"), fetched.manifest.get("n_genes"))
