@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from provenance import RESULTS, measured_commit  # noqa: E402
+from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale.genesets.gmt import as_gseapy_dict, read_gmt, restrict  # noqa: E402
 
 GENE_MAP = REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"

@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 
 from make_cohort import CONTRASTS, DESIGN, benchmark_config, make_cohort  # noqa: E402
-from provenance import RESULTS, measured_commit  # noqa: E402
+from measured_commit import RESULTS, measured_commit  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
 

@@ -15,16 +15,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, require, run_workflow
-from target_rationale.report.html import (
-    Table,
-    build_report,
-    de_summary,
-    format_cell,
-    geneset_rows,
-    markdown_to_html,
-    qc_flags,
-    table_html,
-)
+from target_rationale.report.html import build_report, de_summary, geneset_rows, qc_flags
+from target_rationale.report.render import Table, format_cell, markdown_to_html, table_html
 
 ASSETS = REPO / "workflow" / "report" / "html"
 #: Where the browser test leaves its screenshot (kept after the run; ignored by git).
@@ -105,7 +97,7 @@ def test_report_is_self_contained_and_in_order(tiny_run: Path) -> None:
     assert "@import" not in text and "<link" not in text
     images = re.findall(r'<img src="data:image/png;base64,', text)
     # 3 QC + 3 volcanoes + 3 contrasts x 1 collection GSEA dots + 1 comparison heatmap + 3 target plots.
-    assert len(images) == 3 + 3 + 3 + 1 + 3
+    assert len(images) == 3 + 1 + 3 + 3 + 1 + 3  # QC, host tissue, volcanoes, GSEA dots, heatmap, targets
     headings = re.findall(r'<section id="(\w+)">', text)
     assert headings == ["cohort", "diffexp", "enrichment", "targets", "methods", "caveats"]
     assert "Simulated cohort." in text  # the tiny cohort's sample sheet says it is simulated

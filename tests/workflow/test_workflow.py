@@ -19,7 +19,8 @@ DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 
 #: Jobs after the cohort, gene-set and enrichment stages for three contrasts (two share a reference level):
 #: DE and QC, target axes, provenance and report.
-DE_JOBS = {"qc_matrix": 1, "qc_plots": 1, "fit": 2, "dispersion_plot": 2, "contrast": 3, "contrast_plots": 3,
+DE_JOBS = {"qc_matrix": 1, "qc_plots": 1, "admixture": 1, "admixture_plot": 1, "fit": 2, "dispersion_plot": 2,
+           "contrast": 3, "contrast_plots": 3,
            "axis_scores": 1, "targets": 1, "target_plots": 1, "provenance": 1, "report": 1}
 
 

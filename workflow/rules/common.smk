@@ -29,6 +29,7 @@ from target_rationale.planning import (
     load_targets,
     plan_fits,
     plan_import,
+    plan_admixture,
     plan_inputs,
     result,
     wald_settings,
@@ -58,6 +59,9 @@ def figure(name, stem, caption, category, subcategory=None):
     return {name: png, f"{name}_svg": f"{stem}.svg"}
 
 
+#: Whether the user's config sets the host tissues (else the defaults apply only where the sheet has their levels).
+ADMIXTURE_CONFIGURED = isinstance(config.get("admixture"), dict) and bool(
+    {"hosts", "variable"} & set(config["admixture"]))
 _problems = config_problems(config, load_schema("config")) + cohort_config_problems(config)
 if _problems:
     stop(_problems)
@@ -104,6 +108,15 @@ if _VALIDATED is not None:
     validate(_VALIDATED.sheet.reset_index(), schema="../schemas/samples.schema.yaml")
 
 CONTRASTS = {contrast.name: contrast for contrast in INPUTS.contrasts}
+
+# ---- host tissue ------------------------------------------------------------------------------------------------
+
+HOST_REFERENCE = resolve(config["admixture"]["reference"])
+HOST_REFERENCE_MANIFEST = str(Path(HOST_REFERENCE).parent / "MANIFEST.yaml")
+ADMIXTURE, _problems = plan_admixture(config["admixture"], _VALIDATED.sheet if _VALIDATED is not None else None,
+                                      HOST_REFERENCE, SAMPLES, ADMIXTURE_CONFIGURED)
+if _problems:
+    stop(_problems)
 LIVER_SIGNATURE = resolve(config["liver_signature"])
 
 # ---- differential expression: which model fit each contrast uses --------------------------------------------
@@ -171,6 +184,8 @@ def provenance_inputs():
     inputs = {"counts": COUNTS, "samples": SAMPLES, "gene_id_map": GENE_ID_MAP, "liver_signature": LIVER_SIGNATURE}
     if TARGETS_FILE:
         inputs["targets"] = TARGETS_FILE
+    if ADMIXTURE:
+        inputs["host_reference"] = HOST_REFERENCE
     if COHORT_IMPORT is not None:
         inputs["import"] = COHORT_IMPORT.record
     inputs.update({f"genesets:{name}": collection_source(name) for name in COLLECTIONS})
@@ -190,6 +205,7 @@ def analysis_outputs():
         *rules.qc_matrix.output,
         *expand(rules.contrast.output, contrast=CONTRASTS),
         *rules.qc_plots.output,
+        *(list(rules.admixture.output) + list(rules.admixture_plot.output) if ADMIXTURE else []),
         *expand(rules.dispersion_plot.output, fit=FITS),
         *expand(rules.contrast_plots.output, contrast=CONTRASTS),
         *expand(rules.enrich.output, contrast=CONTRASTS, collection=COLLECTIONS),

@@ -34,6 +34,7 @@ LAYOUT: dict[str, str] = {
     "qc_samples": "qc/samples.tsv",
     "qc_figure": "qc/{plot}",
     "dispersions_figure": "qc/dispersions_{fit}",
+    "admixture_table": "qc/admixture.tsv",
     "fit": "diffexp/fits/{fit}.pkl",
     "de_table": "diffexp/{contrast}.tsv",
     "contrast_figure": "diffexp/{contrast}.{plot}",

@@ -19,7 +19,11 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
+import pandas as pd
+
+from target_rationale.admixture.reference import load_host_reference
 from target_rationale.cohort.design import Contrast, design_variables
 from target_rationale.cohort.import_plan import cohort_config_problems, plan_import
 from target_rationale.cohort.validation import filter_problems, plan_inputs, validate_inputs
@@ -33,9 +37,10 @@ from target_rationale.paths import result
 from target_rationale.targets.config import Targets, load_targets
 
 __all__ = [
-    "COMMAND_VARIABLE", "InputError", "cache_key", "cohort_config_problems", "config_problems", "curve_terms",
-    "design_variables", "enrich_settings", "filter_problems", "fit_name", "fit_settings", "highlight_genes",
-    "load_targets", "plan_fits", "plan_import", "plan_inputs", "result", "validate_inputs", "wald_settings",
+    "COMMAND_VARIABLE", "InputError", "plan_admixture", "cache_key", "cohort_config_problems",
+    "config_problems", "curve_terms", "design_variables", "enrich_settings", "filter_problems", "fit_name",
+    "fit_settings", "highlight_genes", "load_targets", "plan_fits", "plan_import", "plan_inputs", "result",
+    "validate_inputs", "wald_settings",
 ]
 
 
@@ -116,6 +121,41 @@ def curve_terms(config: Mapping, targets: Targets | None) -> list[str]:
 def _unique(items: Iterable[str]) -> list[str]:
     """``items`` without repeats, in first-seen order."""
     return list(dict.fromkeys(items))
+
+
+def plan_admixture(section: Mapping, sheet: pd.DataFrame | None, reference: str, samples_path: str,
+                   configured: bool) -> tuple[bool, list[str]]:
+    """Whether the host-tissue stage runs, and the problems with the ``admixture:`` section (one line each).
+
+    ``sheet`` is the validated sample sheet, or None for an import that has not run yet (then the levels are
+    checked by the first run after the import). The host reference is checked against its manifest. A section the
+    user wrote (``configured``) must fit the sheet; the defaults (``site`` levels ``liver_metastasis`` and
+    ``primary``) turn the stage off quietly for a cohort that has no such column or levels.
+    """
+    hosts, variable = section["hosts"], section["variable"]
+    if not hosts:
+        return False, []
+    if not configured and sheet is not None and (
+            variable not in sheet.columns or not set(hosts) & set(sheet[variable].dropna().astype(str))):
+        return False, []
+    problems = []
+    if sheet is not None and variable not in sheet.columns:
+        problems.append(f"config: admixture.variable: column {variable!r} is not in samples file '{samples_path}' "
+                        f"(columns: {', '.join(map(repr, sheet.columns))}); name the column whose levels "
+                        "admixture.hosts lists")
+    elif sheet is not None:
+        levels = sorted(set(sheet[variable].dropna().astype(str)))
+        for level in hosts:
+            if level not in levels:
+                problems.append(f"config: admixture.hosts: {level!r} is not a value of column {variable!r} in "
+                                f"samples file '{samples_path}' (values: {', '.join(map(repr, levels))}); list "
+                                "levels of that column, or set `admixture: {hosts: {}}` for a cohort without host "
+                                "tissue")
+    try:
+        load_host_reference(reference, Path(reference).parent / "MANIFEST.yaml")
+    except InputError as error:
+        problems += [f"config: admixture.reference: {problem}" for problem in error.problems]
+    return True, problems
 
 
 def enrich_settings(config: Mapping) -> dict:

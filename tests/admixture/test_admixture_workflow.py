@@ -1,0 +1,73 @@
+"""The host-tissue stage in the workflow: the tiny cohort's estimates against its planted liver fractions, the
+stage off for cohorts without host levels, and bad `admixture:` settings stopped before any job."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, Cohort, run_workflow
+
+
+@pytest.mark.workflow
+def test_tiny_run_estimates_the_planted_liver_fractions(tiny_run: Path) -> None:
+    table = pd.read_csv(tiny_run / "results" / "qc" / "admixture.tsv", sep="\t", keep_default_na=False,
+                        na_values=[""]).set_index("sample")
+    truth = pd.read_csv(REPO / "tests" / "data" / "truth_samples.tsv", sep="\t", index_col="sample")
+    mets = truth.index[truth["site"] == "liver_metastasis"]
+    assert (table.loc[mets, "host"] == "liver").all()
+    estimated, planted = table.loc[mets, "fraction"], truth.loc[mets, "liver_fraction"]
+    assert np.corrcoef(estimated, planted)[0, 1] > 0.9
+    assert (table.loc[mets, "ci_low"] <= planted).all() and (planted <= table.loc[mets, "ci_high"]).all()
+    normals = truth.index[truth["site"] == "normal_pancreas"]
+    assert (table.loc[normals, "fraction"] == 0).all() and table.loc[normals, "host"].isna().all()
+    primaries = truth.index[truth["site"] == "primary"]  # the tiny cohort plants no exocrine tissue in primaries
+    assert (table.loc[primaries, "host"] == "exocrine_pancreas").all()
+    assert (table.loc[primaries, "fraction"] < 0.02).all()
+
+
+def _dry_run(cohort: Cohort) -> tuple[int, list[str], str]:
+    cohort.write()
+    result = run_workflow(cohort.folder, cohort.config_path, "-n")
+    errors = [line.removeprefix("Input error: ") for line in result.stderr.splitlines()
+              if line.startswith("Input error: ")]
+    return result.returncode, errors, result.stdout
+
+
+@pytest.mark.workflow
+def test_default_hosts_turn_the_stage_off_for_a_cohort_without_their_levels(cohort: Cohort) -> None:
+    cohort.sheet["site"] = cohort.sheet["site"].map({"normal_pancreas": "N", "primary": "T", "liver_metastasis": "M"})
+    for contrast, (target, reference) in zip(cohort.config["contrasts"], [("T", "N"), ("M", "N"), ("M", "T")]):
+        contrast.update(target=target, reference=reference)
+    returncode, errors, stdout = _dry_run(cohort)
+    assert returncode == 0 and not errors
+    assert "rule admixture:" not in stdout
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize(("admixture", "expected"), [
+    ({"hosts": {"liver_met": "liver"}},
+     "config: admixture.hosts: 'liver_met' is not a value of column 'site' in samples file"),
+    ({"variable": "tissue"}, "config: admixture.variable: column 'tissue' is not in samples file"),
+    ({"hosts": {"liver_metastasis": "lung"}}, "config: admixture.hosts.liver_metastasis = 'lung' is not allowed"),
+], ids=["level", "column", "host"])
+def test_bad_admixture_settings_stop_before_any_job(cohort: Cohort, admixture: dict, expected: str) -> None:
+    cohort.config["admixture"] = admixture
+    returncode, errors, _ = _dry_run(cohort)
+    assert returncode != 0 and len(errors) == 1 and errors[0].startswith(expected), errors
+
+
+@pytest.mark.workflow
+def test_a_damaged_host_reference_stops_before_any_job(cohort: Cohort, tmp_path: Path) -> None:
+    folder = tmp_path / "reference"
+    shutil.copytree(REPO / "resources" / "host_reference", folder)
+    data = folder / "hpa_v23_host_ntpm.tsv.gz"
+    data.write_bytes(data.read_bytes()[:-10] + b"0123456789")
+    cohort.config["admixture"] = {"reference": str(data)}
+    returncode, errors, _ = _dry_run(cohort)
+    assert returncode != 0 and len(errors) == 1
+    assert errors[0].startswith(f"config: admixture.reference: {data}: sha256 ") and "build_host_reference" in errors[0]
+    assert not (cohort.folder / "results").exists()
