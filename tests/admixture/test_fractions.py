@@ -350,3 +350,19 @@ def test_gene_lengths_turn_the_reference_into_read_shares(reference: HostReferen
     assert measured["mae"] <= 0.03 and measured["coverage"] >= 0.8, measured
     bias = np.median(results["plain"]["fraction"] / data.fraction)
     assert bias < 0.85, bias
+
+
+def test_a_cohort_whose_genes_cannot_measure_the_host_gets_no_estimate_not_a_crash(tmp_path) -> None:
+    """Ids that are neither Ensembl ids nor HGNC symbols: every hosted sample is 'no_anchors', NaN fraction."""
+    reference = load_host_reference(REPO / "resources" / "host_reference" / "hpa_v23_host_ntpm.tsv.gz",
+                                    REPO / "resources" / "host_reference" / "MANIFEST.yaml")
+    rng = np.random.default_rng(0)
+    obs = pd.DataFrame({"site": ["primary", "liver_metastasis", "normal_pancreas"] * 2},
+                       index=[f"S{i}" for i in range(6)])
+    var = pd.DataFrame({"symbol": [f"GENE{i}" for i in range(50)]}, index=[f"GENE{i}" for i in range(50)])
+    cohort = ad.AnnData(X=rng.poisson(50, (6, 50)), obs=obs, var=var)
+    table = write_admixture(cohort, {"liver_metastasis": "liver", "primary": "exocrine_pancreas"}, "site",
+                            reference, 0, str(tmp_path / "admixture.tsv")).set_index("sample")
+    hosted = table[table["host"].isin(["liver", "exocrine_pancreas"])]
+    assert len(hosted) == 4 and hosted["fraction"].isna().all() and (hosted["flag"] == "no_anchors").all()
+    assert (table.loc[table["host"].fillna("") == "", "fraction"] == 0).all()

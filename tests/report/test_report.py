@@ -235,7 +235,7 @@ def test_report_renders_in_headless_chromium(tiny_run: Path, tmp_path: Path) -> 
     out = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert out["errors"] == []
     assert not re.search(r"CONSOLE.*(Uncaught|Error)", result.stderr)
-    assert out["images"] == 13 and out["broken"] == 0
+    assert out["images"] == 14 and out["broken"] == 0
     assert out["ascending"] == sorted(out["before"]) and out["descending"] == sorted(out["before"], reverse=True)
     samples = pd.read_csv(REPO / "tests" / "data" / "samples.tsv", sep="\t")["sample"]
     expected = [s for s in samples if s.startswith("T2_")]

@@ -394,10 +394,16 @@ def _host_rows(counts: pd.DataFrame, null_counts: pd.DataFrame, spec: HostSpec, 
                lengths: pd.Series | None) -> pd.DataFrame:
     """Fraction, interval and split of the samples of one host."""
     universe = counts.columns
-    anchors = anchor_genes(reference, spec, universe=universe)
+    anchors = anchor_genes(reference, spec, universe=universe) if len(universe) else []
     if not anchors:
-        raise InputError(f"host {name}: no anchor gene of the host reference is among the cohort's genes "
-                         "(are the gene ids Ensembl ids, or the symbols HGNC symbols?)")
+        # Not an input error: the cohort is valid, its genes just cannot measure this host (e.g. ids that are
+        # neither Ensembl ids nor HGNC symbols). Every sample is reported as not estimable, and the run goes on.
+        LOG.warning("host %s: no anchor gene of the host reference is among the cohort's %d genes mapped to it "
+                    "(are the gene ids Ensembl ids, or the symbols HGNC symbols?): fractions not estimable",
+                    name, len(universe))
+        return pd.DataFrame({"fraction": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_anchors": 0,
+                             "flag": "no_anchors", "split_note": "no anchor gene among the cohort's genes"},
+                            index=counts.index).assign(host=name)
     groups = anchor_groups(reference, spec, anchors, universe)
     profile = host_profile(reference, spec, universe, lengths)
     background, floor = None, 0.0
@@ -503,7 +509,7 @@ def write_admixture(cohort: ad.AnnData, site_hosts: Mapping[str, str], variable:
     table.insert(0, "site", sites)
     table = table.rename_axis("sample").reset_index()
     table["n_anchors"] = table["n_anchors"].astype(np.int64)
-    table = table[[*COLUMNS, *cell_types, NOTE_COLUMN]]
+    table = table.reindex(columns=[*COLUMNS, *cell_types, NOTE_COLUMN])
     write_tsv(table, out_table)
     LOG.info("admixture: wrote %s (%d samples: %s)", out_table, len(table),
              ", ".join(f"{h or 'no host'} {n}" for h, n in table["host"].value_counts(sort=False).items()))

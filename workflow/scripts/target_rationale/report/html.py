@@ -226,9 +226,14 @@ def host_summary(admixture: pd.DataFrame) -> list[str]:
     sentences = []
     hosted = admixture[admixture["host"].fillna("") != ""]
     for (site, host), rows in hosted.groupby(["site", "host"], sort=False):
-        sentences.append(f"{site} samples carry {host.replace('_', ' ')}: median {rows['fraction'].median():.0%} "
-                         f"of reads (range {rows['fraction'].min():.0%}-{rows['fraction'].max():.0%}, "
-                         f"{len(rows)} samples).")
+        known = rows["fraction"].dropna()
+        if not len(known):
+            sentences.append(f"{site} samples: their {host.replace('_', ' ')} share could not be estimated (no "
+                             "anchor gene of the host reference among the cohort's genes).")
+            continue
+        sentences.append(f"{site} samples carry {host.replace('_', ' ')}: median {known.median():.0%} of reads "
+                         f"(range {known.min():.0%}-{known.max():.0%}, {len(known)} of {len(rows)} samples "
+                         "estimated).")
     return sentences
 
 
