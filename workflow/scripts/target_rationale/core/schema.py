@@ -1,8 +1,8 @@
 """The workflow's JSON schemas (``workflow/schemas/``) as the one source of defaults.
 
-Settings objects (``DiffexpSettings``, ``EnrichmentSettings``, the targets' flag rule, ...) declare their fields
-without defaults and fill what a config leaves out from the schema, so a default is written once, next to its
-description, and ``config/README.md`` is checked against the same file (``tests/core/test_schema.py``).
+Settings objects (``FitSettings``, ``WaldSettings``, ``EnrichSettings``, the targets' flag rule, ...) declare
+their fields without defaults and fill what a config leaves out from the schema, so a default is written once, next
+to its description, and ``config/README.md`` is checked against the same file (``tests/core/test_schema.py``).
 
 :func:`config_problems` words each way a config breaks the schema as one short line, and adds what a JSON schema
 cannot say: non-finite numbers (``.nan`` and ``.inf`` pass every bound), keys that must agree with each other

@@ -1,12 +1,12 @@
-"""Differential expression with pydeseq2: one fit per design, one Wald test per contrast, and QC matrices.
+"""Differential expression with pydeseq2: one fit per design, one Wald test per contrast (QC matrices: :mod:`.qc`).
 
 A fit is shared by every contrast with the same design and sample subset. With LFC shrinkage on, the
 reference level of the compared variable is part of the fit too, because pydeseq2's apeGLM-style shrinkage
 works on one design coefficient, which must be the contrast (``site[T.liver_metastasis]`` with ``primary`` as
 the base level).
 
-pydeseq2 runs with :class:`.nbinom.VectorizedInference` (its per-gene fits done for all genes at once; same
-estimates, 10-50x faster, see :mod:`.nbinom`); ``engine="pydeseq2"`` selects pydeseq2's own routines.
+pydeseq2 runs with :class:`engines.nbinom.VectorizedInference` (its per-gene fits done for all genes at once; same
+estimates, 10-50x faster, see :mod:`engines.nbinom`); ``engine="pydeseq2"`` selects pydeseq2's own routines.
 """
 
 from __future__ import annotations
