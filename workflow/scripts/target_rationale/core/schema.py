@@ -76,6 +76,19 @@ def fields_of(settings_class: type) -> tuple[str, ...]:
     return tuple(settings_class.__dataclass_fields__)
 
 
+class ConfigSettings:
+    """Base of the settings dataclasses: the keys a job reads of one config section (``SECTION``), the schema's
+    defaults filling what the section leaves out."""
+
+    SECTION: str = ""
+
+    @classmethod
+    def from_config(cls, section: Mapping | None = None):
+        """From a (partial) config section, the schema's defaults filling the rest."""
+        complete = with_defaults(section, "config", cls.SECTION)
+        return cls(**{key: complete[key] for key in fields_of(cls)})
+
+
 def pick(section: Mapping, settings_class: type) -> dict[str, Any]:
     """The part of a config ``section`` that ``settings_class`` reads: what a rule hands its job as a param, so
     that changing any other key of the section does not rerun the job."""

@@ -6,16 +6,17 @@ fits. Defaults come from ``workflow/schemas/config.schema.yaml`` (``from_config`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from target_rationale.core.schema import fields_of, with_defaults
+from target_rationale.core.schema import ConfigSettings
 
 
 @dataclass(frozen=True)
-class FitSettings:
+class FitSettings(ConfigSettings):
     """What rule ``fit`` reads: the pre-filter, LFC shrinkage (it decides the reference level), Cook's
     refitting, the size-factor estimator and the inference engine."""
+
+    SECTION = "diffexp"
 
     min_count: int
     min_samples: int | None
@@ -24,26 +25,16 @@ class FitSettings:
     size_factors: str
     engine: str
 
-    @classmethod
-    def from_config(cls, section: Mapping | None = None) -> FitSettings:
-        """From a (partial) ``diffexp:`` section, the schema's defaults filling the rest."""
-        complete = with_defaults(section, "config", "diffexp")
-        return cls(**{key: complete[key] for key in fields_of(cls)})
-
 
 @dataclass(frozen=True)
-class WaldSettings:
+class WaldSettings(ConfigSettings):
     """What rule ``contrast`` reads: the significance level (and independent-filtering target), the LFC
     threshold of the test, independent filtering, shrinkage and the inference engine."""
+
+    SECTION = "diffexp"
 
     alpha: float
     lfc_threshold: float
     independent_filter: bool
     shrink: bool
     engine: str
-
-    @classmethod
-    def from_config(cls, section: Mapping | None = None) -> WaldSettings:
-        """From a (partial) ``diffexp:`` section, the schema's defaults filling the rest."""
-        complete = with_defaults(section, "config", "diffexp")
-        return cls(**{key: complete[key] for key in fields_of(cls)})

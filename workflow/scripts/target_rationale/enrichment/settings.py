@@ -6,15 +6,16 @@ calls and figures, not the enrichment tables, so changing them reruns the compar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
-from target_rationale.core.schema import fields_of, with_defaults
+from target_rationale.core.schema import ConfigSettings
 
 
 @dataclass(frozen=True)
-class EnrichSettings:
+class EnrichSettings(ConfigSettings):
     """Gene-set size limits, the ORA fold-change floor and the GSEA engine's settings."""
+
+    SECTION = "enrichment"
 
     min_size: int
     max_size: int
@@ -22,9 +23,3 @@ class EnrichSettings:
     gsea_engine: str
     gsea_nperm: int
     gsea_eps: float
-
-    @classmethod
-    def from_config(cls, section: Mapping | None = None) -> EnrichSettings:
-        """From a (partial) ``enrichment:`` section, the schema's defaults filling the rest."""
-        complete = with_defaults(section, "config", "enrichment")
-        return cls(**{key: complete[key] for key in fields_of(cls)})
