@@ -41,6 +41,14 @@ def test_ora_pvalue_is_the_hand_computed_hypergeometric_tail_and_fdr_counts_ever
     assert result.loc["S1", "fdr"] == pytest.approx(min(2 * expected, 1.0), rel=1e-12)
 
 
+def test_ora_when_no_query_gene_is_in_any_set() -> None:
+    """A few significant genes, none in a tested set (gseapy then returns a list, not a table): every set p = 1."""
+    background = [f"g{i}" for i in range(20)]
+    sets = {"S1": GeneSet("S1", "five genes", tuple(f"g{i}" for i in range(5)))}
+    result = ora(["g10", "g11"], background, sets, min_size=2, max_size=10)
+    assert result["pvalue"].tolist() == [1.0] and result["overlap"].tolist() == [0] and result["fdr"].tolist() == [1.0]
+
+
 def test_benjamini_hochberg_hand_computed() -> None:
     np.testing.assert_allclose(benjamini_hochberg(np.array([0.01, 0.04, 0.03, 0.5])),
                                [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.5])  # 0.03 * 4 / 2 > 0.04 * 4 / 3

@@ -80,7 +80,8 @@ def ora(genes: list[str], background: list[str], sets: dict[str, GeneSet], min_s
     frame = pd.DataFrame({"term_id": list(tested), "term_name": [s.term_name for s in tested.values()],
                           "overlap": 0, "set_size": [len(s.genes) for s in tested.values()], "pvalue": 1.0,
                           "genes": "", "odds_ratio": 0.0})
-    if query and tested:
+    # gseapy returns a list, not a table, when no query gene is in any set: every set then keeps p = 1
+    if query and tested and any(set(query) & set(s.genes) for s in tested.values()):
         result = gseapy.enrich(gene_list=query, gene_sets=as_gseapy_dict(tested), background=sorted(universe),
                                outdir=None, cutoff=1.0, no_plot=True, verbose=False).results
         result = result.set_index("Term")
