@@ -27,7 +27,8 @@ import sys
 from pathlib import Path
 
 #: Result files that describe the run, not its findings (see the module docstring).
-EXCLUDED = ("results/provenance/*", "results/report/*", "results/diffexp/fits/*.pkl")
+EXCLUDED = ("results/provenance/*", "results/report/*", "results/diffexp/fits/*.pkl",
+            "results/diffexp/unadjusted/fits/*.pkl")
 #: matplotlib's clip-path ids in an SVG (``p`` + 10 hex digits).
 CLIP_ID = re.compile(rb"\bp[0-9a-f]{10}\b")
 

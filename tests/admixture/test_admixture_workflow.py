@@ -71,3 +71,43 @@ def test_a_damaged_host_reference_stops_before_any_job(cohort: Cohort, tmp_path:
     assert returncode != 0 and len(errors) == 1
     assert errors[0].startswith(f"config: admixture.reference: {data}: sha256 ") and "build_host_reference" in errors[0]
     assert not (cohort.folder / "results").exists()
+
+
+@pytest.mark.workflow
+def test_tiny_run_adjusts_the_de_tables_for_host_tissue(tiny_run: Path) -> None:
+    """The tiny cohort's metastases carry planted liver: unadjusted, every hepatocyte-signature gene comes out up in
+    metastases; adjusted, most are host-dominated (no test) and at most a few stay significant. The unadjusted
+    tables keep the plain statistics; the report says what was done."""
+    results = tiny_run / "results"
+    for contrast in ("primary_vs_normal", "liver_met_vs_normal", "liver_met_vs_primary"):
+        adjusted = pd.read_csv(results / "diffexp" / f"{contrast}.tsv", sep="\t")
+        plain = pd.read_csv(results / "diffexp" / "unadjusted" / f"{contrast}.tsv", sep="\t")
+        assert list(adjusted.columns) == list(plain.columns)
+        assert {"host_share", "host_dominated"} <= set(adjusted.columns)
+        dominated = adjusted[adjusted["host_dominated"]]
+        assert dominated[["stat", "pvalue", "padj"]].isna().all().all()
+        assert (dominated["host_share"] >= 0.8).all()
+        assert plain["host_dominated"].sum() > 0 and plain.loc[plain["host_dominated"], "stat"].notna().any()
+    adjusted = pd.read_csv(results / "diffexp" / "liver_met_vs_primary.tsv", sep="\t")
+    plain = pd.read_csv(results / "diffexp" / "unadjusted" / "liver_met_vs_primary.tsv", sep="\t")
+
+    def liver_up(table: pd.DataFrame) -> int:
+        return int((table["liver_signature"] & (table["padj"] < 0.05) & (table["log2FoldChange"] > 0)).sum())
+
+    assert liver_up(plain) >= 15
+    assert liver_up(adjusted) <= 3
+    html = (results / "report" / "report.html").read_text(encoding="utf-8")
+    assert "Differential expression is <b>adjusted</b> for host tissue" in html
+
+
+@pytest.mark.workflow
+def test_exclude_liver_genes_still_works_with_a_deprecation_line(cohort: Cohort) -> None:
+    cohort.config["diffexp"] = {**cohort.config.get("diffexp", {}), "exclude_liver_genes": True}
+    cohort.write()
+    result = run_workflow(cohort.folder, cohort.config_path, "-n")
+    assert result.returncode == 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Deprecated: diffexp.exclude_liver_genes")]
+    assert len(lines) == 1 and "admixture:" in lines[0]
+    cohort.config["diffexp"]["exclude_liver_genes"] = False
+    cohort.write()
+    assert "Deprecated" not in run_workflow(cohort.folder, cohort.config_path, "-n").stderr

@@ -305,8 +305,9 @@ def test_write_admixture(reference: HostReference, tmp_path: Path) -> None:
     out = tmp_path / "admixture.tsv"
     table = write_admixture(cohort, {"liver_metastasis": "liver", "primary": "exocrine_pancreas"}, "site",
                             reference, 1, out, n_boot=200)
-    assert list(table.columns) == ["sample", "site", "host", "fraction", "ci_low", "ci_high", "n_anchors", "flag",
-                                   "hepatocytes", "kupffer_cells", "liver_sinusoidal_endothelium", "cholangiocytes",
+    assert list(table.columns) == ["sample", "site", "host", "fraction", "ci_low", "ci_high", "n_anchors",
+                                   "anchor_spread", "flag", "hepatocytes", "kupffer_cells",
+                                   "liver_sinusoidal_endothelium", "cholangiocytes",
                                    "hepatic_stellate_cells", "exocrine_glandular_cells", "split_note"]
     assert table["sample"].tolist() == list(cohort.obs_names)
     written = pd.read_csv(out, sep="\t", keep_default_na=False, na_values=[""])

@@ -41,8 +41,12 @@ def test_unchanged_config_reruns_nothing(tiny_run: Path, tmp_path: Path) -> None
     (lambda c, f: c.setdefault("enrichment", {}).update(gsea_fdr=0.1),
      {"enrichment_plots", "compare_contrasts", "targets", "target_plots"}),
     (lambda c, f: c.setdefault("diffexp", {}).update(alpha=0.1),
-     {"contrast", "contrast_plots", "enrich", "enrichment_plots", "compare_contrasts", "targets", "target_plots"}),
-], ids=["enrichment.curves", "diffexp.highlight", "enrichment.gsea_fdr", "diffexp.alpha"])
+     {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "enrichment_plots", "compare_contrasts",
+      "targets", "target_plots"}),
+    (lambda c, f: c.setdefault("admixture", {}).update(host_dominated=0.6),
+     {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "enrichment_plots", "compare_contrasts",
+      "targets", "target_plots"}),
+], ids=["enrichment.curves", "diffexp.highlight", "enrichment.gsea_fdr", "diffexp.alpha", "admixture.host_dominated"])
 def test_a_key_reruns_only_its_readers(tiny_run: Path, tmp_path: Path, edit, expected: set[str]) -> None:
     assert planned_after(tiny_run, tmp_path, edit) == expected | RECORDS
 

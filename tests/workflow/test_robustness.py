@@ -221,7 +221,9 @@ def interrupted_run(tmp_path_factory: pytest.TempPathFactory) -> Interrupted:
     fit_log, _ = _run_until_job(workdir, "fit.py", _kill_everything)
     seen.fit_log = str(fit_log.relative_to(workdir))
     fit = fit_log.name.removeprefix("fit_").removesuffix(".log")
-    seen.fit_output = f"results/diffexp/fits/{fit}.pkl"
+    # a fit on the purified cohort or on the counts as they are (results/diffexp/unadjusted/), whichever ran first
+    folder = "results/diffexp/unadjusted/fits" if fit_log.parent.name == "unadjusted" else "results/diffexp/fits"
+    seen.fit_output = f"{folder}/{fit}.pkl"
     seen.fit_output_existed = (workdir / seen.fit_output).exists()
     seen.incomplete_markers = _incomplete_markers(workdir)
     seen.locked = any((workdir / ".snakemake" / "locks").glob("*.lock"))
@@ -245,7 +247,7 @@ def test_kill_9_during_de_and_gsea_jobs_then_snakemake_resumes(interrupted_run: 
     run = interrupted_run
     # Killed mid-job: the fit had started (its log was open) but its output never appeared; Snakemake marked
     # it incomplete and held the lock, as after any crash.
-    assert run.fit_log.startswith("logs/diffexp/fit_")
+    assert run.fit_log.startswith(("logs/diffexp/fit_", "logs/diffexp/unadjusted/fit_"))
     assert not run.fit_output_existed
     assert run.fit_output in run.incomplete_markers
     assert run.locked

@@ -44,3 +44,25 @@ rule admixture_plot:
         mem_mb=1000,
     script:
         "../scripts/admixture_plot.py"
+
+
+# Site effects at zero admixture (admixture.adjust): each sample's expected host reads taken out of its counts; the
+# fits, the axis scores and everything after them read this cohort.
+rule purify:
+    input:
+        cohort=rules.cohort.output.h5ad,
+        table=rules.admixture.output.table,
+        reference=HOST_REFERENCE,
+        manifest=HOST_REFERENCE_MANIFEST,
+    output:
+        h5ad=result("adjusted_cohort"),
+    log:
+        "logs/qc/purify.log",
+    benchmark:
+        "logs/benchmarks/purify.tsv"
+    conda:
+        "../envs/python.yaml"
+    resources:
+        mem_mb=3000,
+    script:
+        "../scripts/purify.py"

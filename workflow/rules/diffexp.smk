@@ -21,7 +21,7 @@ rule qc_matrix:
 
 rule fit:
     input:
-        cohort=rules.cohort.output.h5ad,
+        cohort=de_cohort(),
     output:
         result("fit"),
     params:
@@ -43,7 +43,7 @@ rule fit:
 rule contrast:
     input:
         fit=lambda wildcards: expand(rules.fit.output[0], fit=FIT_OF[wildcards.contrast])[0],
-        cohort=rules.cohort.output.h5ad,
+        cohort=de_cohort(),
         liver_signature=LIVER_SIGNATURE,
     output:
         table=report(result("de_table"), caption="../report/diffexp_table.rst",
@@ -51,6 +51,8 @@ rule contrast:
     params:
         contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
         settings=wald_settings(config),
+        adjust=ADJUST,
+        host_dominated=config["admixture"]["host_dominated"],
     threads: 2
     log:
         "logs/diffexp/{contrast}.log",
@@ -62,6 +64,51 @@ rule contrast:
         mem_mb=4000,
     script:
         "../scripts/contrast.py"
+
+
+# The axis scores read the VST of the purified cohort when admixture.adjust is on (the same correction as the DE).
+use rule qc_matrix as qc_matrix_adjusted with:
+    input:
+        cohort=rules.purify.output.h5ad,
+        liver_signature=LIVER_SIGNATURE,
+    output:
+        h5ad=result("qc_adjusted_h5ad"),
+        samples=temp(result("qc_adjusted_h5ad") + ".samples.tsv"),
+    log:
+        "logs/qc/qc_matrix_adjusted.log",
+    benchmark:
+        "logs/benchmarks/qc_matrix_adjusted.tsv"
+
+
+# The same fits and tests on the counts as they are (host reads in), for comparison: results/diffexp/unadjusted/.
+use rule fit as fit_unadjusted with:
+    input:
+        cohort=rules.cohort.output.h5ad,
+    output:
+        result("fit_unadjusted"),
+    log:
+        "logs/diffexp/unadjusted/fit_{fit}.log",
+    benchmark:
+        "logs/benchmarks/fit_unadjusted_{fit}.tsv"
+
+
+use rule contrast as contrast_unadjusted with:
+    input:
+        fit=lambda wildcards: expand(rules.fit_unadjusted.output[0], fit=FIT_OF[wildcards.contrast])[0],
+        cohort=de_cohort(),
+        liver_signature=LIVER_SIGNATURE,
+    output:
+        table=report(result("de_table_unadjusted"), caption="../report/diffexp_unadjusted_table.rst",
+                     category="4. Differential expression", subcategory="{contrast}"),
+    params:
+        contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
+        settings=wald_settings(config),
+        adjust=False,
+        host_dominated=config["admixture"]["host_dominated"],
+    log:
+        "logs/diffexp/unadjusted/{contrast}.log",
+    benchmark:
+        "logs/benchmarks/contrast_unadjusted_{contrast}.tsv"
 
 
 rule qc_plots:

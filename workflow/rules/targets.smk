@@ -5,7 +5,7 @@ AXIS_GENES = {name: list(axis.genes) for name, axis in TARGETS.axes.items()} if 
 
 rule axis_scores:
     input:
-        qc=rules.qc_matrix.output.h5ad,
+        qc=rules.qc_matrix_adjusted.output.h5ad if ADJUST else rules.qc_matrix.output.h5ad,
     output:
         scores=report(
             result("axis_scores"),

@@ -35,8 +35,12 @@ LAYOUT: dict[str, str] = {
     "qc_figure": "qc/{plot}",
     "dispersions_figure": "qc/dispersions_{fit}",
     "admixture_table": "qc/admixture.tsv",
+    "adjusted_cohort": "cohort/adjusted.h5ad",
+    "qc_adjusted_h5ad": "qc/adjusted.h5ad",
     "fit": "diffexp/fits/{fit}.pkl",
     "de_table": "diffexp/{contrast}.tsv",
+    "fit_unadjusted": "diffexp/unadjusted/fits/{fit}.pkl",
+    "de_table_unadjusted": "diffexp/unadjusted/{contrast}.tsv",
     "contrast_figure": "diffexp/{contrast}.{plot}",
     # enrichment
     "enrichment_table": "enrichment/{contrast}/{collection}.{table}.tsv",

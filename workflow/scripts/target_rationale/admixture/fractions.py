@@ -349,7 +349,7 @@ def _estimate_with_interval(anchors: _Anchors, use: np.ndarray, low: np.ndarray,
 
 
 #: The table's leading columns (the cell types of every host and ``split_note`` follow).
-COLUMNS = ("sample", "site", "host", "fraction", "ci_low", "ci_high", "n_anchors", "flag")
+COLUMNS = ("sample", "site", "host", "fraction", "ci_low", "ci_high", "n_anchors", "anchor_spread", "flag")
 NO_HOST_NOTE = "no host: the sample is host tissue itself or has none"
 #: The cohort's gene-length column (``var``), if any.
 LENGTH_COLUMN = "length"
@@ -402,7 +402,8 @@ def _host_rows(counts: pd.DataFrame, null_counts: pd.DataFrame, spec: HostSpec, 
                     "(are the gene ids Ensembl ids, or the symbols HGNC symbols?): fractions not estimable",
                     name, len(universe))
         return pd.DataFrame({"fraction": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_anchors": 0,
-                             "flag": "no_anchors", "split_note": "no anchor gene among the cohort's genes"},
+                             "anchor_spread": np.nan, "flag": "no_anchors",
+                             "split_note": "no anchor gene among the cohort's genes"},
                             index=counts.index).assign(host=name)
     groups = anchor_groups(reference, spec, anchors, universe)
     profile = host_profile(reference, spec, universe, lengths)
@@ -418,7 +419,7 @@ def _host_rows(counts: pd.DataFrame, null_counts: pd.DataFrame, spec: HostSpec, 
     estimate = estimate_host_fractions(counts, profile, groups, spec.shares, background=background, floor=floor,
                                        composition_sd=spec.composition_sd, n_boot=n_boot, level=level, seed=seed)
     split = split_host(counts, estimate, reference, spec, lengths=lengths)
-    return estimate.drop(columns=["spread"]).join(split).assign(host=name)
+    return estimate.rename(columns={"spread": "anchor_spread"}).join(split).assign(host=name)
 
 
 def write_admixture(cohort: ad.AnnData, site_hosts: Mapping[str, str], variable: str, reference: HostReference,
@@ -461,8 +462,9 @@ def write_admixture(cohort: ad.AnnData, site_hosts: Mapping[str, str], variable:
     Returns
     -------
     pandas.DataFrame
-        ``sample, site, host, fraction, ci_low, ci_high, n_anchors, flag``, then the cell types of every host in
-        use (reads from each as fractions of all reads; NaN where not estimable or not of the sample's host) and
+        ``sample, site, host, fraction, ci_low, ci_high, n_anchors, anchor_spread`` (robust sd of the sample's
+        anchor log ratios: how far the host's genes sit from the reference), ``flag``, then the cell types of every
+        host in use (reads from each as fractions of all reads; NaN where not estimable or not of the sample's host) and
         ``split_note`` (why a cell type is NaN).
 
     Raises
@@ -504,7 +506,8 @@ def write_admixture(cohort: ad.AnnData, site_hosts: Mapping[str, str], variable:
                                 level, lengths))
     none = host_of == ""
     parts.append(pd.DataFrame({"host": "", "fraction": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n_anchors": 0,
-                               "flag": "", NOTE_COLUMN: NO_HOST_NOTE}, index=cohort.obs_names[none.to_numpy()]))
+                               "anchor_spread": np.nan, "flag": "", NOTE_COLUMN: NO_HOST_NOTE},
+                              index=cohort.obs_names[none.to_numpy()]))
     table = pd.concat(parts).reindex(cohort.obs_names)
     table.insert(0, "site", sites)
     table = table.rename_axis("sample").reset_index()

@@ -24,6 +24,13 @@ from pydeseq2.default_inference import DefaultInference
 from pydeseq2.ds import DeseqStats
 from threadpoolctl import threadpool_limits
 
+from target_rationale.admixture.adjust import (
+    HOST_COLUMNS,
+    HOST_LAYER,
+    adjust_wald,
+    group_host,
+    unadjusted_host_columns,
+)
 from target_rationale.cohort.design import Contrast, select_samples
 from target_rationale.core.io import write_atomic, write_tsv
 from target_rationale.core.jobs import LOG
@@ -182,7 +189,7 @@ def results_table(tested: pd.DataFrame, genes: pd.DataFrame, liver_genes: set[st
     table = table.reset_index()
     table.insert(1, "symbol", genes.loc[table["gene_id"], "symbol"].to_numpy())
     columns = RESULT_COLUMNS + (["log2FoldChange_shrunk"] if "log2FoldChange_shrunk" in table else [])
-    table = table[columns]
+    table = table[columns + [c for c in HOST_COLUMNS if c in table]]
     table["liver_signature"] = table["symbol"].isin(liver_genes)
     return table.sort_values(["padj", "pvalue", "gene_id"], na_position="last", kind="mergesort",
                              ignore_index=True)
@@ -207,15 +214,47 @@ def read_fit(path: str):
         return pickle.load(handle)
 
 
-def write_contrast(fit_path: str, genes: pd.DataFrame, contrast: Contrast, settings: WaldSettings,
-                   liver_genes: set[str], n_cpus: int, out_table: str) -> pd.DataFrame:
-    """Rule ``contrast``: test one contrast on its fit and write the table."""
+def host_columns(table: pd.DataFrame, contrast: Contrast, cohort: ad.AnnData | None, adjust: bool,
+                 host_dominated: float) -> pd.DataFrame:
+    """The host-tissue columns of a contrast's Wald table, and with ``adjust`` its statistics adjusted.
+
+    ``cohort`` is the adjusted cohort (:func:`~target_rationale.admixture.adjust.purify_cohort`), or None without
+    the host-tissue stage (then ``host_share`` is 0 and nothing is host-dominated).
+    """
+    if cohort is None or HOST_LAYER not in cohort.layers:
+        return unadjusted_host_columns(table, None, None, host_dominated)
+    sheet = select_samples(cohort.obs, contrast.samples)
+    target = group_host(cohort, sheet.index[sheet[contrast.variable].astype(str) == contrast.target])
+    reference = group_host(cohort, sheet.index[sheet[contrast.variable].astype(str) == contrast.reference])
+    if not adjust:
+        return unadjusted_host_columns(table, target, reference, host_dominated)
+    specific = [g for host, genes in cohort.uns["admixture"].get("host_specific", {}).items()
+                if host in {target.host, reference.host} for g in genes]
+    if not (target.estimable and reference.estimable):
+        LOG.warning("%s: host fraction not estimable for %s; this contrast is not adjusted for host tissue, its %d "
+                    "host-specific genes are left out of enrichment and axis evidence", contrast.name,
+                    " and ".join(h for h in (target.host, reference.host) if h), len(specific))
+    adjusted = adjust_wald(table, target, reference, host_dominated, host_specific=specific)
+    LOG.info("%s: host tissue %s / %s; %d genes host-dominated (host share >= %g); median host share of the "
+             "rest %.3f", contrast.name, target.host or "none", reference.host or "none",
+             int(adjusted["host_dominated"].sum()), host_dominated,
+             float(adjusted.loc[~adjusted["host_dominated"], "host_share"].median()))
+    return adjusted
+
+
+def write_contrast(fit_path: str, cohort_path: str, contrast: Contrast, settings: WaldSettings,
+                   liver_genes: set[str], n_cpus: int, out_table: str, adjust: bool = False,
+                   host_dominated: float = 1.0) -> pd.DataFrame:
+    """Rule ``contrast``: test one contrast on its fit (adjusted for host tissue when ``adjust``) and write the
+    table. ``cohort_path`` is the cohort the fit read, the adjusted one when the host-tissue stage runs."""
     dds = read_fit(fit_path)
-    table = results_table(wald_test(dds, contrast, settings, n_cpus), genes, liver_genes)
+    cohort = ad.read_h5ad(cohort_path)
+    tested = host_columns(wald_test(dds, contrast, settings, n_cpus), contrast, cohort, adjust, host_dominated)
+    table = results_table(tested, cohort.var, liver_genes)
     significant = table["padj"] < settings.alpha
     LOG.info("%s: %d genes tested, %d with padj < %g (%d up, %d down), %d with padj masked (independent "
-             "filtering or Cook's outliers)", contrast.name, len(table), int(significant.sum()), settings.alpha,
-             int((significant & (table["log2FoldChange"] > 0)).sum()),
+             "filtering, Cook's outliers or host-dominated)", contrast.name, len(table), int(significant.sum()),
+             settings.alpha, int((significant & (table["log2FoldChange"] > 0)).sum()),
              int((significant & (table["log2FoldChange"] < 0)).sum()), int(table["padj"].isna().sum()))
     write_tsv(table, out_table)
     return table

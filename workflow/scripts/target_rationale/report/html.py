@@ -248,7 +248,37 @@ def host_tissue_blocks(ctx: ReportContext) -> list[str]:
             "(<code>admixture:</code> in the config).</p>",
             ctx.image("qc_figure", "Host fraction of each sample's reads, with its 95% interval.", plot="admixture"),
             table_html(limited(admixture, result("admixture_table"), caption="Host-tissue fraction per sample."),
-                       "admixture")]
+                       "admixture"),
+            f"<p>{adjustment_summary(ctx)}</p>"]
+
+
+def adjustment_summary(ctx: ReportContext) -> str:
+    """What was done about host tissue in the DE tables: adjusted or not, and host-dominated genes per contrast."""
+    settings = ctx.config.get("admixture", {})
+    if not settings.get("adjust", True):
+        return ("Differential expression is <b>not adjusted</b> for host tissue (<code>admixture.adjust: "
+                "false</code>): host reads are in every count, so host genes can come out as changed.")
+    counts, unadjusted = [], []
+    for contrast in ctx.contrasts:
+        path = ctx.path("de_table", contrast=contrast["name"])
+        if not path.exists():
+            continue
+        table = read_table(path)
+        if "host_dominated" in table.columns:
+            counts.append(f"{contrast['name']} {int(table['host_dominated'].astype(bool).sum())}")
+            if table["host_share"].isna().all():
+                unadjusted.append(contrast["name"])
+    text = ("Differential expression is <b>adjusted</b> for host tissue: each sample's expected host reads (its host "
+            "fraction x the host's levels, from the reference calibrated gene by gene on this cohort) were taken out "
+            "of its counts before the fit, and the uncertainty of the host's levels is carried into each gene's "
+            "standard error, so site effects are estimated at zero admixture. Genes whose reads are at least "
+            f"{settings.get('host_dominated', 0.8):.0%} host in a contrast group are reported as host-dominated "
+            "(no test) and stay out of enrichment and axis evidence: " + (", ".join(counts) or "none") + ". "
+            "Unadjusted tables: <code>results/diffexp/unadjusted/</code>.")
+    if unadjusted:
+        text += (" Not adjusted (host fraction not estimable): " + ", ".join(unadjusted)
+                 + "; their host-specific genes are left out instead.")
+    return text
 
 
 def diffexp_section(ctx: ReportContext) -> str:

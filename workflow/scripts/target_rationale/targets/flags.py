@@ -42,7 +42,9 @@ from target_rationale.targets.score_stats import SCORE_COLUMNS, score_contrast
 AXES_COLUMNS = ["contrast", "axis", "flag", "unique", "vote_genes", "vote_pathway", "vote_score",
                 "n_genes", "n_genes_measured", "n_genes_up", "n_genes_down", "receptors_up", "receptors_down",
                 "ligands_up", "ligands_down", "markers_up", "markers_down", "not_measured",
-                *PATHWAY_COLUMNS[2:], *SCORE_COLUMNS[2:], "liver_caveat", "caveat"]
+                *PATHWAY_COLUMNS[2:], *SCORE_COLUMNS[2:], "liver_caveat", "host_caveat", "caveat"]
+#: Host share of a gene's reads from which a significant axis gene is named in the host caveat.
+HOST_CAVEAT_SHARE = 0.25
 
 
 def _count(value: Any) -> int:
@@ -194,6 +196,32 @@ def liver_caveat(gene_ev: pd.DataFrame, pathway_ev: Mapping | None, liver_genes:
             "metastasis samples can produce this")
 
 
+def host_caveat(gene_ev: pd.DataFrame, min_share: float = HOST_CAVEAT_SHARE) -> str:
+    """Text naming the axis genes of a contrast whose reads host tissue makes a comparable share of (empty when none).
+
+    Named: significant genes (``direction != none``) with ``host_share >= min_share`` (with the share: up to that
+    share of their signal host tissue could explain if its levels were misjudged), and genes ``host_dominated``
+    (not tested). A measured gene with NaN ``host_share`` means the contrast could not be adjusted (a host
+    fraction not estimable): the caveat says so.
+    """
+    if gene_ev is None or not len(gene_ev) or "host_share" not in gene_ev.columns:
+        return ""
+    measured = gene_ev.loc[gene_ev["measured"].astype(bool)]
+    if measured["host_share"].isna().any():
+        return ("not adjusted for host tissue (its host fraction could not be estimated): host-specific genes are "
+                "left out, the others' signal may include host reads")
+    significant = measured.loc[(measured["direction"] != NONE) & (measured["host_share"] >= min_share)]
+    parts = [f"{r.symbol} {100 * r.host_share:.0f}%" for r in significant.itertuples()]
+    dominated = sorted(measured.loc[measured["host_dominated"].astype(bool), "symbol"])
+    text = []
+    if parts:
+        text.append("host tissue makes a comparable share of the reads of significant gene(s) " + ", ".join(parts)
+                    + " (up to that share of their signal rests on the host's levels)")
+    if dominated:
+        text.append("host-dominated, not tested: " + ", ".join(dominated))
+    return "; ".join(text)
+
+
 def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
                ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets,
                scores: pd.DataFrame | None = None, sheet: pd.DataFrame | None = None,
@@ -226,7 +254,8 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     pandas.DataFrame
         ``contrast, axis, flag, unique`` (set on the ``targets.metastasis`` rows, empty elsewhere), the three
         votes, gene counts and ';'-joined up/down genes by role, the :func:`~.evidence.pathway_evidence` and
-        :func:`~.scores.score_contrast` fields, ``liver_caveat`` and the axis' ``caveat``.
+        :func:`~.scores.score_contrast` fields, ``liver_caveat``, ``host_caveat`` (:func:`host_caveat`) and the axis'
+        ``caveat``.
     """
     if liver_genes is None:
         liver_genes = {str(s) for t in de_tables.values() if "liver_signature" in t.columns
@@ -263,6 +292,7 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
             row.update({c: pathway_row[c] for c in PATHWAY_COLUMNS[2:]})
             row.update({c: (score_row[c] if score_row is not None else np.nan) for c in SCORE_COLUMNS[2:]})
             row["liver_caveat"] = liver_caveat(ev, path_row, liver_genes)
+            row["host_caveat"] = host_caveat(ev)
             row["caveat"] = axis.caveat
             rows.append(row)
     table = pd.DataFrame(rows)

@@ -191,6 +191,8 @@ def rationale_markdown(table: pd.DataFrame, ranked: pd.DataFrame, targets: Targe
     for _, row in table.iterrows():
         if row["liver_caveat"] and row["flag"] != NONE:
             lines.append(f"- {row['axis']} in {row['contrast']}: {row['liver_caveat']}.")
+        if row.get("host_caveat") and row["flag"] != NONE:
+            lines.append(f"- {row['axis']} in {row['contrast']}: {row['host_caveat']}.")
     skipped = {row["axis"]: row["terms_skipped"] for _, row in met.iterrows() if row["terms_skipped"]}
     for axis, terms in skipped.items():
         lines.append(f"- {axis}: gene sets not tested (collection not loaded or set too small): "

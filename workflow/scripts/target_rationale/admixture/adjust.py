@@ -1,0 +1,408 @@
+"""Site effects at zero admixture: the host's reads taken out of the counts before differential expression.
+
+Admixture is additive on the count scale: a liver metastasis' expected count of gene ``g`` is
+``size factor x ((1 - f) x tumour_g + f x host_g)``. A host-fraction covariate in the log-link GLM cannot remove a
+gene that only the host expresses, so the workflow models the mixture where it happens (in-silico purification):
+
+1. Expected host reads (:func:`expected_host_counts`): ``e_sg = f_s x L_s x h_g``, with ``f_s`` the sample's host
+   fraction (results/qc/admixture.tsv, a share of the reads on the genes the reference knows), ``L_s`` those reads
+   and ``h`` the host's reference profile as shares of reads over the same genes
+   (:func:`~target_rationale.admixture.anchors.host_profile`). Genes the reference lacks get none.
+2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
+   counts (size factors on the purified library: the tumour's).
+3. The extra variance (:func:`adjust_wald`): a real host differs from the reference gene by gene (the per-gene
+   factor the fraction estimator sees on its anchors; robust sd ``sigma``, about 0.5 in log). Left in the
+   purified count it errs by ``e x (factor - 1)``, i.e. by ``r x sigma`` in log with ``r = share / (1 - share)``
+   and ``share`` the host's share of the group's reads of that gene. This error is the same in every sample of a
+   group (a per-gene factor), so it adds ``(r_T sigma_T)^2 + (r_R sigma_R)^2`` to the variance of the log fold
+   change when the two groups have different hosts (or one has none), ``((r_T - r_R) sigma)^2`` when they have the
+   same host. ``lfcSE``, ``stat``, ``pvalue`` and ``padj`` (Benjamini-Hochberg over the genes pydeseq2 kept) are
+   recomputed with it.
+4. Host-dominated genes: where the host makes at least ``threshold`` of a group's reads of a gene, its tumour
+   level cannot be estimated; the gene is reported as such (``host_dominated``; no ``stat``, ``pvalue`` or
+   ``padj``), so enrichment and axis evidence leave it out.
+
+When a host's fractions cannot be estimated (no anchor among the cohort's genes), its samples are not purified,
+the host's specific genes (its anchors) are marked host-dominated in every contrast with those samples, and the
+log and the tables say that those contrasts are not adjusted (``host_share`` NaN).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from target_rationale.admixture.anchors import HOSTS, HostSpec, anchor_genes, host_profile, read_shares
+from target_rationale.admixture.fractions import LENGTH_COLUMN, reference_ids
+from target_rationale.admixture.reference import SYMBOL_COLUMN, HostReference
+from target_rationale.admixture.split import host_cell_types
+from target_rationale.core.io import write_atomic
+from target_rationale.core.jobs import LOG
+from target_rationale.core.stats import benjamini_hochberg
+
+#: Layer of the adjusted cohort holding each count's expected host reads.
+HOST_LAYER = "host_expected"
+#: The least host level of a gene (a share of reads: 0.1 per million), so that the samples can show a host level
+#: where the reference has none (:func:`calibrate_host_levels`).
+LEVEL_FLOOR = 1e-7
+#: Columns the adjustment adds to a contrast table.
+HOST_COLUMNS = ["host_share", "host_dominated"]
+
+
+def _dense(matrix) -> np.ndarray:
+    return np.asarray(matrix.toarray() if hasattr(matrix, "toarray") else matrix, dtype=float)
+
+
+def _mapped(cohort: ad.AnnData, reference: HostReference) -> tuple[np.ndarray, pd.Index, pd.Series | None]:
+    """Which cohort genes the reference knows, their reference ids, and their lengths if the cohort has them."""
+    symbols = cohort.var[SYMBOL_COLUMN] if SYMBOL_COLUMN in cohort.var.columns else None
+    mapped = reference_ids(cohort.var_names, symbols, reference)
+    keep = (mapped != "").to_numpy()
+    universe = pd.Index(mapped[keep].to_numpy())
+    lengths = None
+    if LENGTH_COLUMN in cohort.var.columns:
+        lengths = pd.Series(pd.to_numeric(cohort.var[LENGTH_COLUMN], errors="coerce").to_numpy()[keep],
+                            index=universe)
+    return keep, universe, lengths
+
+
+def reference_levels(cohort: ad.AnnData, reference: HostReference, profile: str | HostSpec,
+                     specs: Mapping[str, HostSpec] = HOSTS) -> np.ndarray:
+    """A host's reference profile (a host name) or one reference profile (a cell type), on the cohort's genes, as
+    shares of the reads on the genes the reference knows; 0 for genes it does not know."""
+    keep, universe, lengths = _mapped(cohort, reference)
+    levels = np.zeros(cohort.n_vars)
+    if keep.any():
+        if isinstance(profile, str) and profile not in specs:
+            values = read_shares(reference.profile(profile, universe), lengths)
+        else:
+            values = host_profile(reference, specs[profile] if isinstance(profile, str) else profile, universe,
+                                  lengths)
+        levels[keep] = values.reindex(universe).fillna(0.0).to_numpy()
+    return levels
+
+
+def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostReference, host: str,
+                       specs: Mapping[str, HostSpec] = HOSTS) -> np.ndarray:
+    """Each sample's expected host reads per gene as shares of its reads, from its own cell mix.
+
+    ``sum_c x_sc q_c + max(f_s - sum_c x_sc, 0) h``: the reads of the host's profiled cell types (the split's
+    columns of results/qc/admixture.tsv, with their reference profiles ``q_c``) and the rest of the host fraction
+    with the host's tissue profile ``h``. A sample whose split is missing gets ``f_s h``.
+
+    Parameters
+    ----------
+    cohort : anndata.AnnData
+        The cohort (its genes and lengths).
+    table : pandas.DataFrame
+        results/qc/admixture.tsv indexed by sample, rows of the samples wanted.
+    reference : HostReference
+        The host reference.
+    host : str
+        The host.
+    specs : mapping of str to HostSpec
+        The hosts' settings.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``len(table)`` x genes.
+    """
+    fraction = pd.to_numeric(table["fraction"], errors="coerce").fillna(0.0).to_numpy()
+    cells = [c for c in host_cell_types(specs[host]) if c in table.columns and c in reference.profiles]
+    parts = np.zeros((len(table), cohort.n_vars))
+    taken = np.zeros(len(table))
+    for cell in cells:
+        x = pd.to_numeric(table[cell], errors="coerce").fillna(0.0).to_numpy()
+        if (x > 0).any():
+            parts += x[:, None] * reference_levels(cohort, reference, cell, specs)[None, :]
+            taken += x
+    rest = np.maximum(fraction - taken, 0.0)
+    levels = parts + rest[:, None] * reference_levels(cohort, reference, host, specs)[None, :]
+    # a level for every gene, so that a gene the reference does not give the host can still be fitted
+    return levels + fraction[:, None] * LEVEL_FLOOR
+
+
+def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, prior: np.ndarray,
+                          prior_sd: float, min_samples: int = 4, min_t: float = 2.0
+                          ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per gene, a factor on the host's expected reads: 1 (the reference), corrected where the samples show
+    otherwise.
+
+    Within the samples of one host, ``count / library = (1 - f) x tumour + k x prior`` for every gene, with
+    ``prior`` the sample's expected host share of the gene (:func:`sample_host_levels`); a least-squares fit
+    over the samples gives the gene's factor ``k`` with a standard error. It is combined with ``k = 1`` in log
+    space (prior sd ``prior_sd``: the host's spread around the reference on its anchors) wherever the fit is
+    informative (``k >= min_t`` standard errors); elsewhere the reference stands. Needs ``min_samples``
+    samples.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Raw counts, samples x genes, of the samples carrying this host.
+    library : numpy.ndarray
+        Their reads on the genes the reference knows (what the fractions are shares of).
+    fractions : numpy.ndarray
+        Their host fractions.
+    prior : numpy.ndarray
+        Samples x genes, :func:`sample_host_levels`.
+    prior_sd : float
+        sd (log) of a real host's levels around the reference's.
+    min_samples, min_t : float
+        When the samples can correct the reference (see above).
+
+    Returns
+    -------
+    factor : numpy.ndarray
+        Per gene, the factor on ``prior``.
+    log_sd : numpy.ndarray
+        Its uncertainty, sd in log (``prior_sd`` where the reference stands).
+    fitted : bool
+        Whether the samples could be used.
+    """
+    n_genes = counts.shape[1]
+    factor, log_sd = np.ones(n_genes), np.full(n_genes, float(prior_sd))
+    if len(fractions) < min_samples or not prior_sd > 0:
+        return factor, log_sd, False
+    a, b, y = (1 - fractions)[:, None], prior, counts / library[:, None]
+    saa, sab, sbb = float((a ** 2).sum()), (a * b).sum(axis=0), (b ** 2).sum(axis=0)
+    say, sby = (a * y).sum(axis=0), (b * y).sum(axis=0)
+    det = saa * sbb - sab ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = (saa * sby - sab * say) / det
+        tumour = (sbb * say - sab * sby) / det
+        residual = y - a * tumour - b * k
+        sigma2 = (residual ** 2).sum(axis=0) / max(len(fractions) - 2, 1)
+        se = np.sqrt(sigma2 * saa / det)
+        informative = np.isfinite(k) & np.isfinite(se) & (det > 1e-12 * saa * sbb) & (k > 0) & (k >= min_t * se)
+        data_log = np.where(informative, np.log(np.where(informative, k, 1.0)), 0.0)
+        data_precision = np.where(informative, (k / np.where(informative, se, 1.0)) ** 2, 0.0)
+    precision = 1 / prior_sd ** 2 + data_precision
+    factor = np.exp(data_log * data_precision / precision)
+    log_sd = 1 / np.sqrt(precision)
+    return factor, log_sd, True
+
+
+def host_specific_genes(cohort: ad.AnnData, reference: HostReference, host: str,
+                        specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
+    """The cohort's gene ids that are the host's anchors (expressed by it, absent from the tumour): what the
+    fallback leaves out of enrichment and axis evidence when the host's fractions cannot be estimated."""
+    keep, universe, _ = _mapped(cohort, reference)
+    anchors = set(anchor_genes(reference, specs[host], universe=universe)) if len(universe) else set()
+    ids = cohort.var_names[keep]
+    return [str(g) for g, r in zip(ids, universe) if r in anchors]
+
+
+def level_column(host: str) -> str:
+    """``var`` column of the adjusted cohort with the factor calibrating the host's reference level of each gene
+    to this cohort (:func:`calibrate_host_levels`)."""
+    return f"host_level_{host}"
+
+
+def sd_column(host: str) -> str:
+    """``var`` column of the adjusted cohort with the uncertainty (sd, log) of that factor."""
+    return f"host_level_sd_{host}"
+
+
+def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostReference,
+                  specs: Mapping[str, HostSpec] = HOSTS) -> ad.AnnData:
+    """The cohort with each sample's expected host reads taken out (see the module docstring).
+
+    Parameters
+    ----------
+    cohort : anndata.AnnData
+        Raw counts (samples x genes) and the sample sheet.
+    admixture : pandas.DataFrame
+        results/qc/admixture.tsv: ``sample, host, fraction, anchor_spread, flag``, one row per sample.
+    reference : HostReference
+        The host reference.
+    specs : mapping of str to HostSpec
+        The hosts' settings.
+
+    Returns
+    -------
+    anndata.AnnData
+        Same samples and genes; ``X`` the purified counts (int64), ``layers["host_expected"]`` the expected host
+        reads, ``obs`` with ``host`` and ``host_fraction``, ``var`` with each host's calibrated level and its sd
+        (:func:`level_column`, :func:`sd_column`); ``uns["admixture"]``: ``profile_sd`` (host -> the spread of
+        the host around the reference on its anchors), ``calibrated`` (host -> whether the samples corrected the
+        reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> gene ids, for those only).
+    """
+    table = admixture.set_index("sample").reindex(cohort.obs_names)
+    hosts = table["host"].fillna("").astype(str)
+    fractions = pd.to_numeric(table["fraction"], errors="coerce")
+    spread = pd.to_numeric(table.get("anchor_spread", pd.Series(np.nan, index=table.index)), errors="coerce")
+    counts = _dense(cohort.X)
+    keep, _, _ = _mapped(cohort, reference)
+    library = counts[:, keep].sum(axis=1)
+    expected = np.zeros_like(counts)
+    var = cohort.var.copy()
+    profile_sd, calibrated, not_estimable, specific = {}, {}, {}, {}
+    for name in sorted({h for h in hosts if h}):
+        mine = (hosts == name).to_numpy()
+        known = mine & fractions.notna().to_numpy()
+        if (mine & ~known).any():
+            not_estimable[name] = "no anchor gene of the host reference among the cohort's genes"
+            specific[name] = host_specific_genes(cohort, reference, name, specs)
+            LOG.warning("admixture: %s fractions not estimable (%s): those samples are not purified; the %d "
+                        "%s-specific genes are left out of their contrasts' enrichment and axis evidence", name,
+                        not_estimable[name], len(specific[name]), name)
+        usable = known & (table["flag"].fillna("") == "").to_numpy()
+        values = spread[usable].dropna()
+        profile_sd[name] = float(values.median()) if len(values) else 0.0
+        f = fractions.to_numpy()
+        prior = sample_host_levels(cohort, table.loc[known], reference, name, specs)
+        factor, log_sd, calibrated[name] = calibrate_host_levels(
+            counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name])
+        var[level_column(name)], var[sd_column(name)] = factor, log_sd
+        expected[known] = library[known][:, None] * prior * factor[None, :]
+        LOG.info("admixture: %s levels %s (%d samples, fraction sd %.2f); spread around the reference %.2f (log)",
+                 name, "calibrated on the samples" if calibrated[name] else "from the reference alone",
+                 int(usable.sum()), float(np.std(f[usable])) if usable.any() else 0.0, profile_sd[name])
+    purified = np.rint(np.maximum(counts - expected, 0.0)).astype(np.int64)
+    adjusted = ad.AnnData(X=purified, obs=cohort.obs.copy(), var=var)
+    adjusted.layers[HOST_LAYER] = expected.astype(np.float32)
+    adjusted.obs["host"] = hosts.to_numpy()
+    adjusted.obs["host_fraction"] = fractions.fillna(0.0).where(hosts != "", 0.0).to_numpy()
+    adjusted.uns["admixture"] = {"profile_sd": profile_sd, "calibrated": calibrated,
+                                 "not_estimable": not_estimable, "host_specific": specific}
+    removed = expected.sum(axis=1) / np.maximum(counts.sum(axis=1), 1)
+    LOG.info("admixture: expected host reads removed per sample: median %.1f%%, max %.1f%%",
+             100 * float(np.median(removed)), 100 * float(removed.max()))
+    return adjusted
+
+
+@dataclass(frozen=True)
+class GroupHost:
+    """The host tissue of one side of a contrast.
+
+    Attributes
+    ----------
+    host : str
+        Host of the group's samples (``""`` for none; the most common one if they differ).
+    share : pandas.Series
+        Per gene id, the host's share of the group's reads (expected host reads over observed reads).
+    level_sd : pandas.Series
+        Per gene id, the uncertainty (sd, log) of the host's level (0 without a host).
+    estimable : bool
+        False when some of the group's samples have a host whose fraction could not be estimated.
+    """
+
+    host: str
+    share: pd.Series
+    level_sd: pd.Series
+    estimable: bool
+
+
+def group_host(adjusted: ad.AnnData, samples: Sequence[str]) -> GroupHost:
+    """Host, per-gene host share and level uncertainty of a contrast group of the adjusted cohort
+    (:func:`purify_cohort`)."""
+    part = adjusted[list(samples)]
+    expected = _dense(part.layers[HOST_LAYER]).sum(axis=0)
+    observed = _dense(part.X).sum(axis=0) + expected  # what purification left plus what it took
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(observed > 0, expected / observed, 0.0)
+    hosts = part.obs["host"].astype(str)
+    host = str(hosts.mode().iloc[0]) if len(hosts) else ""
+    info = adjusted.uns.get("admixture", {})
+    estimable = not any(h in info.get("not_estimable", {}) for h in set(hosts) if h)
+    if host and sd_column(host) in adjusted.var.columns:
+        level_sd = adjusted.var[sd_column(host)].astype(float).fillna(0.0)
+    else:
+        level_sd = pd.Series(0.0, index=adjusted.var_names)
+    return GroupHost(host=host, share=pd.Series(share, index=adjusted.var_names), level_sd=level_sd,
+                     estimable=estimable)
+
+
+def adjust_wald(table: pd.DataFrame, target: GroupHost, reference: GroupHost, threshold: float,
+                lfc_threshold: float = 0.0, host_specific: Sequence[str] = ()) -> pd.DataFrame:
+    """A Wald table of purified counts with the host profile's uncertainty carried and host-dominated genes marked.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        pydeseq2's results (``log2FoldChange, lfcSE, stat, pvalue, padj``), indexed by gene id.
+    target, reference : GroupHost
+        The two sides of the contrast (:func:`group_host`).
+    threshold : float
+        Host share of a group's reads of a gene from which it is ``host_dominated`` (config
+        ``admixture.host_dominated``).
+    lfc_threshold : float
+        The test's log2 fold-change threshold (``diffexp.lfc_threshold``; 0: the plain Wald test).
+    host_specific : sequence of str
+        Gene ids marked host-dominated whatever their share (the fallback of a host whose fractions cannot be
+        estimated).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` with ``lfcSE``, ``stat``, ``pvalue``, ``padj`` recomputed (NaN for host-dominated genes), and
+        ``host_share`` (the larger of the two groups'; NaN when a group's host could not be estimated) and
+        ``host_dominated``.
+    """
+    out = table.copy()
+    share_t = target.share.reindex(out.index).fillna(0.0).to_numpy()
+    share_r = reference.share.reindex(out.index).fillna(0.0).to_numpy()
+    dominated = (np.maximum(share_t, share_r) >= threshold) | out.index.isin(list(host_specific))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_t = np.where(dominated, 0.0, share_t / (1 - share_t))
+        ratio_r = np.where(dominated, 0.0, share_r / (1 - share_r))
+    sd_t = target.level_sd.reindex(out.index).fillna(0.0).to_numpy()
+    sd_r = reference.level_sd.reindex(out.index).fillna(0.0).to_numpy()
+    if target.host and target.host == reference.host:
+        extra = ((ratio_t - ratio_r) * sd_t) ** 2
+    else:
+        extra = (ratio_t * sd_t) ** 2 + (ratio_r * sd_r) ** 2
+    lfc = out["log2FoldChange"].to_numpy(float)
+    se = np.sqrt(out["lfcSE"].to_numpy(float) ** 2 + extra / np.log(2) ** 2)
+    if lfc_threshold > 0:
+        stat = np.sign(lfc) * np.fmax((np.abs(lfc) - lfc_threshold) / se, 0)
+    else:
+        stat = lfc / se
+    tested = out["padj"].notna().to_numpy() & ~dominated
+    pvalue = np.where(out["pvalue"].notna(), 2 * norm.sf(np.abs(stat)), np.nan)
+    padj = np.full(len(out), np.nan)
+    if tested.any():
+        padj[tested] = benjamini_hochberg(pvalue[tested])
+    out["lfcSE"] = se
+    out["stat"] = np.where(dominated | out["stat"].isna(), np.nan, stat)
+    out["pvalue"] = np.where(dominated, np.nan, pvalue)
+    out["padj"] = padj
+    estimable = target.estimable and reference.estimable
+    out["host_share"] = np.maximum(share_t, share_r) if estimable else np.nan
+    out["host_dominated"] = dominated
+    return out
+
+
+def unadjusted_host_columns(table: pd.DataFrame, target: GroupHost | None, reference: GroupHost | None,
+                            threshold: float) -> pd.DataFrame:
+    """The host columns on a table that is not adjusted (statistics untouched): the host's share of each gene's
+    reads where known (0 without an adjusted cohort) and ``host_dominated`` by the same ``threshold``."""
+    out = table.copy()
+    if target is None or reference is None:
+        out["host_share"] = 0.0
+    else:
+        out["host_share"] = np.maximum(target.share.reindex(out.index).fillna(0.0).to_numpy(),
+                                       reference.share.reindex(out.index).fillna(0.0).to_numpy())
+    out["host_dominated"] = out["host_share"].to_numpy() >= threshold
+    return out
+
+
+def write_adjusted_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostReference,
+                          out_h5ad: str) -> ad.AnnData:
+    """Rule ``purify``: :func:`purify_cohort`, written as h5ad (the uns dictionaries as plain values)."""
+    adjusted = purify_cohort(cohort, admixture, reference)
+    info = adjusted.uns["admixture"]
+    adjusted.uns["admixture"] = {
+        "profile_sd": {k: float(v) for k, v in info["profile_sd"].items()},
+        "calibrated": {k: str(bool(v)).lower() for k, v in info["calibrated"].items()},
+        "not_estimable": dict(info["not_estimable"]),
+        "host_specific": {k: np.asarray(v, dtype=str) for k, v in info["host_specific"].items()},
+    }
+    write_atomic(out_h5ad, lambda tmp: adjusted.write_h5ad(tmp))
+    return adjusted
