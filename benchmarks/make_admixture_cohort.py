@@ -19,7 +19,9 @@ writes into ``--out``:
 Designs (:mod:`simulate.admixture`): ``admixture_null`` (no tumour difference between primaries and metastases;
 metastases carry 10-50% liver, primaries 0-20% exocrine pancreas, both from HPA v23 perturbed per gene) and
 ``admixture_planted`` (the same plus the EGFR, VEGFR and CSF1R axes up in the tumour part of metastases by
-``--lfc`` log2). The same arguments give byte-identical files (seeded generator, gzip with mtime 0).
+``--lfc`` log2). ``--liver-range LOW HIGH`` and ``--exocrine-range LOW HIGH`` replace the host fraction ranges
+(``0 0 0 0``: the same cohort without admixture); given, they are recorded in ``design.yaml``'s arguments. The same
+arguments give byte-identical files (seeded generator, gzip with mtime 0).
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ GO_BP = REPO / "resources" / "genesets" / "go_bp.gmt.gz"
 DESIGN = "~ patient + site"
 
 
-def admixture_design(name: str, n_patients: int, n_normal: int | None = None, lfc: float = 1.0) -> CohortDesign:
+def admixture_design(name: str, n_patients: int, n_normal: int | None = None, lfc: float = 1.0,
+                     liver_range: tuple[float, float] | None = None,
+                     exocrine_range: tuple[float, float] | None = None) -> CohortDesign:
     """The named design (``admixture_null`` or ``admixture_planted``) for ``n_patients`` patients.
 
     Parameters
@@ -67,6 +71,8 @@ def admixture_design(name: str, n_patients: int, n_normal: int | None = None, lf
         Patients with normal pancreas too (the design's default otherwise).
     lfc : float
         Planted log2 effect of the metastasis axes (``admixture_planted`` only).
+    liver_range, exocrine_range : tuple of float, optional
+        Host fraction ranges of metastases and primaries (the design's defaults otherwise).
 
     Returns
     -------
@@ -78,6 +84,10 @@ def admixture_design(name: str, n_patients: int, n_normal: int | None = None, lf
     kwargs: dict[str, object] = {"n_normal": n_normal}
     if name == "admixture_planted":
         kwargs["lfc"] = lfc
+    if liver_range is not None:
+        kwargs["liver_range"] = tuple(liver_range)
+    if exocrine_range is not None:
+        kwargs["exocrine_range"] = tuple(exocrine_range)
     return ADMIXTURE_DESIGNS[name](n_patients, **kwargs)
 
 
@@ -130,7 +140,9 @@ def write_admixture_cohort(cohort: SimulatedCohort, design: CohortDesign, seed: 
 
 
 def make_admixture_cohort(design_name: str, n_patients: int, seed: int, out: str | Path,
-                          n_normal: int | None = None, lfc: float = 1.0) -> Path:
+                          n_normal: int | None = None, lfc: float = 1.0,
+                          liver_range: tuple[float, float] | None = None,
+                          exocrine_range: tuple[float, float] | None = None) -> Path:
     """Simulate the named admixture design and write it into ``out`` (see the module docstring).
 
     Parameters
@@ -147,6 +159,8 @@ def make_admixture_cohort(design_name: str, n_patients: int, seed: int, out: str
         Patients with normal pancreas too.
     lfc : float
         Planted log2 effect of the metastasis axes (``admixture_planted``).
+    liver_range, exocrine_range : tuple of float, optional
+        Host fraction ranges of metastases and primaries (the design's defaults otherwise).
 
     Returns
     -------
@@ -154,12 +168,15 @@ def make_admixture_cohort(design_name: str, n_patients: int, seed: int, out: str
         ``out``.
     """
     out = Path(out)
-    design = admixture_design(design_name, n_patients, n_normal, lfc)
+    design = admixture_design(design_name, n_patients, n_normal, lfc, liver_range, exocrine_range)
     genes = prepare_gene_table(pd.read_csv(GENE_MAP, sep="\t", dtype=str))
     cohort = simulate_cohort(genes, read_gmt(GO_BP), design, seed)
     arguments: dict[str, object] = {"n_patients": n_patients, "n_normal": n_normal}
     if design_name == "admixture_planted":
         arguments["lfc"] = lfc
+    for key, value in (("liver_range", liver_range), ("exocrine_range", exocrine_range)):
+        if value is not None:
+            arguments[key] = [float(v) for v in value]
     write_admixture_cohort(cohort, design, seed, out, arguments)
     return out
 
@@ -170,10 +187,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patients", type=int, default=10)
     parser.add_argument("--normal", type=int, default=None, help="patients with normal pancreas too")
     parser.add_argument("--lfc", type=float, default=1.0, help="planted log2 effect (admixture_planted)")
+    parser.add_argument("--liver-range", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                        help="liver fraction range of metastases (default the design's, 0.1 0.5)")
+    parser.add_argument("--exocrine-range", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
+                        help="exocrine fraction range of primaries (default the design's, 0 0.2)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    out = make_admixture_cohort(args.design, args.patients, args.seed, args.out, args.normal, args.lfc)
+    out = make_admixture_cohort(args.design, args.patients, args.seed, args.out, args.normal, args.lfc,
+                                args.liver_range, args.exocrine_range)
     counts = pd.read_csv(out / "samples.tsv", sep="\t")
     print(f"{args.design}: {len(counts)} samples of {args.patients} patients (seed {args.seed}) written to {out}")
     return 0
