@@ -19,6 +19,7 @@ from target_rationale.admixture.adjust import (
     calibrate_host_levels,
     group_host,
     purify_cohort,
+    specific_genes,
     unadjusted_host_columns,
 )
 from target_rationale.admixture.fractions import write_admixture
@@ -83,6 +84,18 @@ def test_not_estimable_host_falls_back_to_leaving_its_genes_out() -> None:
     plain = unadjusted_host_columns(wald_table(), side("liver", [0.0, 0.5, 0.9, 0.2], 0.5), side("", [0] * 4, 0), 0.8)
     assert plain["stat"].tolist() == wald_table()["stat"].tolist()
     assert plain["host_dominated"].tolist() == [False, False, True, False]
+
+
+def test_specific_genes_by_share_and_fallback() -> None:
+    """A host's anchors are left untested where the host makes >= 10% of a group's reads of them; all of them when
+    the group's host fraction could not be estimated; none for a group without host."""
+    adjusted = ad.AnnData(X=np.zeros((1, 4), dtype=np.int64), var=pd.DataFrame(index=GENES))
+    adjusted.uns["admixture"] = {"host_specific": {"liver": np.array(["g1", "g2", "g3"]),
+                                                   "exocrine_pancreas": np.array(["g4"])}}
+    liver = side("liver", [0.05, 0.1, 0.5, 0.9], 0.5)
+    assert specific_genes(adjusted, [liver, side("", [0.0] * 4, 0.0)]) == ["g2", "g3"]
+    assert specific_genes(adjusted, [side("liver", [0.0] * 4, 0.5, estimable=False)]) == ["g1", "g2", "g3"]
+    assert specific_genes(adjusted, [side("exocrine_pancreas", [0.0, 0.0, 0.0, 0.09], 0.5)]) == []
 
 
 def test_calibration_recovers_planted_host_factors() -> None:

@@ -86,7 +86,8 @@ def test_tiny_run_adjusts_the_de_tables_for_host_tissue(tiny_run: Path) -> None:
         assert {"host_share", "host_dominated"} <= set(adjusted.columns)
         dominated = adjusted[adjusted["host_dominated"]]
         assert dominated[["stat", "pvalue", "padj"]].isna().all().all()
-        assert (dominated["host_share"] >= 0.8).all()
+        assert (dominated["host_share"] >= 0.1).all()  # 0.8, or 0.1 for the host's specific genes (anchors)
+        assert (adjusted.loc[adjusted["host_share"] >= 0.8, "host_dominated"]).all()
         assert plain["host_dominated"].sum() > 0 and plain.loc[plain["host_dominated"], "stat"].notna().any()
     adjusted = pd.read_csv(results / "diffexp" / "liver_met_vs_primary.tsv", sep="\t")
     plain = pd.read_csv(results / "diffexp" / "unadjusted" / "liver_met_vs_primary.tsv", sep="\t")

@@ -20,7 +20,10 @@ gene that only the host expresses, so the workflow models the mixture where it h
    recomputed with it.
 4. Host-dominated genes: where the host makes at least ``threshold`` of a group's reads of a gene, its tumour
    level cannot be estimated; the gene is reported as such (``host_dominated``; no ``stat``, ``pvalue`` or
-   ``padj``), so enrichment and axis evidence leave it out.
+   ``padj``), so enrichment and axis evidence leave it out. So is a host-specific gene (an anchor: made by the
+   host, not by the tumour) where the host makes at least ``SPECIFIC_SHARE`` of a group's reads of it: its
+   residue after purification is the host's level misjudged (a real host's can be several-fold off the
+   reference's), not tumour biology (:func:`specific_genes`).
 
 When a host's fractions cannot be estimated (no anchor among the cohort's genes), its samples are not purified,
 the host's specific genes (its anchors) are marked host-dominated in every contrast with those samples, and the
@@ -50,6 +53,9 @@ HOST_LAYER = "host_expected"
 #: The least host level of a gene (a share of reads: 0.1 per million), so that the samples can show a host level
 #: where the reference has none (:func:`calibrate_host_levels`).
 LEVEL_FLOOR = 1e-7
+#: Host share of a group's reads of one of its host's anchors from which the anchor is left untested
+#: (:func:`specific_genes`).
+SPECIFIC_SHARE = 0.1
 #: Columns the adjustment adds to a contrast table.
 HOST_COLUMNS = ["host_share", "host_dominated"]
 
@@ -231,7 +237,8 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         reads, ``obs`` with ``host`` and ``host_fraction``, ``var`` with each host's calibrated level and its sd
         (:func:`level_column`, :func:`sd_column`); ``uns["admixture"]``: ``profile_sd`` (host -> the spread of
         the host around the reference on its anchors), ``calibrated`` (host -> whether the samples corrected the
-        reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> gene ids, for those only).
+        reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> the ids of its anchors:
+        :func:`host_specific_genes`).
     """
     table = admixture.set_index("sample").reindex(cohort.obs_names)
     hosts = table["host"].fillna("").astype(str)
@@ -246,9 +253,9 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     for name in sorted({h for h in hosts if h}):
         mine = (hosts == name).to_numpy()
         known = mine & fractions.notna().to_numpy()
+        specific[name] = host_specific_genes(cohort, reference, name, specs)
         if (mine & ~known).any():
             not_estimable[name] = "no anchor gene of the host reference among the cohort's genes"
-            specific[name] = host_specific_genes(cohort, reference, name, specs)
             LOG.warning("admixture: %s fractions not estimable (%s): those samples are not purified; the %d "
                         "%s-specific genes are left out of their contrasts' enrichment and axis evidence", name,
                         not_estimable[name], len(specific[name]), name)
@@ -317,6 +324,26 @@ def group_host(adjusted: ad.AnnData, samples: Sequence[str]) -> GroupHost:
         level_sd = pd.Series(0.0, index=adjusted.var_names)
     return GroupHost(host=host, share=pd.Series(share, index=adjusted.var_names), level_sd=level_sd,
                      estimable=estimable)
+
+
+def specific_genes(adjusted: ad.AnnData, sides: Sequence[GroupHost], min_share: float = SPECIFIC_SHARE) -> list[str]:
+    """Host-specific genes to leave untested in a contrast: the anchors of each side's host (genes the host makes
+    and the tumour does not, per the reference) where that side's host share is at least ``min_share``, and all
+    of them for a side whose host fraction could not be estimated (the fallback).
+
+    A tumour does not make these genes, so whatever is left of them after purification is the host's levels
+    misjudged, not tumour biology; the share test keeps those a host barely touches.
+    """
+    lists = adjusted.uns.get("admixture", {}).get("host_specific", {})
+    genes: list[str] = []
+    for side in sides:
+        ids = [str(g) for g in lists.get(side.host, [])] if side.host else []
+        if not side.estimable:
+            genes += ids
+        else:
+            share = side.share.reindex(ids).fillna(0.0)
+            genes += list(share.index[share >= min_share])
+    return sorted(set(genes))
 
 
 def adjust_wald(table: pd.DataFrame, target: GroupHost, reference: GroupHost, threshold: float,

@@ -27,8 +27,10 @@ from threadpoolctl import threadpool_limits
 from target_rationale.admixture.adjust import (
     HOST_COLUMNS,
     HOST_LAYER,
+    SPECIFIC_SHARE,
     adjust_wald,
     group_host,
+    specific_genes,
     unadjusted_host_columns,
 )
 from target_rationale.cohort.design import Contrast, select_samples
@@ -228,16 +230,16 @@ def host_columns(table: pd.DataFrame, contrast: Contrast, cohort: ad.AnnData | N
     reference = group_host(cohort, sheet.index[sheet[contrast.variable].astype(str) == contrast.reference])
     if not adjust:
         return unadjusted_host_columns(table, target, reference, host_dominated)
-    specific = [g for host, genes in cohort.uns["admixture"].get("host_specific", {}).items()
-                if host in {target.host, reference.host} for g in genes]
+    specific = specific_genes(cohort, [target, reference])
     if not (target.estimable and reference.estimable):
         LOG.warning("%s: host fraction not estimable for %s; this contrast is not adjusted for host tissue, its %d "
-                    "host-specific genes are left out of enrichment and axis evidence", contrast.name,
+                    "host-specific genes (anchors) are left out of enrichment and axis evidence", contrast.name,
                     " and ".join(h for h in (target.host, reference.host) if h), len(specific))
     adjusted = adjust_wald(table, target, reference, host_dominated, host_specific=specific)
-    LOG.info("%s: host tissue %s / %s; %d genes host-dominated (host share >= %g); median host share of the "
-             "rest %.3f", contrast.name, target.host or "none", reference.host or "none",
-             int(adjusted["host_dominated"].sum()), host_dominated,
+    LOG.info("%s: host tissue %s / %s; %d genes host-dominated (host share >= %g, or %d host-specific genes with "
+             "a share >= %g); median host share of the rest %.3f", contrast.name, target.host or "none",
+             reference.host or "none", int(adjusted["host_dominated"].sum()), host_dominated, len(specific),
+             SPECIFIC_SHARE,
              float(adjusted.loc[~adjusted["host_dominated"], "host_share"].median()))
     return adjusted
 

@@ -272,8 +272,9 @@ def adjustment_summary(ctx: ReportContext) -> str:
             "fraction x the host's levels, from the reference calibrated gene by gene on this cohort) were taken out "
             "of its counts before the fit, and the uncertainty of the host's levels is carried into each gene's "
             "standard error, so site effects are estimated at zero admixture. Genes whose reads are at least "
-            f"{settings.get('host_dominated', 0.8):.0%} host in a contrast group are reported as host-dominated "
-            "(no test) and stay out of enrichment and axis evidence: " + (", ".join(counts) or "none") + ". "
+            f"{settings.get('host_dominated', 0.8):.0%} host in a contrast group, and host-specific genes (made by "
+            "the host, not the tumour) from 10%, are reported as host-dominated (no test) and stay out of "
+            "enrichment and axis evidence: " + (", ".join(counts) or "none") + ". "
             "Unadjusted tables: <code>results/diffexp/unadjusted/</code>.")
     if unadjusted:
         text += (" Not adjusted (host fraction not estimable): " + ", ".join(unadjusted)
