@@ -4,20 +4,22 @@ Admixture is additive on the count scale: a liver metastasis' expected count of 
 ``size factor x ((1 - f) x tumour_g + f x host_g)``. A host-fraction covariate in the log-link GLM cannot remove a
 gene that only the host expresses, so the workflow models the mixture where it happens (in-silico purification):
 
-1. Expected host reads (:func:`expected_host_counts`): ``e_sg = f_s x L_s x h_g``, with ``f_s`` the sample's host
-   fraction (results/qc/admixture.tsv, a share of the reads on the genes the reference knows), ``L_s`` those reads
-   and ``h`` the host's reference profile as shares of reads over the same genes
-   (:func:`~target_rationale.admixture.anchors.host_profile`). Genes the reference lacks get none.
+1. Expected host reads (:func:`purify_cohort`): ``e_sg = L_s x k_g x H_sg``, with ``L_s`` the sample's reads on
+   the genes the reference knows (its host fraction ``f_s``, results/qc/admixture.tsv, is a share of those),
+   ``H_sg`` the host's level of the gene in that sample, from its cell mix (:func:`sample_host_levels`: the liver
+   split's cell types with their reference profiles, the tissue profile for the rest; summing to ``f_s``) and
+   ``k_g`` a factor calibrating the reference to this cohort (:func:`calibrate_host_levels`: where the samples of
+   a host show it, else 1). Genes the reference lacks get a small floor level, so that the samples can show one.
 2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
    counts (size factors on the purified library: the tumour's).
-3. The extra variance (:func:`adjust_wald`): a real host differs from the reference gene by gene (the per-gene
-   factor the fraction estimator sees on its anchors; robust sd ``sigma``, about 0.5 in log). Left in the
-   purified count it errs by ``e x (factor - 1)``, i.e. by ``r x sigma`` in log with ``r = share / (1 - share)``
-   and ``share`` the host's share of the group's reads of that gene. This error is the same in every sample of a
-   group (a per-gene factor), so it adds ``(r_T sigma_T)^2 + (r_R sigma_R)^2`` to the variance of the log fold
-   change when the two groups have different hosts (or one has none), ``((r_T - r_R) sigma)^2`` when they have the
-   same host. ``lfcSE``, ``stat``, ``pvalue`` and ``padj`` (Benjamini-Hochberg over the genes pydeseq2 kept) are
-   recomputed with it.
+3. The extra variance (:func:`adjust_wald`): a real host differs from the reference gene by gene. Left in the
+   purified count, the error of ``k_g`` (sd ``sigma_g`` in log: the calibration's posterior sd, the host's spread
+   around the reference on its anchors where the samples cannot tell) errs by about ``r x sigma_g`` in log, with
+   ``r = share / (1 - share)`` and ``share`` the host's share of the group's reads of that gene. This error is
+   the same in every sample of a group (a per-gene factor), so it adds ``(r_T sigma_T)^2 + (r_R sigma_R)^2`` to
+   the variance of the log fold change when the two groups have different hosts (or one has none),
+   ``((r_T - r_R) sigma)^2`` when they have the same host. ``lfcSE``, ``stat``, ``pvalue`` and ``padj``
+   (Benjamini-Hochberg over the genes pydeseq2 kept) are recomputed with it.
 4. Host-dominated genes: where the host makes at least ``threshold`` of a group's reads of a gene, its tumour
    level cannot be estimated; the gene is reported as such (``host_dominated``; no ``stat``, ``pvalue`` or
    ``padj``), so enrichment and axis evidence leave it out. So is a host-specific gene (an anchor: made by the
@@ -234,7 +236,7 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     -------
     anndata.AnnData
         Same samples and genes; ``X`` the purified counts (int64), ``layers["host_expected"]`` the expected host
-        reads, ``obs`` with ``host`` and ``host_fraction``, ``var`` with each host's calibrated level and its sd
+        reads, ``obs`` with ``host`` and ``host_fraction``, ``var`` with each host's calibration factor and its sd
         (:func:`level_column`, :func:`sd_column`); ``uns["admixture"]``: ``profile_sd`` (host -> the spread of
         the host around the reference on its anchors), ``calibrated`` (host -> whether the samples corrected the
         reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> the ids of its anchors:
