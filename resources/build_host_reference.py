@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import hashlib
 import io
 import math
@@ -59,6 +58,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the GO builder beside this script, also when imported
+from build_orgdb_resources import gzip_bytes, write_bytes_if_changed  # noqa: E402
 
 #: The pip requirement fetched, and the wheel it must give.
 PACKAGE = "pirlygenes==4.50.15"
@@ -389,35 +391,6 @@ def format_tsv(header: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
     if bad is not None:
         raise ValueError(f"row {list(bad[:2])}: a field contains a tab or line break")
     return "".join("\t".join(fields) + "\n" for fields in [header, *rows]).encode("utf-8")
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """Gzip ``data`` deterministically (``mtime=0``, no file name in the header, level 9).
-
-    Parameters
-    ----------
-    data : bytes
-        Uncompressed content.
-
-    Returns
-    -------
-    bytes
-        Gzip stream; identical for identical input (with the same zlib).
-    """
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=9, mtime=0) as handle:
-        handle.write(data)
-    return buffer.getvalue()
-
-
-def write_bytes_if_changed(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (creating parents, via a renamed temporary) unless it already holds exactly that."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.is_file() and path.read_bytes() == data:
-        return
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 def build_manifest(extracted: Extracted, data: bytes, text: bytes, wheel_sha256: str,

@@ -170,8 +170,8 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         "`expected_class` (over the two tumour-vs-normal contrasts: `shared`, `unique:liver_met_vs_normal`, or "
         "`artefact:liver_admixture`), `expected_contrasts` (every contrast with a mean effect of at least 0.25, "
         "with direction), `description`.",
-        "- `truth_samples.tsv`: `sample, patient, site, batch, simulated, liver_fraction` (share of liver tissue in the RNA of "
-        "a metastasis; 0 otherwise), `depth` (simulated sequencing depth over the whole transcriptome), "
+        "- `truth_samples.tsv`: `sample, patient, site, batch, simulated, liver_fraction` (share of liver tissue in "
+        "the RNA of a metastasis; 0 otherwise), `depth` (simulated sequencing depth over the whole transcriptome), "
         "`library_size` (column sum of `counts.tsv.gz`). The liver fraction is deliberately not in `samples.tsv`.",
         "",
         "## Design",

@@ -43,8 +43,8 @@ import pandas as pd
 from scipy.stats import norm
 
 from target_rationale.admixture.anchors import HOSTS, HostSpec, anchor_genes, host_profile, read_shares
-from target_rationale.admixture.fractions import LENGTH_COLUMN, reference_ids
-from target_rationale.admixture.reference import SYMBOL_COLUMN, HostReference
+from target_rationale.admixture.fractions import mapped_genes
+from target_rationale.admixture.reference import HostReference
 from target_rationale.admixture.split import host_cell_types
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
@@ -66,24 +66,11 @@ def _dense(matrix) -> np.ndarray:
     return np.asarray(matrix.toarray() if hasattr(matrix, "toarray") else matrix, dtype=float)
 
 
-def _mapped(cohort: ad.AnnData, reference: HostReference) -> tuple[np.ndarray, pd.Index, pd.Series | None]:
-    """Which cohort genes the reference knows, their reference ids, and their lengths if the cohort has them."""
-    symbols = cohort.var[SYMBOL_COLUMN] if SYMBOL_COLUMN in cohort.var.columns else None
-    mapped = reference_ids(cohort.var_names, symbols, reference)
-    keep = (mapped != "").to_numpy()
-    universe = pd.Index(mapped[keep].to_numpy())
-    lengths = None
-    if LENGTH_COLUMN in cohort.var.columns:
-        lengths = pd.Series(pd.to_numeric(cohort.var[LENGTH_COLUMN], errors="coerce").to_numpy()[keep],
-                            index=universe)
-    return keep, universe, lengths
-
-
 def reference_levels(cohort: ad.AnnData, reference: HostReference, profile: str | HostSpec,
                      specs: Mapping[str, HostSpec] = HOSTS) -> np.ndarray:
     """A host's reference profile (a host name) or one reference profile (a cell type), on the cohort's genes, as
     shares of the reads on the genes the reference knows; 0 for genes it does not know."""
-    keep, universe, lengths = _mapped(cohort, reference)
+    keep, universe, lengths = mapped_genes(cohort, reference)
     levels = np.zeros(cohort.n_vars)
     if keep.any():
         if isinstance(profile, str) and profile not in specs:
@@ -200,7 +187,7 @@ def host_specific_genes(cohort: ad.AnnData, reference: HostReference, host: str,
                         specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
     """The cohort's gene ids that are the host's anchors (expressed by it, absent from the tumour): what the
     fallback leaves out of enrichment and axis evidence when the host's fractions cannot be estimated."""
-    keep, universe, _ = _mapped(cohort, reference)
+    keep, universe, _ = mapped_genes(cohort, reference)
     anchors = set(anchor_genes(reference, specs[host], universe=universe)) if len(universe) else set()
     ids = cohort.var_names[keep]
     return [str(g) for g, r in zip(ids, universe) if r in anchors]
@@ -247,7 +234,7 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     fractions = pd.to_numeric(table["fraction"], errors="coerce")
     spread = pd.to_numeric(table.get("anchor_spread", pd.Series(np.nan, index=table.index)), errors="coerce")
     counts = _dense(cohort.X)
-    keep, _, _ = _mapped(cohort, reference)
+    keep, _, _ = mapped_genes(cohort, reference)
     library = counts[:, keep].sum(axis=1)
     expected = np.zeros_like(counts)
     var = cohort.var.copy()

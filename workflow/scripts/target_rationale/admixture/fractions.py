@@ -389,6 +389,20 @@ def reference_ids(gene_ids: pd.Index, symbols: pd.Series | None, reference: Host
     return mapped.rename("reference_id")
 
 
+def mapped_genes(cohort: ad.AnnData, reference: HostReference) -> tuple[np.ndarray, pd.Index, pd.Series | None]:
+    """The cohort genes the reference knows (mask over ``var_names``), their reference ids (:func:`reference_ids`)
+    and, if the cohort has a ``length`` column, their lengths indexed by those ids."""
+    symbols = cohort.var[SYMBOL_COLUMN] if SYMBOL_COLUMN in cohort.var.columns else None
+    mapped = reference_ids(cohort.var_names, symbols, reference)
+    keep = (mapped != "").to_numpy()
+    universe = pd.Index(mapped[keep].to_numpy())
+    lengths = None
+    if LENGTH_COLUMN in cohort.var.columns:
+        lengths = pd.Series(pd.to_numeric(cohort.var[LENGTH_COLUMN], errors="coerce").to_numpy()[keep],
+                            index=universe)
+    return keep, universe, lengths
+
+
 def _host_rows(counts: pd.DataFrame, null_counts: pd.DataFrame, spec: HostSpec, name: str,
                reference: HostReference, seed: int, n_boot: int, level: float,
                lengths: pd.Series | None) -> pd.DataFrame:
@@ -483,17 +497,12 @@ def write_admixture(cohort: ad.AnnData, site_hosts: Mapping[str, str], variable:
     absent = [level for level in site_hosts if level not in set(sites)]
     if absent:
         LOG.info("admixture: site level(s) %s of the host map are not in the cohort", listing(absent))
-    symbols = cohort.var[SYMBOL_COLUMN] if SYMBOL_COLUMN in cohort.var.columns else None
-    mapped = reference_ids(cohort.var_names, symbols, reference)
-    keep = (mapped != "").to_numpy()
+    keep, universe, lengths = mapped_genes(cohort, reference)
     matrix = cohort.X.toarray() if hasattr(cohort.X, "toarray") else np.asarray(cohort.X)
-    counts = pd.DataFrame(matrix[:, keep], index=cohort.obs_names, columns=pd.Index(mapped[keep].to_numpy()))
+    counts = pd.DataFrame(matrix[:, keep], index=cohort.obs_names, columns=universe)
     LOG.info("admixture: %d of %d genes found in the host reference %s", int(keep.sum()), len(keep),
              reference.path.name)
-    lengths = None
-    if LENGTH_COLUMN in cohort.var.columns:
-        lengths = pd.Series(pd.to_numeric(cohort.var[LENGTH_COLUMN], errors="coerce").to_numpy()[keep],
-                            index=counts.columns)
+    if lengths is not None:
         LOG.info("admixture: reference levels weighted by the cohort's gene lengths (%s)", LENGTH_COLUMN)
     host_of = sites.map(lambda s: site_hosts.get(s, ""))
     used = [h for h in hosts if (host_of == h).any()]

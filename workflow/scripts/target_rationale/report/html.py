@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from target_rationale.admixture.adjust import SPECIFIC_SHARE
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
 from target_rationale.core.tsv import read_tsv
@@ -254,8 +255,8 @@ def host_tissue_blocks(ctx: ReportContext) -> list[str]:
 
 def adjustment_summary(ctx: ReportContext) -> str:
     """What was done about host tissue in the DE tables: adjusted or not, and host-dominated genes per contrast."""
-    settings = ctx.config.get("admixture", {})
-    if not settings.get("adjust", True):
+    settings = ctx.config["admixture"]  # the resolved config: the schema's defaults filled in
+    if not settings["adjust"]:
         return ("Differential expression is <b>not adjusted</b> for host tissue (<code>admixture.adjust: "
                 "false</code>): host reads are in every count, so host genes can come out as changed.")
     counts, unadjusted = [], []
@@ -272,9 +273,9 @@ def adjustment_summary(ctx: ReportContext) -> str:
             "fraction x the host's levels, from the reference calibrated gene by gene on this cohort) were taken out "
             "of its counts before the fit, and the uncertainty of the host's levels is carried into each gene's "
             "standard error, so site effects are estimated at zero admixture. Genes whose reads are at least "
-            f"{settings.get('host_dominated', 0.8):.0%} host in a contrast group, and host-specific genes (made by "
-            "the host, not the tumour) from 10%, are reported as host-dominated (no test) and stay out of "
-            "enrichment and axis evidence: " + (", ".join(counts) or "none") + ". "
+            f"{settings['host_dominated']:.0%} host in a contrast group, and host-specific genes (made by "
+            f"the host, not the tumour) from {SPECIFIC_SHARE:.0%}, are reported as host-dominated (no test) and "
+            "stay out of enrichment and axis evidence: " + (", ".join(counts) or "none") + ". "
             "Unadjusted tables: <code>results/diffexp/unadjusted/</code>.")
     if unadjusted:
         text += (" Not adjusted (host fraction not estimable): " + ", ".join(unadjusted)
