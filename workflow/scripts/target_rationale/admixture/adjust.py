@@ -6,10 +6,12 @@ gene that only the host expresses, so the workflow models the mixture where it h
 
 1. Expected host reads (:func:`purify_cohort`): ``e_sg = L_s x k_g x H_sg``, with ``L_s`` the sample's reads on
    the genes the reference knows (its host fraction ``f_s``, results/qc/admixture.tsv, is a share of those),
-   ``H_sg`` the host's level of the gene in that sample, from its cell mix (:func:`sample_host_levels`: the liver
-   split's cell types with their reference profiles, the tissue profile for the rest; summing to ``f_s``) and
-   ``k_g`` a factor calibrating the reference to this cohort (:func:`calibrate_host_levels`: where the samples of
-   a host show it, else 1). Genes the reference lacks get a small floor level, so that the samples can show one.
+   ``H_sg`` the host's level of the gene in that sample and ``k_g`` a factor calibrating it to this cohort
+   (:func:`calibrate_host_levels`: where the samples of a host show it, else 1). ``H_sg`` is the host's make-up
+   in this cohort (:func:`fit_host_mix`: weights of the reference's tissue and cell-type profiles, fitted on
+   every gene at once) at the sample's host fraction, moved by the sample's own cell mix (the liver split's
+   cell types, as deviations from their typical share: :func:`sample_host_levels`). Genes the reference lacks
+   get a small floor level, so that the samples can show one.
 2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
    counts (size factors on the purified library: the tumour's).
 3. The extra variance (:func:`adjust_wald`): a real host differs from the reference gene by gene. Left in the
@@ -40,9 +42,17 @@ from dataclasses import dataclass
 import anndata as ad
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize
 from scipy.stats import norm
 
-from target_rationale.admixture.anchors import HOSTS, HostSpec, anchor_genes, host_profile, read_shares
+from target_rationale.admixture.anchors import (
+    HOSTS,
+    TUMOUR_LIKE,
+    HostSpec,
+    anchor_genes,
+    host_profile,
+    read_shares,
+)
 from target_rationale.admixture.fractions import mapped_genes
 from target_rationale.admixture.reference import HostReference
 from target_rationale.admixture.split import host_cell_types
@@ -83,12 +93,17 @@ def reference_levels(cohort: ad.AnnData, reference: HostReference, profile: str 
 
 
 def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostReference, host: str,
-                       specs: Mapping[str, HostSpec] = HOSTS) -> np.ndarray:
+                       specs: Mapping[str, HostSpec] = HOSTS, baseline: np.ndarray | None = None) -> np.ndarray:
     """Each sample's expected host reads per gene as shares of its reads, from its own cell mix.
 
-    ``sum_c x_sc q_c + max(f_s - sum_c x_sc, 0) h``: the reads of the host's profiled cell types (the split's
-    columns of results/qc/admixture.tsv, with their reference profiles ``q_c``) and the rest of the host fraction
-    with the host's tissue profile ``h``. A sample whose split is missing gets ``f_s h``.
+    ``f_s h + sum_c (x_sc - f_s pi_c) q_c`` (at least 0): the host's mean profile ``h`` (``baseline``: its
+    make-up fitted on the cohort, :func:`fit_host_mix`; by default the reference's tissue profile) at the
+    sample's host fraction, moved by how far the sample's profiled cell types (the split's columns of
+    results/qc/admixture.tsv, ``x_sc``, with their reference profiles ``q_c``) are from their typical share of
+    the host's reads in this cohort (``pi_c``, the median of ``x_sc / f_s``). Deviations, not the split's reads
+    themselves: single-cell profiles and their markers differ from bulk tissue in scale, and the split caps a
+    cell type at the host fraction, so taken as they are the split's reads would crowd out the host's other
+    cells (the liver's endothelium and stroma).
 
     Parameters
     ----------
@@ -102,6 +117,9 @@ def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostR
         The host.
     specs : mapping of str to HostSpec
         The hosts' settings.
+    baseline : numpy.ndarray, optional
+        The host's mean profile over the cohort's genes (shares of reads); default the reference's tissue
+        profile.
 
     Returns
     -------
@@ -110,17 +128,97 @@ def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostR
     """
     fraction = pd.to_numeric(table["fraction"], errors="coerce").fillna(0.0).to_numpy()
     cells = [c for c in host_cell_types(specs[host]) if c in table.columns and c in reference.profiles]
-    parts = np.zeros((len(table), cohort.n_vars))
-    taken = np.zeros(len(table))
+    if baseline is None:
+        baseline = reference_levels(cohort, reference, host, specs)
+    levels = fraction[:, None] * baseline[None, :]
     for cell in cells:
-        x = pd.to_numeric(table[cell], errors="coerce").fillna(0.0).to_numpy()
-        if (x > 0).any():
-            parts += x[:, None] * reference_levels(cohort, reference, cell, specs)[None, :]
-            taken += x
-    rest = np.maximum(fraction - taken, 0.0)
-    levels = parts + rest[:, None] * reference_levels(cohort, reference, host, specs)[None, :]
-    # a level for every gene, so that a gene the reference does not give the host can still be fitted
+        x = pd.to_numeric(table[cell], errors="coerce").to_numpy()
+        ratio = np.divide(x, fraction, out=np.full(len(x), np.nan), where=fraction > 0)
+        if not np.isfinite(ratio).any():
+            continue
+        typical = float(np.nanmedian(ratio))
+        deviation = np.where(np.isfinite(x), x - typical * fraction, 0.0)
+        levels += deviation[:, None] * reference_levels(cohort, reference, cell, specs)[None, :]
+    levels = np.maximum(levels, 0.0)
     return levels + fraction[:, None] * LEVEL_FLOOR
+
+
+def mix_components(reference: HostReference, host: str, specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
+    """The reference profiles a host's make-up is fitted on (:func:`fit_host_mix`): its tissue profile and its
+    resident and stromal cell types, never a tumour-like profile (islet cells)."""
+    spec = specs[host]
+    cells = [c for c in spec.cell_types if c in reference.profiles and c not in TUMOUR_LIKE and c != spec.profile]
+    return [spec.profile, *cells]
+
+
+def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, components: np.ndarray,
+                 gene_sd: float = 0.5, min_samples: int = 4) -> tuple[np.ndarray, bool]:
+    """The host's make-up in this cohort: non-negative weights of reference profiles, fitted on every gene.
+
+    Within the samples of one host, a gene's share of reads is ``(1 - f) x tumour + f x host`` whatever the
+    tumour makes, so a straight line in ``f`` per gene extrapolated to ``f = 1`` estimates the host's level
+    ``h_g`` (with a variance from the line's residuals). The host's levels are modelled as a mix of reference
+    profiles, ``h_g = sum_j w_j q_jg``; the weights (>= 0) minimise, over all genes, ``(h_g - fitted)^2 /
+    (variance + (gene_sd x max(fitted, h_g))^2)`` (L-BFGS-B from the tissue profile alone and from equal
+    weights; the better fit is kept): a real host differs from any mix gene by gene, and without that term the
+    most expressed genes would decide alone. A handful of weights fitted on thousands of genes: the make-up is
+    well determined
+    where a per-gene level is not (a host richer in endothelium than the reference's tissue raises every
+    endothelial gene). Needs ``min_samples`` samples whose fractions differ.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Raw counts, samples x genes, of the samples carrying this host.
+    library : numpy.ndarray
+        Their reads on the genes the reference knows (what the fractions are shares of).
+    fractions : numpy.ndarray
+        Their host fractions.
+    components : numpy.ndarray
+        Profiles x genes: the reference profiles as shares of reads (:func:`reference_levels`), the tissue
+        profile first.
+    gene_sd : float
+        Relative spread of a real host's level around the mix, per gene.
+    min_samples : int
+        See above.
+
+    Returns
+    -------
+    weights : numpy.ndarray
+        Per profile; the tissue profile alone (1, 0, ...) when the samples cannot tell.
+    fitted : bool
+        Whether the samples could be used.
+    """
+    weights = np.zeros(len(components))
+    weights[0] = 1.0
+    n = len(fractions)
+    if n < min_samples or float(np.std(fractions)) < 0.02:
+        return weights, False
+    y = counts / library[:, None]
+    design = np.column_stack([np.ones(n), fractions])
+    inverse = np.linalg.inv(design.T @ design)
+    coef = inverse @ design.T @ y                      # 2 x genes: intercept (tumour), slope
+    level = coef[0] + coef[1]                          # the line at f = 1: the host's level
+    residual = y - design @ coef
+    noise = (residual ** 2).sum(axis=0) / max(n - 2, 1)
+    level_var = noise * float(np.ones(2) @ inverse @ np.ones(2))
+    use = np.isfinite(level) & np.isfinite(level_var) & (components.max(axis=0) > 0)
+    if use.sum() < 10 * len(components):
+        return weights, False
+    a, b, v = components[:, use].T, level[use], level_var[use]
+    observed = np.maximum(b, 0.0)
+
+    def loss(w: np.ndarray) -> float:
+        fitted = a @ w
+        return float((((b - fitted) ** 2) / (v + (gene_sd * np.maximum(fitted, observed)) ** 2 + 1e-24)).sum())
+
+    starts = [weights, np.full(len(components), 1.0 / len(components))]
+    fits = [minimize(loss, start, method="L-BFGS-B", bounds=[(0.0, None)] * len(components)) for start in starts]
+    best = min(fits, key=lambda fit: fit.fun)
+    if not (np.all(np.isfinite(best.x)) and best.x.sum() > 0):
+        return weights, False
+    weights = np.where(best.x > 1e-4, best.x, 0.0)
+    return weights, True
 
 
 def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, prior: np.ndarray,
@@ -225,7 +323,8 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         Same samples and genes; ``X`` the purified counts (int64), ``layers["host_expected"]`` the expected host
         reads, ``obs`` with ``host`` and ``host_fraction``, ``var`` with each host's calibration factor and its sd
         (:func:`level_column`, :func:`sd_column`); ``uns["admixture"]``: ``profile_sd`` (host -> the spread of
-        the host around the reference on its anchors), ``calibrated`` (host -> whether the samples corrected the
+        the host around the reference on its anchors), ``mix`` (host -> profile -> weight: its make-up,
+        :func:`fit_host_mix`), ``calibrated`` (host -> whether the samples corrected the
         reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> the ids of its anchors:
         :func:`host_specific_genes`).
     """
@@ -238,7 +337,7 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     library = counts[:, keep].sum(axis=1)
     expected = np.zeros_like(counts)
     var = cohort.var.copy()
-    profile_sd, calibrated, not_estimable, specific = {}, {}, {}, {}
+    profile_sd, calibrated, not_estimable, specific, mix = {}, {}, {}, {}, {}
     for name in sorted({h for h in hosts if h}):
         mine = (hosts == name).to_numpy()
         known = mine & fractions.notna().to_numpy()
@@ -252,7 +351,13 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         values = spread[usable].dropna()
         profile_sd[name] = float(values.median()) if len(values) else 0.0
         f = fractions.to_numpy()
-        prior = sample_host_levels(cohort, table.loc[known], reference, name, specs)
+        names = mix_components(reference, name, specs)
+        components = np.vstack([reference_levels(cohort, reference, c, specs) for c in names])
+        weights, mixed = fit_host_mix(counts[usable], library[usable], f[usable], components)
+        mix[name] = {c: float(w) for c, w in zip(names, weights) if w > 0}
+        LOG.info("admixture: %s make-up %s: %s", name, "fitted on the samples" if mixed else "the reference tissue",
+                 ", ".join(f"{c} {w:.2f}" for c, w in mix[name].items()))
+        prior = sample_host_levels(cohort, table.loc[known], reference, name, specs, baseline=weights @ components)
         factor, log_sd, calibrated[name] = calibrate_host_levels(
             counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name])
         var[level_column(name)], var[sd_column(name)] = factor, log_sd
@@ -265,7 +370,7 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     adjusted.layers[HOST_LAYER] = expected.astype(np.float32)
     adjusted.obs["host"] = hosts.to_numpy()
     adjusted.obs["host_fraction"] = fractions.fillna(0.0).where(hosts != "", 0.0).to_numpy()
-    adjusted.uns["admixture"] = {"profile_sd": profile_sd, "calibrated": calibrated,
+    adjusted.uns["admixture"] = {"profile_sd": profile_sd, "calibrated": calibrated, "mix": mix,
                                  "not_estimable": not_estimable, "host_specific": specific}
     removed = expected.sum(axis=1) / np.maximum(counts.sum(axis=1), 1)
     LOG.info("admixture: expected host reads removed per sample: median %.1f%%, max %.1f%%",
@@ -416,6 +521,7 @@ def write_adjusted_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference
     info = adjusted.uns["admixture"]
     adjusted.uns["admixture"] = {
         "profile_sd": {k: float(v) for k, v in info["profile_sd"].items()},
+        "mix": {k: {c: float(w) for c, w in v.items()} for k, v in info["mix"].items()},
         "calibrated": {k: str(bool(v)).lower() for k, v in info["calibrated"].items()},
         "not_estimable": dict(info["not_estimable"]),
         "host_specific": {k: np.asarray(v, dtype=str) for k, v in info["host_specific"].items()},
