@@ -15,8 +15,9 @@ gene that only the host expresses, so the workflow models the mixture where it h
 2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
    counts (size factors on the purified library: the tumour's).
 3. The extra variance (:func:`adjust_wald`): a real host differs from the reference gene by gene. Left in the
-   purified count, the error of ``k_g`` (sd ``sigma_g`` in log: the calibration's posterior sd, the host's spread
-   around the reference on its anchors where the samples cannot tell) errs by about ``r x sigma_g`` in log, with
+   purified count, the error of ``k_g`` (sd ``sigma_g`` in log: the calibration's posterior sd; where the samples
+   cannot tell, the spread of a gene's level around the host's fitted make-up, or around the reference on the
+   host's anchors when the make-up could not be fitted) errs by about ``r x sigma_g`` in log, with
    ``r = share / (1 - share)`` and ``share`` the host's share of the group's reads of that gene. This error is
    the same in every sample of a group (a per-gene factor), so it adds ``(r_T sigma_T)^2 + (r_R sigma_R)^2`` to
    the variance of the log fold change when the two groups have different hosts (or one has none),
@@ -42,7 +43,7 @@ from dataclasses import dataclass
 import anndata as ad
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 from scipy.stats import norm
 
 from target_rationale.admixture.anchors import (
@@ -68,6 +69,12 @@ LEVEL_FLOOR = 1e-7
 #: Host share of a group's reads of one of its host's anchors from which the anchor is left untested
 #: (:func:`specific_genes`).
 SPECIFIC_SHARE = 0.1
+#: Largest sd of a host level extrapolated to a host fraction of 1, in units of one sample's noise, from which
+#: the host's make-up is still fitted on the cohort (:func:`fit_host_mix`).
+MAX_EXTRAPOLATION = 4.0
+#: Host level (a share of reads) from which a gene counts in the comparison of a fitted make-up with the tissue
+#: profile (:func:`fit_host_mix`).
+MIN_LEVEL = 1e-6
 #: Columns the adjustment adds to a contrast table.
 HOST_COLUMNS = ["host_share", "host_dominated"]
 
@@ -151,20 +158,60 @@ def mix_components(reference: HostReference, host: str, specs: Mapping[str, Host
     return [spec.profile, *cells]
 
 
+def _fit_weights(a: np.ndarray, b: np.ndarray, v: np.ndarray, starts: Sequence[np.ndarray], gene_sd: float
+                 ) -> np.ndarray:
+    """Weights >= 0 summing to 1 minimising ``sum (b - a w)^2 / (v + (gene_sd x max(a w, b))^2)`` (SLSQP from
+    each start; the best fit)."""
+    observed = np.maximum(b, 0.0)
+
+    def loss(w: np.ndarray) -> float:
+        fitted = a @ w
+        return float((((b - fitted) ** 2) / (v + (gene_sd * np.maximum(fitted, observed)) ** 2 + 1e-24)).sum())
+
+    total = {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}
+    fits = [minimize(loss, start, method="SLSQP", bounds=[(0.0, 1.0)] * a.shape[1], constraints=[total],
+                     options={"maxiter": 500, "ftol": 1e-10}) for start in starts]
+    best = min(fits, key=lambda fit: fit.fun)
+    weights = np.where(best.x > 1e-4, best.x, 0.0)
+    return weights / weights.sum()
+
+
+def _nll(b: np.ndarray, v: np.ndarray, fitted: np.ndarray, tau: float) -> float:
+    """Normal negative log-likelihood (up to a constant) of ``b ~ N(fitted, v + (tau x fitted)^2)``."""
+    total = v + (tau * fitted) ** 2 + 1e-30
+    return float((np.log(total) + (b - fitted) ** 2 / total).sum())
+
+
+def _spread(b: np.ndarray, v: np.ndarray, fitted: np.ndarray) -> tuple[float, float]:
+    """The host's per-gene spread around a mix (sd of a relative error): the ``tau`` in ``[0.05, 3]`` maximising
+    the likelihood of ``b ~ N(fitted, v + (tau x fitted)^2)``, and that likelihood (:func:`_nll`)."""
+    best = minimize_scalar(lambda tau: _nll(b, v, fitted, tau), bounds=(0.05, 3.0), method="bounded")
+    return float(best.x), float(best.fun)
+
+
 def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, components: np.ndarray,
-                 gene_sd: float = 0.5, min_samples: int = 4) -> tuple[np.ndarray, bool]:
-    """The host's make-up in this cohort: non-negative weights of reference profiles, fitted on every gene.
+                 gene_sd: float = 0.5, min_samples: int = 4, max_extrapolation: float = MAX_EXTRAPOLATION
+                 ) -> tuple[np.ndarray, float, bool]:
+    """The host's make-up in this cohort: non-negative weights of reference profiles, fitted on every gene, and
+    how far a gene's level strays from it.
 
     Within the samples of one host, a gene's share of reads is ``(1 - f) x tumour + f x host`` whatever the
     tumour makes, so a straight line in ``f`` per gene extrapolated to ``f = 1`` estimates the host's level
     ``h_g`` (with a variance from the line's residuals). The host's levels are modelled as a mix of reference
-    profiles, ``h_g = sum_j w_j q_jg``; the weights (>= 0) minimise, over all genes, ``(h_g - fitted)^2 /
-    (variance + (gene_sd x max(fitted, h_g))^2)`` (L-BFGS-B from the tissue profile alone and from equal
-    weights; the better fit is kept): a real host differs from any mix gene by gene, and without that term the
-    most expressed genes would decide alone. A handful of weights fitted on thousands of genes: the make-up is
-    well determined
-    where a per-gene level is not (a host richer in endothelium than the reference's tissue raises every
-    endothelial gene). Needs ``min_samples`` samples whose fractions differ.
+    profiles, ``h_g = sum_j w_j q_jg``; the weights (>= 0) minimise, over all genes, ``(h_g - fitted)^2 / (variance
+    + (tau x max(fitted, h_g))^2)`` (SLSQP, summing to 1, from the tissue profile alone and from equal weights; the
+    better fit is kept): a real host differs from any mix gene by gene, and without that term the most expressed
+    genes would decide alone. ``tau``, the spread of a gene's level around the mix (sd of a relative error), starts
+    at ``gene_sd`` and is then estimated on the genes (maximum likelihood, ``h_g ~ N(fitted, variance + (tau x
+    fitted)^2)``), the weights refitted with it. A handful of weights fitted on thousands of genes: the make-up is
+    well determined where a per-gene level is not (a host richer in endothelium than the reference's tissue raises
+    every endothelial gene). The fitted make-up is kept only when it explains the genes better than the tissue
+    profile alone by more than its extra weights cost (Akaike's criterion on that likelihood, over the genes either
+    gives at least ``MIN_LEVEL``), and with a spread below the bound 3. The weights sum to 1 (a gene's share of the
+    host's reads is a share of each profile's). Needs ``min_samples`` samples whose fractions are spread enough for
+    the line at ``f = 1`` to be an estimate, not an extrapolation of noise: its sd at most ``max_extrapolation``
+    times a single sample's noise (liver metastases with fractions 0.1-0.5: about 2; primaries with 0-0.2 of
+    exocrine pancreas: about 10, so they keep the tissue profile).
 
     Parameters
     ----------
@@ -178,14 +225,18 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
         Profiles x genes: the reference profiles as shares of reads (:func:`reference_levels`), the tissue
         profile first.
     gene_sd : float
-        Relative spread of a real host's level around the mix, per gene.
+        The spread ``tau`` the first fit assumes.
     min_samples : int
+        See above.
+    max_extrapolation : float
         See above.
 
     Returns
     -------
     weights : numpy.ndarray
-        Per profile; the tissue profile alone (1, 0, ...) when the samples cannot tell.
+        Per profile, summing to 1; the tissue profile alone (1, 0, ...) when the samples cannot tell.
+    spread : float
+        ``tau``; NaN when the samples cannot tell.
     fitted : bool
         Whether the samples could be used.
     """
@@ -193,10 +244,12 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
     weights[0] = 1.0
     n = len(fractions)
     if n < min_samples or float(np.std(fractions)) < 0.02:
-        return weights, False
+        return weights, float("nan"), False
     y = counts / library[:, None]
     design = np.column_stack([np.ones(n), fractions])
     inverse = np.linalg.inv(design.T @ design)
+    if float(np.ones(2) @ inverse @ np.ones(2)) > max_extrapolation ** 2:
+        return weights, float("nan"), False
     coef = inverse @ design.T @ y                      # 2 x genes: intercept (tumour), slope
     level = coef[0] + coef[1]                          # the line at f = 1: the host's level
     residual = y - design @ coef
@@ -204,21 +257,20 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
     level_var = noise * float(np.ones(2) @ inverse @ np.ones(2))
     use = np.isfinite(level) & np.isfinite(level_var) & (components.max(axis=0) > 0)
     if use.sum() < 10 * len(components):
-        return weights, False
+        return weights, float("nan"), False
     a, b, v = components[:, use].T, level[use], level_var[use]
-    observed = np.maximum(b, 0.0)
-
-    def loss(w: np.ndarray) -> float:
-        fitted = a @ w
-        return float((((b - fitted) ** 2) / (v + (gene_sd * np.maximum(fitted, observed)) ** 2 + 1e-24)).sum())
-
-    starts = [weights, np.full(len(components), 1.0 / len(components))]
-    fits = [minimize(loss, start, method="L-BFGS-B", bounds=[(0.0, None)] * len(components)) for start in starts]
-    best = min(fits, key=lambda fit: fit.fun)
-    if not (np.all(np.isfinite(best.x)) and best.x.sum() > 0):
-        return weights, False
-    weights = np.where(best.x > 1e-4, best.x, 0.0)
-    return weights, True
+    tissue = a @ weights
+    # the genes the likelihoods are compared on: those the host makes (at least 1 per million) by either model
+    fit = _fit_weights(a, b, v, [weights, np.full(len(components), 1.0 / len(components))], gene_sd)
+    spread, _ = _spread(b, v, a @ fit)
+    fit = _fit_weights(a, b, v, [fit], spread)
+    judged = (tissue >= MIN_LEVEL) | (a @ fit >= MIN_LEVEL)
+    spread, nll = _spread(b[judged], v[judged], (a @ fit)[judged])
+    _, nll_tissue = _spread(b[judged], v[judged], tissue[judged])
+    # the mix must beat the tissue profile alone by more than its extra weights (Akaike) and fit at all
+    if spread >= 3.0 - 1e-3 or nll + 2 * (np.count_nonzero(fit) - 1) >= nll_tissue:
+        return weights, float("nan"), False
+    return fit, spread, True
 
 
 def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, prior: np.ndarray,
@@ -230,7 +282,7 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
     Within the samples of one host, ``count / library = (1 - f) x tumour + k x prior`` for every gene, with
     ``prior`` the sample's expected host share of the gene (:func:`sample_host_levels`); a least-squares fit
     over the samples gives the gene's factor ``k`` with a standard error. It is combined with ``k = 1`` in log
-    space (prior sd ``prior_sd``: the host's spread around the reference on its anchors) wherever the fit is
+    space (prior sd ``prior_sd``: the spread of a gene's level around the host's make-up) wherever the fit is
     informative (``k >= min_t`` standard errors); elsewhere the reference stands. Needs ``min_samples``
     samples.
 
@@ -323,7 +375,8 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         Same samples and genes; ``X`` the purified counts (int64), ``layers["host_expected"]`` the expected host
         reads, ``obs`` with ``host`` and ``host_fraction``, ``var`` with each host's calibration factor and its sd
         (:func:`level_column`, :func:`sd_column`); ``uns["admixture"]``: ``profile_sd`` (host -> the spread of
-        the host around the reference on its anchors), ``mix`` (host -> profile -> weight: its make-up,
+        a gene's level around the host's fitted make-up, :func:`fit_host_mix`; where it could not be fitted, the
+        host's spread around the reference on its anchors), ``mix`` (host -> profile -> weight: its make-up,
         :func:`fit_host_mix`), ``calibrated`` (host -> whether the samples corrected the
         reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> the ids of its anchors:
         :func:`host_specific_genes`).
@@ -353,7 +406,9 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         f = fractions.to_numpy()
         names = mix_components(reference, name, specs)
         components = np.vstack([reference_levels(cohort, reference, c, specs) for c in names])
-        weights, mixed = fit_host_mix(counts[usable], library[usable], f[usable], components)
+        weights, mix_spread, mixed = fit_host_mix(counts[usable], library[usable], f[usable], components)
+        if mixed:
+            profile_sd[name] = mix_spread
         mix[name] = {c: float(w) for c, w in zip(names, weights) if w > 0}
         LOG.info("admixture: %s make-up %s: %s", name, "fitted on the samples" if mixed else "the reference tissue",
                  ", ".join(f"{c} {w:.2f}" for c, w in mix[name].items()))
@@ -362,9 +417,10 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
             counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name])
         var[level_column(name)], var[sd_column(name)] = factor, log_sd
         expected[known] = library[known][:, None] * prior * factor[None, :]
-        LOG.info("admixture: %s levels %s (%d samples, fraction sd %.2f); spread around the reference %.2f (log)",
+        LOG.info("admixture: %s levels %s (%d samples, fraction sd %.2f); spread of a gene's level %.2f (log; %s)",
                  name, "calibrated on the samples" if calibrated[name] else "from the reference alone",
-                 int(usable.sum()), float(np.std(f[usable])) if usable.any() else 0.0, profile_sd[name])
+                 int(usable.sum()), float(np.std(f[usable])) if usable.any() else 0.0, profile_sd[name],
+                 "around the fitted make-up" if mixed else "the anchors' around the reference")
     purified = np.rint(np.maximum(counts - expected, 0.0)).astype(np.int64)
     adjusted = ad.AnnData(X=purified, obs=cohort.obs.copy(), var=var)
     adjusted.layers[HOST_LAYER] = expected.astype(np.float32)
