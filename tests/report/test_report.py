@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, require, run_workflow
-from target_rationale.report.html import build_report, de_summary, geneset_rows, qc_flags
+from target_rationale.report.html import build_report, de_summary, geneset_rows, make_up_sentence, qc_flags
 from target_rationale.report.render import Table, format_cell, markdown_to_html, table_html
 
 ASSETS = REPO / "workflow" / "report" / "html"
@@ -247,3 +247,13 @@ def test_report_renders_in_headless_chromium(tiny_run: Path, tmp_path: Path) -> 
     result = chromium("--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={shot}",
                       (tiny_run / "results" / "report" / "report.html").as_uri())
     assert result.returncode == 0 and shot.stat().st_size > 50_000
+
+
+def test_make_up_sentence_lists_fitted_weights_and_names_a_host_left_at_its_tissue() -> None:
+    got = make_up_sentence({"liver": {"liver": 0.12, "hepatocytes": 0.82, "kupffer_cells": 0.014,
+                                      "fibroblasts": 0.001},
+                            "exocrine_pancreas": {"pancreas": 1.0}})
+    assert got == ("Host make-up fitted on this cohort (weights of reference profiles): exocrine pancreas: the "
+                   "reference's tissue profile (the samples could not tell better: too few, fractions too close "
+                   "together, or no better fit); liver: hepatocytes 0.82, liver 0.12, kupffer cells 0.01.")
+    assert make_up_sentence({}) == ""

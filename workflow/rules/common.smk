@@ -218,6 +218,7 @@ def analysis_outputs():
         *rules.qc_plots.output,
         *(list(rules.admixture.output) + list(rules.admixture_plot.output) if ADMIXTURE else []),
         *(expand(rules.contrast_unadjusted.output, contrast=CONTRASTS) if ADJUST else []),
+        *(rules.purify.output if ADJUST else []),
         *expand(rules.dispersion_plot.output, fit=FITS),
         *expand(rules.contrast_plots.output, contrast=CONTRASTS),
         *expand(rules.enrich.output, contrast=CONTRASTS, collection=COLLECTIONS),

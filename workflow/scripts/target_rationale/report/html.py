@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import anndata as ad
 import pandas as pd
 import yaml
 
@@ -253,6 +254,23 @@ def host_tissue_blocks(ctx: ReportContext) -> list[str]:
             f"<p>{adjustment_summary(ctx)}</p>"]
 
 
+def make_up_sentence(mix: Mapping[str, Mapping[str, float]]) -> str:
+    """One sentence on each host's make-up as fitted on the cohort (``uns["admixture"]["mix"]`` of the adjusted
+    cohort: host -> reference profile -> weight); a host left at its tissue profile alone is said to be so."""
+    parts = []
+    for host, weights in sorted(mix.items()):
+        shown = {name: float(w) for name, w in weights.items() if float(w) >= 0.005}
+        if len(shown) <= 1:
+            parts.append(f"{host.replace('_', ' ')}: the reference's tissue profile (the samples could not tell "
+                         "better: too few, fractions too close together, or no better fit)")
+        else:
+            listed = ", ".join(f"{name.replace('_', ' ')} {w:.2f}"
+                               for name, w in sorted(shown.items(), key=lambda item: -item[1]))
+            parts.append(f"{host.replace('_', ' ')}: {listed}")
+    return ("Host make-up fitted on this cohort (weights of reference profiles): " + "; ".join(parts) + "."
+            if parts else "")
+
+
 def adjustment_summary(ctx: ReportContext) -> str:
     """What was done about host tissue in the DE tables: adjusted or not, and host-dominated genes per contrast."""
     settings = ctx.config["admixture"]  # the resolved config: the schema's defaults filled in
@@ -281,7 +299,10 @@ def adjustment_summary(ctx: ReportContext) -> str:
     if unadjusted:
         text += (" Not adjusted (host fraction not estimable): " + ", ".join(unadjusted)
                  + "; their host-specific genes are left out instead.")
-    return text
+    cohort = ctx.path("adjusted_cohort")
+    if cohort.exists():
+        text += " " + make_up_sentence(ad.read_h5ad(cohort, backed="r").uns.get("admixture", {}).get("mix", {}))
+    return text.rstrip()
 
 
 def diffexp_section(ctx: ReportContext) -> str:
