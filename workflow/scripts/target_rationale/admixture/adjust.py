@@ -260,10 +260,14 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
         return weights, float("nan"), False
     a, b, v = components[:, use].T, level[use], level_var[use]
     tissue = a @ weights
-    # the genes the likelihoods are compared on: those the host makes (at least 1 per million) by either model
     fit = _fit_weights(a, b, v, [weights, np.full(len(components), 1.0 / len(components))], gene_sd)
+    if not np.all(np.isfinite(fit)):
+        return weights, float("nan"), False
     spread, _ = _spread(b, v, a @ fit)
     fit = _fit_weights(a, b, v, [fit], spread)
+    if not np.all(np.isfinite(fit)):
+        return weights, float("nan"), False
+    # the genes the likelihoods are compared on: those the host makes (at least 1 per million) by either model
     judged = (tissue >= MIN_LEVEL) | (a @ fit >= MIN_LEVEL)
     spread, nll = _spread(b[judged], v[judged], (a @ fit)[judged])
     _, nll_tissue = _spread(b[judged], v[judged], tissue[judged])
