@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
+from target_rationale.admixture.adjust import purify_cohort
 from target_rationale.admixture.anchors import (
     HOSTS,
     NEVER_ANCHORS,
@@ -21,7 +22,12 @@ from target_rationale.admixture.anchors import (
     host_profile,
     reference_floor,
 )
-from target_rationale.admixture.fractions import estimate_host_fractions, reference_ids, write_admixture
+from target_rationale.admixture.fractions import (
+    ANCHORS_IN_TUMOUR_NOTE,
+    estimate_host_fractions,
+    reference_ids,
+    write_admixture,
+)
 from target_rationale.admixture.reference import HOST_MARKERS, HostReference, load_host_reference
 from target_rationale.admixture.split import NO_PROFILE, split_host
 from target_rationale.core.errors import InputError
@@ -367,3 +373,28 @@ def test_a_cohort_whose_genes_cannot_measure_the_host_gets_no_estimate_not_a_cra
     hosted = table[table["host"].isin(["liver", "exocrine_pancreas"])]
     assert len(hosted) == 4 and hosted["fraction"].isna().all() and (hosted["flag"] == "no_anchors").all()
     assert (table.loc[table["host"].fillna("") == "", "fraction"] == 0).all()
+
+
+def test_a_host_whose_anchors_the_tumours_make_gets_no_estimate_not_a_crash(tmp_path) -> None:
+    """Liver metastases (the exocrine host's host-free tumours) that make every exocrine anchor at pancreas
+    levels: the exocrine fractions are not estimable (flag, note, NaN), the liver's still are, and the adjustment
+    falls back for the exocrine host with that reason."""
+    reference = load_host_reference(REPO / "resources" / "host_reference" / "hpa_v23_host_ntpm.tsv.gz",
+                                    REPO / "resources" / "host_reference" / "MANIFEST.yaml")
+    rng = np.random.default_rng(4)
+    pancreas = reference.profile("pancreas").to_numpy()
+    liver = reference.profile("liver").to_numpy()
+    sites = ["primary", "liver_metastasis"] * 4
+    f = rng.uniform(0.1, 0.4, len(sites))
+    mean = np.array([(1 - x) * pancreas + (x * liver if s == "liver_metastasis" else 0) for x, s in zip(f, sites)])
+    obs = pd.DataFrame({"site": sites}, index=[f"S{i}" for i in range(len(sites))])
+    var = pd.DataFrame({"symbol": reference.table["symbol"].to_numpy()}, index=reference.genes)
+    cohort = ad.AnnData(X=rng.poisson(2e7 * mean), obs=obs, var=var)
+    table = write_admixture(cohort, {"liver_metastasis": "liver", "primary": "exocrine_pancreas"}, "site",
+                            reference, 0, str(tmp_path / "admixture.tsv"), n_boot=20)
+    exocrine = table[table["host"] == "exocrine_pancreas"]
+    assert exocrine["fraction"].isna().all() and (exocrine["flag"] == "anchors_in_tumour").all()
+    assert (exocrine["split_note"] == ANCHORS_IN_TUMOUR_NOTE).all()
+    assert table.loc[table["host"] == "liver", "fraction"].notna().all()
+    adjusted = purify_cohort(cohort, table, reference)
+    assert adjusted.uns["admixture"]["not_estimable"] == {"exocrine_pancreas": ANCHORS_IN_TUMOUR_NOTE}

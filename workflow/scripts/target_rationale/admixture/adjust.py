@@ -400,7 +400,8 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         known = mine & fractions.notna().to_numpy()
         specific[name] = host_specific_genes(cohort, reference, name, specs)
         if (mine & ~known).any():
-            not_estimable[name] = "no anchor gene of the host reference among the cohort's genes"
+            notes = table.loc[mine & ~known].get("split_note", pd.Series(dtype=object))
+            not_estimable[name] = str(notes.dropna().iloc[0]) if notes.notna().any() else "no fraction"
             LOG.warning("admixture: %s fractions not estimable (%s): those samples are not purified; the %d "
                         "%s-specific genes are left out of their contrasts' enrichment and axis evidence", name,
                         not_estimable[name], len(specific[name]), name)

@@ -403,6 +403,17 @@ def mapped_genes(cohort: ad.AnnData, reference: HostReference) -> tuple[np.ndarr
     return keep, universe, lengths
 
 
+#: Why a host's fractions are not estimable (``split_note`` of its samples; the adjustment's log repeats it).
+NO_ANCHORS_NOTE = "no anchor gene among the cohort's genes"
+ANCHORS_IN_TUMOUR_NOTE = "every anchor gene is made by the host-free tumour samples too"
+
+
+def _not_estimable(samples: pd.Index, name: str, flag: str, note: str) -> pd.DataFrame:
+    """Rows of samples whose host fraction cannot be estimated: NaN fraction and interval, ``flag``, ``note``."""
+    return pd.DataFrame({"fraction": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_anchors": 0,
+                         "anchor_spread": np.nan, "flag": flag, "split_note": note}, index=samples).assign(host=name)
+
+
 def _host_rows(counts: pd.DataFrame, null_counts: pd.DataFrame, spec: HostSpec, name: str,
                reference: HostReference, seed: int, n_boot: int, level: float,
                lengths: pd.Series | None) -> pd.DataFrame:
@@ -415,17 +426,20 @@ def _host_rows(counts: pd.DataFrame, null_counts: pd.DataFrame, spec: HostSpec, 
         LOG.warning("host %s: no anchor gene of the host reference is among the cohort's %d genes mapped to it "
                     "(are the gene ids Ensembl ids, or the symbols HGNC symbols?): fractions not estimable",
                     name, len(universe))
-        return pd.DataFrame({"fraction": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n_anchors": 0,
-                             "anchor_spread": np.nan, "flag": "no_anchors",
-                             "split_note": "no anchor gene among the cohort's genes"},
-                            index=counts.index).assign(host=name)
+        return _not_estimable(counts.index, name, "no_anchors", NO_ANCHORS_NOTE)
     groups = anchor_groups(reference, spec, anchors, universe)
     profile = host_profile(reference, spec, universe, lengths)
     background, floor = None, 0.0
     if len(null_counts):
         background = anchor_background(null_counts, profile, anchors)
+        above = int((background > MAX_BACKGROUND).sum())
         LOG.info("host %s: %d anchors, %d above background %.2g in %d host-free tumour samples", name, len(anchors),
-                 int((background > MAX_BACKGROUND).sum()), MAX_BACKGROUND, len(null_counts))
+                 above, MAX_BACKGROUND, len(null_counts))
+        if above == len(anchors):
+            # The tumours make every gene that should tell this host apart: not an input error either.
+            LOG.warning("host %s: all %d anchor genes are made by the host-free tumour samples too (each above "
+                        "%.2g of a host fraction): fractions not estimable", name, len(anchors), MAX_BACKGROUND)
+            return _not_estimable(counts.index, name, "anchors_in_tumour", ANCHORS_IN_TUMOUR_NOTE)
     else:
         floor = reference_floor(reference, spec, anchors, universe=universe)
         LOG.info("host %s: %d anchors; no host-free tumour sample: no background correction, lower ends below "
