@@ -11,9 +11,10 @@ samples (adjacent normal pancreas, primary tumours, liver metastases) with:
   hepatocyte genes come out "up in metastases" through contamination alone.
 
 Two admixture models: the original one (``CohortDesign.liver``: a fixed hepatocyte signature at made-up levels on
-a random baseline; the shipped demo and tiny cohorts) and the opt-in host model (``CohortDesign.host``, see
-:mod:`simulate.host`): baseline and host tissues from the real HPA v23 reference, perturbed per gene, with a
-per-sample cell mix of the liver around metastases and of the exocrine pancreas around primaries.
+a random baseline; the shipped tiny test cohort) and the host model (``CohortDesign.host``, see
+:mod:`simulate.host`; the shipped demo cohort and the admixture benchmarks): baseline and host tissues from the
+real HPA v23 reference, perturbed per gene, with a per-sample cell mix of the liver around metastases and of the
+exocrine pancreas around primaries.
 
 Everything random is drawn from ``numpy.random.default_rng(seed)`` (and generators spawned from it), so the same
 inputs and seed give identical output. The functions are pure: they write nothing, and read nothing from disk
@@ -33,7 +34,16 @@ import pandas as pd
 from target_rationale.admixture.reference import HostReference
 from target_rationale.genesets.gmt import GeneSet
 
-from simulate.design import CohortDesign, HostAdmixture, LiverAdmixture, Programme, SimulatedCohort, Subsample
+from simulate.design import (
+    EXOCRINE_HOST,
+    LIVER_HOST,
+    CohortDesign,
+    HostAdmixture,
+    LiverAdmixture,
+    Programme,
+    SimulatedCohort,
+    Subsample,
+)
 from simulate.genes import (
     ACINAR_GENES,
     EXOCRINE_DUCTAL_GENES,
@@ -117,7 +127,12 @@ def demo_design() -> CohortDesign:
     -------
     CohortDesign
         P01-P04: normal + primary + liver metastasis; P05-P10: primary + metastasis; P11-P12: primary only;
-        P13-P14: metastasis only. ``~ patient + site`` is full rank; batches alternate over patients.
+        P13-P14: metastasis only. ``~ patient + site`` is full rank; batches alternate over patients. Host tissue
+        from the reference-anchored model (:class:`HostAdmixture`): liver metastases carry f ~ U(0.05, 0.30)
+        liver (:data:`LIVER_HOST`'s cell mix), primaries g ~ U(0, 0.20) exocrine pancreas (:data:`EXOCRINE_HOST`),
+        both from HPA v23 perturbed per gene; the normal pancreas baseline is the perturbed HPA pancreas tissue.
+        Programmes as :func:`pnen_programmes`, but the acinar loss is -8 log2 (tumour cells make no acinar
+        enzymes; see the comment below).
     """
     all3 = ("normal_pancreas", "primary", "liver_metastasis")
     pm = ("primary", "liver_metastasis")
@@ -125,7 +140,16 @@ def demo_design() -> CohortDesign:
         (f"P{i:02d}", all3 if i <= 4 else pm if i <= 10 else ("primary",) if i <= 12 else ("liver_metastasis",))
         for i in range(1, 15)
     )
-    return CohortDesign(name="demo", patients=patients, programmes=pnen_programmes())
+    # Tumour cells make no acinar enzymes: with real host tissue a primary's acinar reads come from its exocrine
+    # admixture, so the acinar loss is -8 log2 (as in the admixture benchmarks' tumour_identity_programmes), not
+    # -5: at -5 every tumour keeps 3% of the pancreas' acinar levels, which reads as 3% exocrine tissue in every
+    # liver metastasis and leaves the exocrine host without usable anchor genes.
+    programmes = tuple(replace(p, lfc_primary=-8.0, lfc_liver_met=-8.0,
+                               description="acinar / exocrine enzymes, very high in normal pancreas, not made by "
+                                           "tumour cells (a primary's acinar reads come from its exocrine host)")
+                       if p.name == "acinar_loss" else p for p in pnen_programmes())
+    host = HostAdmixture(liver=replace(LIVER_HOST, fraction_range=(0.05, 0.30)), pancreas=EXOCRINE_HOST)
+    return CohortDesign(name="demo", patients=patients, programmes=programmes, host=host)
 
 
 def tiny_design() -> CohortDesign:
@@ -134,10 +158,11 @@ def tiny_design() -> CohortDesign:
     Returns
     -------
     CohortDesign
-        Same programmes as :func:`demo_design`, with a :class:`Subsample` keeping every target-axis gene, the
+        The programmes of :func:`pnen_programmes` and the original liver-admixture model (a fixed hepatocyte
+        signature, :class:`LiverAdmixture`), with a :class:`Subsample` keeping every target-axis gene, the
         20 core hepatocyte genes, the acinar, exocrine and neuroendocrine genes, up to 8 members per planted set and
-        320 null genes (mostly expressed ones). Acinar and hepatocyte genes are set lower than in the demo so that
-        they do not swamp the small libraries.
+        320 null genes (mostly expressed ones). Acinar and hepatocyte genes are set lower than the model's defaults
+        so that they do not swamp the small libraries.
     """
     all3 = ("normal_pancreas", "primary", "liver_metastasis")
     # with only ~500 genes kept, acinar and hepatocyte genes at whole-transcriptome levels would take most of the

@@ -204,24 +204,63 @@ def load_cohort(folder: Path):
     return assemble_cohort(inputs.matrix.counts, inputs.sheet, genes, inputs.id_type)
 
 
-@pytest.fixture(scope="session")
-def demo_de() -> dict[str, pd.DataFrame]:
-    """DE tables of the demo cohort's three contrasts (one unshrunk fit, as the workflow's functions make them).
+def demo_admixture_settings() -> dict:
+    """The default analysis' host-tissue settings: config/config.yaml's ``admixture:`` over the schema's
+    defaults, and its ``seed``."""
+    from target_rationale.core.schema import defaults
 
-    Fitting the 28 x 19,398 demo takes about a minute, so the tests that need it share this one fit.
+    config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    return {**defaults("config", "admixture"), **config["admixture"], "seed": config["seed"]}
+
+
+@pytest.fixture(scope="session")
+def demo_adjusted(tmp_path_factory: pytest.TempPathFactory):
+    """The demo cohort purified of host tissue as the default run's ``admixture`` and ``purify`` jobs make it
+    (their table and h5ad written and read back as the next job reads them)."""
+    import anndata as ad
+    from target_rationale.admixture.adjust import write_adjusted_cohort
+    from target_rationale.admixture.fractions import write_admixture
+    from target_rationale.admixture.reference import load_host_reference
+    from target_rationale.core.tsv import read_tsv
+
+    settings = demo_admixture_settings()
+    assert settings["hosts"] and settings["adjust"], "the default config runs the host-tissue stage"
+    folder = tmp_path_factory.mktemp("demo_adjusted")
+    reference_path = REPO / settings["reference"]
+    reference = load_host_reference(reference_path, reference_path.parent / "MANIFEST.yaml")
+    demo = load_cohort(REPO / "resources" / "demo")
+    write_admixture(demo, settings["hosts"], settings["variable"], reference, settings["seed"],
+                    folder / "admixture.tsv")
+    write_adjusted_cohort(demo, read_tsv(folder / "admixture.tsv"), reference, str(folder / "adjusted.h5ad"))
+    return ad.read_h5ad(folder / "adjusted.h5ad")
+
+
+@pytest.fixture(scope="session")
+def demo_de(demo_adjusted) -> dict[str, pd.DataFrame]:
+    """DE tables of the demo cohort's three contrasts, adjusted for host tissue as the default run makes them.
+
+    As the workflow's jobs with the default config's ``admixture:`` do: the fit on the purified cohort
+    (:func:`demo_adjusted`), then per contrast the Wald test, ``host_columns`` (host-adjusted standard errors,
+    ``host_share``, ``host_dominated`` at the config's threshold) and ``results_table``, as ``write_contrast``
+    does. One unshrunk fit serves all three contrasts (the workflow fits one per reference level when shrinking);
+    fitting the 28 x 19,398 demo takes about a minute, so the tests that need it share this one fit.
     """
     from target_rationale.cohort.design import parse_contrasts
     from target_rationale.cohort.signatures import read_liver_signature
-    from target_rationale.diffexp.model import fit_model, results_table, wald_test
+    from target_rationale.diffexp.model import fit_model, host_columns, results_table, wald_test
     from target_rationale.diffexp.settings import FitSettings, WaldSettings
 
-    demo = load_cohort(REPO / "resources" / "demo")
     fit_settings = FitSettings.from_config({"shrink": False})
     wald_settings = WaldSettings.from_config({"shrink": False})
     contrasts = parse_contrasts(DEFAULT_CONTRASTS, "~ patient + site")
-    dds = fit_model(demo, contrasts, fit_settings, n_cpus=2)
+    dds = fit_model(demo_adjusted, contrasts, fit_settings, n_cpus=2)
     liver = read_liver_signature(REPO / "resources" / "signatures" / "liver_hepatocyte.tsv")
-    return {c.name: results_table(wald_test(dds, c, wald_settings, n_cpus=2), demo.var, liver) for c in contrasts}
+    host_dominated = demo_admixture_settings()["host_dominated"]
+    tables = {}
+    for c in contrasts:
+        tested = host_columns(wald_test(dds, c, wald_settings, n_cpus=2), c, demo_adjusted, True, host_dominated)
+        tables[c.name] = results_table(tested, demo_adjusted.var, liver)
+    return tables
 
 
 @pytest.fixture(scope="session")

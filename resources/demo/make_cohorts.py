@@ -32,6 +32,8 @@ from target_rationale.genesets.gmt import read_gmt  # noqa: E402
 from simulate import (  # noqa: E402
     CONTRASTS,
     CohortDesign,
+    HostAdmixture,
+    HostTissue,
     SimulatedCohort,
     demo_design,
     prepare_gene_table,
@@ -43,6 +45,16 @@ PRESETS = {"demo": (demo_design, 20240917), "tiny": (tiny_design, 7)}
 DEFAULT_OUT = {"demo": "resources/demo", "tiny": "tests/data"}
 GENE_MAP = "resources/gene_ids/hs_gene_id_map.tsv.gz"
 GO_BP = "resources/genesets/go_bp.gmt.gz"
+
+
+#: The per-gene host truth shipped with a host-model cohort (``truth_host_genes.tsv.gz``): the columns of
+#: :func:`simulate.host.truth_host_genes` without the reference id and the unperturbed reference levels (both read
+#: from the shipped host reference). No genes x samples matrix is shipped (``host_share``): it would outweigh the
+#: counts; the per-sample host fractions and cell mixes are in ``truth_samples.tsv``.
+HOST_TRUTH_COLUMNS = ["gene_id", "symbol", "matched_by", "perturbation", "baseline_perturbation", "normal_cpm",
+                      "primary_tumour_cpm", "metastasis_tumour_cpm", "liver_cpm", "liver_share",
+                      "exocrine_pancreas_cpm", "exocrine_pancreas_share", "dispersion"]
+ADMIXTURE_LABELS = ("liver_admixture", "exocrine_admixture")
 
 
 def _tsv(df: pd.DataFrame, index: bool = False) -> bytes:
@@ -66,6 +78,144 @@ def _md_table(df: pd.DataFrame) -> str:
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(str(v) for v in row) + " |")
     return "\n".join(lines)
+
+
+def _legacy_files() -> list[str]:
+    """The truth files of the original liver-admixture model (the tiny cohort)."""
+    return [
+        "- `truth_genes.tsv`: one row per gene with a planted effect: `gene_id, symbol, programme` (several "
+        "programmes joined by `;`, effects summed), the tumour-intrinsic true log2 fold changes "
+        "`lfc_primary_vs_normal, lfc_liver_met_vs_normal, lfc_liver_met_vs_primary` (0 for `liver_admixture` genes), "
+        "`expected_lfc_liver_met_vs_normal, expected_lfc_liver_met_vs_primary` (what the metastases show after the "
+        "liver admixture, averaged over this cohort's metastases: tumour effects slightly diluted, hepatocyte genes "
+        "hugely up) and `baseline_log2cpm` (normal pancreas). Every gene not listed is null in every contrast.",
+        "- `truth_programmes.tsv`: one row per programme: `programme, source, groups, direction, mean_lfc_primary, "
+        "mean_lfc_liver_met` (realised means of the programme's own effect over its perturbed genes), "
+        "`n_genes_perturbed, n_set_members` (set members in the cohort, excluding hand-picked core genes), "
+        "`expected_class` (over the two tumour-vs-normal contrasts: `shared`, `unique:liver_met_vs_normal`, or "
+        "`artefact:liver_admixture`), `expected_contrasts` (every contrast with a mean effect of at least 0.25, "
+        "with direction), `description`.",
+        "- `truth_samples.tsv`: `sample, patient, site, batch, simulated, liver_fraction` (share of liver tissue in "
+        "the RNA of a metastasis; 0 otherwise), `depth` (simulated sequencing depth over the whole transcriptome), "
+        "`library_size` (column sum of `counts.tsv.gz`). The liver fraction is deliberately not in `samples.tsv`.",
+    ]
+
+
+def _host_files(host: HostAdmixture, n_genes: int) -> list[str]:
+    """The truth files of the host-tissue model (the demo cohort)."""
+    return [
+        "- `truth_genes.tsv`: one row per gene with a planted effect or a host-tissue artefact: `gene_id, symbol, "
+        "programme` (several labels joined by `;`, effects summed; `liver_admixture` / `exocrine_admixture` mark "
+        f"genes that host tissue alone moves by at least {host.artefact_log2:g} log2 in metastases / primaries), "
+        "the tumour-intrinsic true log2 fold changes `lfc_primary_vs_normal, lfc_liver_met_vs_normal, "
+        "lfc_liver_met_vs_primary` (0 for genes labelled only with an admixture), `expected_lfc_primary_vs_normal, "
+        "expected_lfc_liver_met_vs_normal, expected_lfc_liver_met_vs_primary` (what the samples show with their "
+        "host tissue in, averaged over this cohort's primaries and metastases) and `baseline_log2cpm` (normal "
+        "pancreas). Every gene not listed has no planted effect and is moved by less than "
+        f"{host.artefact_log2:g} log2 by host tissue.",
+        "- `truth_programmes.tsv`: one row per programme: `programme, source, groups, direction, mean_lfc_primary, "
+        "mean_lfc_liver_met` (realised means of the programme's own effect over its perturbed genes), "
+        "`n_genes_perturbed, n_set_members` (set members in the cohort, excluding hand-picked core genes), "
+        "`expected_class` (over the two tumour-vs-normal contrasts: `shared`, `unique:liver_met_vs_normal`, "
+        "`artefact:liver_admixture` or `artefact:exocrine_admixture`), `expected_contrasts` (every contrast with a "
+        "mean effect of at least 0.25, with direction; for the admixture rows the mean artefact), `description`.",
+        "- `truth_samples.tsv`: `sample, patient, site, batch, simulated, liver_fraction` (share of liver tissue in "
+        "the RNA of a metastasis; 0 otherwise), `exocrine_fraction` (share of exocrine pancreas in the RNA of a "
+        "primary; 0 otherwise), `host_fraction, host_tissue` (the sample's host fraction and host), the host's cell "
+        "mix `<host>_mix_<profile>` (shares of the host's RNA; 0 where the sample has no such host), `depth` "
+        "(simulated sequencing depth over the whole transcriptome), `library_size` (column sum of "
+        "`counts.tsv.gz`). The host fractions are deliberately not in `samples.tsv`.",
+        f"- `truth_host_genes.tsv.gz`: per gene (all {n_genes}): `gene_id, symbol, matched_by` (how the gene was "
+        "found in the HPA v23 host reference: `id`, `symbol` or `none`), `perturbation` (natural log: the per-gene "
+        "factor of every host profile), `baseline_perturbation` (natural log: the per-gene factor of the pancreas "
+        "baseline), `normal_cpm, primary_tumour_cpm, metastasis_tumour_cpm` (the pure tissues, CPM, before host "
+        "tissue and nuisance effects), `liver_cpm, exocrine_pancreas_cpm` (each host at its mean cell mix, "
+        "perturbed: what this cohort's host expresses on average), `liver_share, exocrine_pancreas_share` (mean "
+        "over the host's samples of the host's share of the gene's expected counts), `dispersion`. The "
+        "unperturbed reference levels are in `resources/host_reference/`; no genes x samples host-share matrix is "
+        "shipped.",
+    ]
+
+
+def _host_baseline(cohort: SimulatedCohort, design: CohortDesign) -> str:
+    """The baseline line of the noise model (host model)."""
+    host = design.host
+    assert host is not None and cohort.truth_host_genes is not None
+    unmapped = int((cohort.truth_host_genes["matched_by"] == "none").sum())
+    return (f"- Baseline expression (normal pancreas, log2 CPM): the HPA v23 pancreas tissue profile "
+            "(`resources/host_reference/`, nTPM) times a per-gene lognormal factor (sd "
+            f"{host.baseline_perturbation_sd:g}, natural log); genes the reference has at 0 in pancreas get "
+            f"U{host.absent_log2cpm}, and the {unmapped} genes the reference lacks a random level (a mixture of "
+            f"N{design.expressed_log2cpm} ({design.expressed_fraction:.0%}) and N{design.low_log2cpm}, clipped to "
+            f"{design.log2cpm_clip}). Tumours are this baseline plus the planted programmes, so tumour cells express "
+            "host-expressed genes (EGFR, KDR, CSF1R, CD68, ...) at their pancreas-tissue level.")
+
+
+def _mix(tissue: HostTissue) -> str:
+    names = {"pancreas_exocrine": "pancreas tissue minus its islet part", "liver": "liver tissue",
+             "exocrine_glandular_cells": "acinar cells", "kupffer_cells": "Kupffer cells"}
+    return ", ".join(f"{names.get(p, p.replace('_', ' '))} {w:.0%}" for p, w in tissue.components)
+
+
+def _host_admixture(cohort: SimulatedCohort, host: HostAdmixture) -> str:
+    """The host-tissue line of the noise model."""
+    ts = cohort.truth_samples
+    met, pri = ts[ts["site"] == "liver_metastasis"], ts[ts["site"] == "primary"]
+    text = (f"- Host tissue (admixture): each liver metastasis is (1 - f) x tumour + f x liver (proportions of RNA), "
+            f"f ~ U{host.liver.fraction_range}; here f = {met['liver_fraction'].min():.3f}-"
+            f"{met['liver_fraction'].max():.3f}.")
+    if host.pancreas is not None:
+        text += (f" Each primary is (1 - g) x tumour + g x exocrine pancreas, g ~ U{host.pancreas.fraction_range}; "
+                 f"here g = {pri['exocrine_fraction'].min():.3f}-{pri['exocrine_fraction'].max():.3f}.")
+    text += (" Each host is the sample's own cell mix, Dirichlet(concentration x mean shares), of real HPA v23 "
+             f"profiles (shares of the host's RNA): liver = {_mix(host.liver)} (concentration "
+             f"{host.liver.concentration:g})")
+    if host.pancreas is not None:
+        text += (f"; exocrine pancreas = {_mix(host.pancreas)} (concentration {host.pancreas.concentration:g}; the "
+                 f"islet part taken out with an islet share of {host.islet_fraction:g} of the tissue's RNA, islet "
+                 f"hormones {', '.join(host.islet_genes)} removed entirely)")
+    text += (f". Every host profile is multiplied by one per-gene lognormal factor (sd {host.perturbation_sd:g}, "
+             "natural log, independent of the baseline's), so this cohort's hosts differ from HPA's gene by gene, "
+             "as a real cohort's do. No host gene is set by hand: liver genes, and the hosts' share of EGFR, KDR, "
+             "CSF1R, CD68, ..., follow from the profiles and the fractions.")
+    return text
+
+
+def _host_counts(tg: pd.DataFrame, host: HostAdmixture, n_planted_tumour: int, n_genes: int) -> str:
+    """The sentence counting tumour and host-tissue genes (host model)."""
+    labels = tg["programme"].str.split(";")
+    n_liver = int(labels.map(lambda x: "liver_admixture" in x).sum())
+    n_exo = int(labels.map(lambda x: "exocrine_admixture" in x).sum())
+    both = int(labels.map(lambda x: bool(set(x) & set(ADMIXTURE_LABELS)) and not set(x) <= set(ADMIXTURE_LABELS))
+               .sum())
+    return (f"{n_planted_tumour} genes carry tumour-intrinsic effects. Host tissue alone moves {n_liver} genes by at "
+            f"least {host.artefact_log2:g} log2 in metastases (`liver_admixture`) and {n_exo} in primaries "
+            f"(`exocrine_admixture`; {both} of these genes carry a tumour effect too). The other "
+            f"{n_genes - len(tg)} of {n_genes} genes ({(n_genes - len(tg)) / n_genes:.1%}) have no planted effect "
+            "and are moved by less than that. The programmes' `core_baseline_log2cpm` and `liver_offset` are not "
+            "used by this model (baselines and host levels come from the reference); the acinar loss is -8 log2 "
+            "here (tumour cells make no acinar enzymes: a primary's acinar reads come from its exocrine host).")
+
+
+def _host_closing(tg: pd.DataFrame) -> list[str]:
+    """The closing paragraph (host model): the strongest artefact genes, and what a workflow should do."""
+    lines = []
+    for label, column, site in (("liver_admixture", "expected_lfc_liver_met_vs_normal", "metastases"),
+                                ("exocrine_admixture", "expected_lfc_primary_vs_normal", "primaries")):
+        mine = tg[tg["programme"].str.split(";").map(lambda x, label=label: label in x)]
+        artefact = (mine[column] - mine[column.replace("expected_", "")]).sort_values(ascending=False)
+        top = mine.loc[artefact.index[:15], "symbol"]
+        lines.append(f"- `{label}` ({len(mine)} genes), moved most in {site}: {', '.join(top)}")
+    return [
+        "Genes host tissue moves most (expected observed minus tumour-intrinsic log2 fold change):",
+        "",
+        *lines,
+        "",
+        "The `liver_admixture` and `exocrine_admixture` effects are not tumour biology: the workflow's host-tissue "
+        "stage (`admixture:` in `config/config.yaml`) estimates each sample's host fraction and takes the host's "
+        "expected reads out of the counts before the DE fits; `results/diffexp/unadjusted/` keeps the tables "
+        "with the host reads in, for comparison.",
+    ]
 
 
 def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int, command: str,
@@ -100,7 +250,10 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
     tg = cohort.truth_genes
     tp = cohort.truth_programmes
     n_genes, n_samples = cohort.counts.shape
-    n_planted_tumour = int((tg["programme"] != "liver_admixture").sum())
+    host = design.host
+    labels = tg["programme"].str.split(";")
+    admixture_only = labels.map(lambda x: set(x) <= set(ADMIXTURE_LABELS))
+    n_planted_tumour = int((~admixture_only).sum())
     by_site = s.groupby("site", sort=False).size()
     patients = []
     for patient, grp in s.groupby("patient", sort=False):
@@ -110,7 +263,8 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         if prog.core_genes:
             present = set(tg["symbol"])
             hand[prog.name] = [g for g in prog.core_genes if g in present]
-    hand["liver_admixture"] = [g for g in design.liver.genes if g in set(tg["symbol"])]
+    if host is None:
+        hand["liver_admixture"] = [g for g in design.liver.genes if g in set(tg["symbol"])]
     prog_cols = ["programme", "source", "groups", "direction", "mean_lfc_primary", "mean_lfc_liver_met",
                  "n_genes_perturbed", "n_set_members", "expected_class"]
     notes_terms = []
@@ -158,21 +312,7 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         "`gene_id` (Ensembl, no version), one column per sample.",
         "- `samples.tsv`: `sample, patient, site, batch, simulated` (`yes` for every sample: the workflow's report "
         "reads it and warns that the cohort is simulated, not patient data).",
-        "- `truth_genes.tsv`: one row per gene with a planted effect: `gene_id, symbol, programme` (several "
-        "programmes joined by `;`, effects summed), the tumour-intrinsic true log2 fold changes "
-        "`lfc_primary_vs_normal, lfc_liver_met_vs_normal, lfc_liver_met_vs_primary` (0 for `liver_admixture` genes), "
-        "`expected_lfc_liver_met_vs_normal, expected_lfc_liver_met_vs_primary` (what the metastases show after the "
-        "liver admixture, averaged over this cohort's metastases: tumour effects slightly diluted, hepatocyte genes "
-        "hugely up) and `baseline_log2cpm` (normal pancreas). Every gene not listed is null in every contrast.",
-        "- `truth_programmes.tsv`: one row per programme: `programme, source, groups, direction, mean_lfc_primary, "
-        "mean_lfc_liver_met` (realised means of the programme's own effect over its perturbed genes), "
-        "`n_genes_perturbed, n_set_members` (set members in the cohort, excluding hand-picked core genes), "
-        "`expected_class` (over the two tumour-vs-normal contrasts: `shared`, `unique:liver_met_vs_normal`, or "
-        "`artefact:liver_admixture`), `expected_contrasts` (every contrast with a mean effect of at least 0.25, "
-        "with direction), `description`.",
-        "- `truth_samples.tsv`: `sample, patient, site, batch, simulated, liver_fraction` (share of liver tissue in "
-        "the RNA of a metastasis; 0 otherwise), `depth` (simulated sequencing depth over the whole transcriptome), "
-        "`library_size` (column sum of `counts.tsv.gz`). The liver fraction is deliberately not in `samples.tsv`.",
+        *(_legacy_files() if host is None else _host_files(host, n_genes)),
         "",
         "## Design",
         "",
@@ -192,7 +332,8 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         "",
         f"- Baseline expression (normal pancreas, log2 CPM): a mixture of an expressed mode "
         f"N{design.expressed_log2cpm} ({design.expressed_fraction:.0%} of genes) and a low mode "
-        f"N{design.low_log2cpm}, clipped to {design.log2cpm_clip}; marker and receptor genes drawn from set ranges.",
+        f"N{design.low_log2cpm}, clipped to {design.log2cpm_clip}; marker and receptor genes drawn from set ranges."
+        if host is None else _host_baseline(cohort, design),
         f"- Sequencing depth per sample U({design.depth_range[0]:.3g}, {design.depth_range[1]:.3g}) reads over the "
         "whole transcriptome"
         + (" (this cohort keeps a subset of genes, so its library sizes are smaller)." if design.subsample else "."),
@@ -204,7 +345,7 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         f"genes (sd {design.batch_effect_sd:g} log2).",
         f"- Liver admixture: each metastasis is (1 - f) x tumour + f x normal liver (proportions of RNA), "
         f"f ~ U{design.liver.fraction_range}; here f = {met['liver_fraction'].min():.3f}-"
-        f"{met['liver_fraction'].max():.3f}.",
+        f"{met['liver_fraction'].max():.3f}." if host is None else _host_admixture(cohort, host),
         "",
         "## Planted effects (the truth the tests use)",
         "",
@@ -221,7 +362,7 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         f"{n_planted_tumour} genes carry tumour-intrinsic effects and "
         f"{int((tg['programme'] == 'liver_admixture').sum())} genes are up in metastases through liver admixture "
         f"only; the other {n_genes - len(tg)} of {n_genes} genes ({(n_genes - len(tg)) / n_genes:.1%}) are null in "
-        "every contrast.",
+        "every contrast." if host is None else _host_counts(tg, host, n_planted_tumour, n_genes),
         "",
         "Gene sets used (GO BP, `resources/genesets/go_bp.gmt.gz`):",
         "",
@@ -237,8 +378,8 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         "",
         *[f"- `{name}`: {', '.join(genes)}" for name, genes in hand.items()],
         "",
-        "The `liver_admixture` genes are not tumour biology: a workflow should flag them (liver signature) rather "
-        "than report them as metastasis-specific.",
+        *(["The `liver_admixture` genes are not tumour biology: a workflow should flag them (liver signature) "
+           "rather than report them as metastasis-specific."] if host is None else _host_closing(tg)),
         "",
     ]
     return "\n".join(lines)
@@ -255,6 +396,8 @@ def write_cohort(cohort: SimulatedCohort, out: Path, readme_text: str) -> list[P
         "truth_samples.tsv": _tsv(cohort.truth_samples),
         "README.md": readme_text.encode("utf-8"),
     }
+    if cohort.truth_host_genes is not None:
+        files["truth_host_genes.tsv.gz"] = _gzip(_tsv(cohort.truth_host_genes[HOST_TRUTH_COLUMNS]))
     paths = []
     for name, data in files.items():
         path = out / name

@@ -107,14 +107,21 @@ def test_compare_contrasts_columns() -> None:
 def test_planted_programmes_come_out_in_their_class(demo_de: dict[str, pd.DataFrame],
                                                     demo_gsea: dict[str, pd.DataFrame]) -> None:
     """From the demo's truth: EGFR-axis and transcriptional-misregulation terms unique to metastases, the
-    tumour programmes shared; the hand-picked programmes are tested as a user collection."""
+    tumour programmes shared; the hand-picked programmes are tested as a user collection.
+
+    The DE tables are adjusted for host tissue, as the default run's are: a programme whose genes the host makes
+    most of the reads of in one contrast's tumours (the acinar enzymes in primaries, about 85% exocrine host:
+    tumour cells make none) is host-dominated there, untested, so it can only come out in the other contrast."""
     truth = pd.read_csv(REPO / "resources" / "demo" / "truth_programmes.tsv", sep="\t")
     genes = pd.read_csv(REPO / "resources" / "demo" / "truth_genes.tsv", sep="\t")
-    hand_picked = {row.programme: GeneSet(row.programme, row.programme, tuple(
-        genes.loc[genes["programme"].str.split(";").apply(lambda p, name=row.programme: name in p), "symbol"]))
-        for row in truth.itertuples() if row.source == "hand-picked list"}
+    member = {row.programme: genes["programme"].str.split(";").apply(lambda p, name=row.programme: name in p)
+              for row in truth.itertuples()}
+    hand_picked = {row.programme: GeneSet(row.programme, row.programme, tuple(genes.loc[member[row.programme],
+                                                                                          "symbol"]))
+                   for row in truth.itertuples() if row.source == "hand-picked list"}
     settings = EnrichSettings.from_config()
     compared = ["primary_vs_normal", "liver_met_vs_normal"]
+    dominated = {c: set(demo_de[c].loc[demo_de[c]["host_dominated"], "gene_id"]) for c in compared}
     hand_picked_gsea = {c: gsea(demo_de[c], hand_picked, settings, seed=42, threads=2)[0] for c in compared}
     checked = []
     for tables in (demo_gsea, hand_picked_gsea):
@@ -124,6 +131,11 @@ def test_planted_programmes_come_out_in_their_class(demo_de: dict[str, pd.DataFr
             term = row.source.split(" ")[0] if row.source.startswith("GO:") else row.programme
             if term not in classes.index or row.expected_class.startswith("artefact"):
                 continue
-            assert classes[term] == row.expected_class, (row.programme, classes[term])
+            expected = row.expected_class
+            ids = genes.loc[member[row.programme], "gene_id"]
+            measured = [c for c in compared if ids.isin(dominated[c]).mean() <= 0.5]
+            if expected == "shared" and len(measured) == 1:
+                expected = f"unique:{measured[0]}"
+            assert classes[term] == expected, (row.programme, classes[term])
             checked.append(row.programme)
     assert {"egfr_axis", "transcriptional_misregulation", "cell_cycle", "vegfr_axis", "acinar_loss"} <= set(checked)

@@ -63,12 +63,16 @@ def _by_symbol(cohort) -> pd.DataFrame:
     return cohort.truth_host_genes.set_index("symbol")
 
 
-# ---- opt-in: the shipped designs keep the original model ----------------------------------------------------------
+# ---- opt-in: the demo design uses it, the tiny one keeps the original model ---------------------------------------
 
 
 def test_host_model_is_opt_in():
     assert CohortDesign(name="x", patients=(("P1", ("primary",)),), programmes=()).host is None
-    assert demo_design().host is None and tiny_design().host is None  # shipped cohorts: test_simulate.py regenerates
+    # the demo carries the host model (liver 5-30%, exocrine pancreas 0-20%); the tiny cohort keeps the original
+    # model (test_simulate.py regenerates it byte-identically)
+    demo = demo_design().host
+    assert demo is not None and demo.liver.fraction_range == (0.05, 0.30) and demo.pancreas is not None
+    assert tiny_design().host is None
 
 
 def test_original_model_has_no_host_truth(universe):

@@ -203,6 +203,17 @@ def test_demo_cohort_files():
     programmes = pd.read_csv(DEMO / "truth_programmes.tsv", sep="\t").set_index("programme")
     assert programmes.loc["egfr_axis", "expected_class"] == "unique:liver_met_vs_normal"
     assert programmes.loc["liver_admixture", "expected_class"] == "artefact:liver_admixture"
+    assert programmes.loc["exocrine_admixture", "expected_class"] == "artefact:exocrine_admixture"
+    # the host model: per-sample host fractions in truth_samples, a compact per-gene host truth (no sample matrix)
+    truth = pd.read_csv(DEMO / "truth_samples.tsv", sep="\t").set_index("sample")
+    met, primary = truth["site"] == "liver_metastasis", truth["site"] == "primary"
+    assert truth.loc[met, "liver_fraction"].between(0.05, 0.30).all() and (truth.loc[~met, "liver_fraction"] == 0).all()
+    assert truth.loc[primary, "exocrine_fraction"].between(0.0, 0.20).all()
+    host = pd.read_csv(DEMO / "truth_host_genes.tsv.gz", sep="\t")
+    gene_ids = pd.read_csv(DEMO / "counts.tsv.gz", sep="\t", usecols=["gene_id"])["gene_id"]
+    assert host["gene_id"].tolist() == gene_ids.tolist()
+    assert not set(samples["sample"]) & set(host.columns)
+    assert sum(p.stat().st_size for p in DEMO.iterdir()) < 3_000_000
 
 
 @pytest.mark.skipif(not (GENE_MAP.exists() and GO_BP.exists()), reason="repository gene resources not built")

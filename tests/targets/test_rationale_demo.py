@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import DEFAULT_CONTRASTS, REPO, load_cohort
+from conftest import DEFAULT_CONTRASTS, REPO
 from target_rationale.cohort.design import parse_contrasts
 from target_rationale.cohort.signatures import read_liver_signature
 from target_rationale.diffexp.qc import qc_matrix
@@ -16,11 +16,12 @@ from target_rationale.targets.scores import axis_scores
 
 
 @pytest.mark.workflow
-def test_demo_rationale_adds_an_egfr_inhibitor(demo_de: dict[str, pd.DataFrame],
+def test_demo_rationale_adds_an_egfr_inhibitor(demo_adjusted, demo_de: dict[str, pd.DataFrame],
                                               demo_gsea: dict[str, pd.DataFrame]) -> None:
+    """As the default run: DE tables adjusted for host tissue, axis scores on the purified cohort's VST."""
     targets = load_targets(REPO / "config" / "targets.yaml")
     liver = read_liver_signature(REPO / "resources" / "signatures" / "liver_hepatocyte.tsv")
-    demo = load_cohort(REPO / "resources" / "demo")
+    demo = demo_adjusted
     qc = qc_matrix(demo, liver, seed=42)
     scores = axis_scores(qc, targets, seed=42)
     compared = {c: demo_de[c] for c in ("primary_vs_normal", "liver_met_vs_normal")}
