@@ -301,7 +301,11 @@ def adjustment_summary(ctx: ReportContext) -> str:
                  + "; their host-specific genes are left out instead.")
     cohort = ctx.path("adjusted_cohort")
     if cohort.exists():
-        text += " " + make_up_sentence(ad.read_h5ad(cohort, backed="r").uns.get("admixture", {}).get("mix", {}))
+        adjusted = ad.read_h5ad(cohort, backed="r")  # uns only; the matrices stay on disk
+        try:
+            text += " " + make_up_sentence(adjusted.uns.get("admixture", {}).get("mix", {}))
+        finally:
+            adjusted.file.close()
     return text.rstrip()
 
 
