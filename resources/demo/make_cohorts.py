@@ -181,8 +181,11 @@ def _host_admixture(cohort: SimulatedCohort, host: HostAdmixture) -> str:
     return text
 
 
-def _host_counts(tg: pd.DataFrame, host: HostAdmixture, n_planted_tumour: int, n_genes: int) -> str:
+def _host_counts(tg: pd.DataFrame, design: CohortDesign, n_planted_tumour: int, n_genes: int) -> str:
     """The sentence counting tumour and host-tissue genes (host model)."""
+    host = design.host
+    assert host is not None
+    acinar = next(p.lfc_primary for p in design.programmes if p.name == "acinar_loss")
     labels = tg["programme"].str.split(";")
     n_liver = int(labels.map(lambda x: "liver_admixture" in x).sum())
     n_exo = int(labels.map(lambda x: "exocrine_admixture" in x).sum())
@@ -193,8 +196,9 @@ def _host_counts(tg: pd.DataFrame, host: HostAdmixture, n_planted_tumour: int, n
             f"(`exocrine_admixture`; {both} of these genes carry a tumour effect too). The other "
             f"{n_genes - len(tg)} of {n_genes} genes ({(n_genes - len(tg)) / n_genes:.1%}) have no planted effect "
             "and are moved by less than that. The programmes' `core_baseline_log2cpm` and `liver_offset` are not "
-            "used by this model (baselines and host levels come from the reference); the acinar loss is -8 log2 "
-            "here (tumour cells make no acinar enzymes: a primary's acinar reads come from its exocrine host).")
+            "used by this model (baselines and host levels come from the reference); the acinar loss is "
+            f"{acinar:g} log2 here (tumour cells make no acinar enzymes: a primary's acinar reads come from its "
+            "exocrine host).")
 
 
 def _host_closing(tg: pd.DataFrame) -> list[str]:
@@ -362,7 +366,7 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         f"{n_planted_tumour} genes carry tumour-intrinsic effects and "
         f"{int((tg['programme'] == 'liver_admixture').sum())} genes are up in metastases through liver admixture "
         f"only; the other {n_genes - len(tg)} of {n_genes} genes ({(n_genes - len(tg)) / n_genes:.1%}) are null in "
-        "every contrast." if host is None else _host_counts(tg, host, n_planted_tumour, n_genes),
+        "every contrast." if host is None else _host_counts(tg, design, n_planted_tumour, n_genes),
         "",
         "Gene sets used (GO BP, `resources/genesets/go_bp.gmt.gz`):",
         "",

@@ -256,4 +256,6 @@ def test_make_up_sentence_lists_fitted_weights_and_names_a_host_left_at_its_tiss
     assert got == ("Host make-up fitted on this cohort (weights of reference profiles): exocrine pancreas: the "
                    "reference's tissue profile (the samples could not tell better: too few, fractions too close "
                    "together, or no better fit); liver: hepatocytes 0.82, liver 0.12, kupffer cells 0.01.")
+    fitted_alone = make_up_sentence({"liver": {"hepatocytes": 1.0}})  # one profile, not the tissue: fitted
+    assert fitted_alone.endswith("liver: hepatocytes 1.00.")
     assert make_up_sentence({}) == ""

@@ -19,6 +19,7 @@ import pandas as pd
 import yaml
 
 from target_rationale.admixture.adjust import SPECIFIC_SHARE
+from target_rationale.admixture.anchors import HOSTS
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
 from target_rationale.core.tsv import read_tsv
@@ -254,13 +255,15 @@ def host_tissue_blocks(ctx: ReportContext) -> list[str]:
             f"<p>{adjustment_summary(ctx)}</p>"]
 
 
-def make_up_sentence(mix: Mapping[str, Mapping[str, float]]) -> str:
+def make_up_sentence(mix: Mapping[str, Mapping[str, float]], tissues: Mapping[str, str] | None = None) -> str:
     """One sentence on each host's make-up as fitted on the cohort (``uns["admixture"]["mix"]`` of the adjusted
-    cohort: host -> reference profile -> weight); a host left at its tissue profile alone is said to be so."""
+    cohort: host -> reference profile -> weight); a host left at its tissue profile alone (``tissues``: host ->
+    tissue profile, default the hosts' settings) is said to be so."""
+    tissues = {name: spec.profile for name, spec in HOSTS.items()} if tissues is None else tissues
     parts = []
     for host, weights in sorted(mix.items()):
         shown = {name: float(w) for name, w in weights.items() if float(w) >= 0.005}
-        if len(shown) <= 1:
+        if list(shown) == [tissues.get(host)]:
             parts.append(f"{host.replace('_', ' ')}: the reference's tissue profile (the samples could not tell "
                          "better: too few, fractions too close together, or no better fit)")
         else:
