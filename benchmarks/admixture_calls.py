@@ -8,8 +8,8 @@ From the repository root::
 Per seed, in a temporary folder (kept with ``--keep``), :func:`make_admixture_cohort` writes ``admixture_null``
 (liver 10-50% in metastases, exocrine pancreas 0-20% in primaries), its twin without admixture (same seed,
 fraction ranges 0-0) and ``admixture_planted`` (EGFR, VEGFR and CSF1R axes up by ``--lfc`` in the tumour part of
-metastases). Each runs through the real workflow (Snakemake; GO BP only, host-tissue stage on, only the tables
-read here as targets). Measured in ``liver_met_vs_primary``:
+metastases) and its twin without admixture. Each runs through the real workflow (Snakemake; GO BP only, host-tissue
+stage on, only the tables read here as targets). Measured in ``liver_met_vs_primary``:
 
 * null: axes flagged; hypergeometric p of the frozen liver-enriched genes among the 200 highest ``stat``;
   GO BP terms significant on the admixed cohort but not on its twin (GSEA ``fdr < enrichment.gsea_fdr``, ORA up
@@ -17,7 +17,9 @@ read here as targets). Measured in ``liver_met_vs_primary``:
   (members over-represented in the liver genes, hypergeometric p < 1e-3 over the collection's genes);
 * planted: AUC of ``|stat|`` of planted genes (tumour-intrinsic ``lfc_liver_met_vs_primary != 0`` in
   truth_genes.tsv) against null genes; ``stat`` (and ``host_dominated`` when the DE table has it) of EGFR, KDR,
-  CSF1R; flags of the EGFR, VEGFR and CSF1R axes here and in ``liver_met_vs_normal``;
+  CSF1R; flags of the EGFR, VEGFR and CSF1R axes here and in ``liver_met_vs_normal``; the same on the planted
+  twin (the issue's "planted axis flags unchanged": the admixed cohort's flags equal to its twin's, both
+  contrasts, all three axes);
 * wall time of each workflow run.
 
 The workflow's main tables (variant ``main``) and, when it has them, its tables without admixture adjustment
@@ -247,7 +249,8 @@ def measure_planted(out: Path, keys: dict[str, str]) -> dict:
 def one_seed(seed: int, args: argparse.Namespace, liver: set[str], layout: dict[str, dict[str, str]]) -> dict:
     """Simulate, run and measure the designs of one seed."""
     folder = Path(tempfile.mkdtemp(prefix=f"admixture_calls_{seed}_"))
-    cohorts = {"planted": ("admixture_planted", None)} if "admixture_planted" in args.designs else {}
+    cohorts = ({"planted": ("admixture_planted", None), "planted_twin": ("admixture_planted", (0.0, 0.0))}
+               if "admixture_planted" in args.designs else {})
     if "admixture_null" in args.designs:
         cohorts = {"null": ("admixture_null", None), "twin": ("admixture_null", (0.0, 0.0)), **cohorts}
     row: dict[str, object] = {"seed": seed, "folder": str(folder) if args.keep else None, "wall_s": {}}
@@ -263,6 +266,7 @@ def one_seed(seed: int, args: argparse.Namespace, liver: set[str], layout: dict[
             row[f"null_{variant}"] = measure_null(outs["null"], outs["twin"], keys, liver, fdrs)
         if "planted" in outs:
             row[f"planted_{variant}"] = measure_planted(outs["planted"], keys)
+            row[f"planted_{variant}"]["twin"] = measure_planted(outs["planted_twin"], keys)
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     return row
@@ -324,7 +328,16 @@ def summarise(rows: list[dict], layout: dict[str, dict[str, str]]) -> dict:
             for gene in PLANTED_GENES:
                 if f"{gene}_host_dominated" in planted[0]:
                     part[f"{gene}_not_host_dominated"] = share([r[f"{gene}_host_dominated"] is False for r in planted])
+            if "auc" in planted[0].get("twin", {}):
+                part["twin_auc"] = mean([r["twin"].get("auc") for r in planted])
+                part["auc_minus_twin"] = mean([r["auc"] - r["twin"]["auc"] for r in planted])
             if "flags" in planted[0]:
+                if "flags" in planted[0].get("twin", {}):
+                    part["planted_flags_as_twin"] = share([
+                        all(r["flags"][c][a] == r["twin"]["flags"][c][a] for c in (CONTRAST, MET_NORMAL)
+                            for a in PLANTED_AXES) for r in planted])
+                    part[f"twin_all_planted_axes_up_{CONTRAST}"] = share(
+                        [all(r["twin"]["flags"][CONTRAST][a] == "up" for a in PLANTED_AXES) for r in planted], None)
                 for contrast in (CONTRAST, MET_NORMAL):
                     part[f"all_planted_axes_up_{contrast}"] = share(
                         [all(r["flags"][contrast][a] == "up" for a in PLANTED_AXES) for r in planted])
