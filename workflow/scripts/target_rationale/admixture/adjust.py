@@ -7,11 +7,11 @@ gene that only the host expresses, so the workflow models the mixture where it h
 1. Expected host reads (:func:`purify_cohort`): ``e_sg = L_s x k_g x H_sg``, with ``L_s`` the sample's reads on
    the genes the reference knows (its host fraction ``f_s``, results/qc/admixture.tsv, is a share of those),
    ``H_sg`` the host's level of the gene in that sample and ``k_g`` a factor calibrating it to this cohort
-   (:func:`calibrate_host_levels`: where the samples of a host show it, else 1). ``H_sg`` is the host's make-up
-   in this cohort (:func:`fit_host_mix`: weights of the reference's tissue and cell-type profiles, fitted on
-   every gene at once) at the sample's host fraction, moved by the sample's own cell mix (the liver split's
-   cell types, as deviations from their typical share: :func:`sample_host_levels`). Genes the reference lacks
-   get a small floor level, so that the samples can show one.
+   (:func:`calibrate_host_levels`: its posterior mean given what the samples of the host show). ``H_sg`` is
+   the host's make-up in this cohort (:func:`fit_host_mix`: weights of the reference's tissue and cell-type
+   profiles, fitted on every gene at once) at the sample's host fraction, moved by the sample's own cell mix
+   (the liver split's cell types, as deviations from their typical share: :func:`sample_host_levels`). Genes
+   the reference lacks get a small floor level, so that the samples can show one.
 2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
    counts (size factors on the purified library: the tumour's).
 3. The extra variance (:func:`adjust_wald`): a real host differs from the reference gene by gene. Left in the
@@ -72,6 +72,9 @@ SPECIFIC_SHARE = 0.1
 #: Largest sd of a host level extrapolated to a host fraction of 1, in units of one sample's noise, from which
 #: the host's make-up is still fitted on the cohort (:func:`fit_host_mix`).
 MAX_EXTRAPOLATION = 4.0
+#: Points of the grid (log scale, +-4 prior sd) on which a gene's calibration factor's posterior is computed
+#: (:func:`calibrate_host_levels`).
+CALIBRATION_GRID = 161
 #: Host level (a share of reads) from which a gene counts in the comparison of a fitted make-up with the tissue
 #: profile (:func:`fit_host_mix`).
 MIN_LEVEL = 1e-6
@@ -160,13 +163,17 @@ def mix_components(reference: HostReference, host: str, specs: Mapping[str, Host
 
 def _fit_weights(a: np.ndarray, b: np.ndarray, v: np.ndarray, starts: Sequence[np.ndarray], gene_sd: float
                  ) -> np.ndarray:
-    """Weights >= 0 summing to 1 minimising ``sum (b - a w)^2 / (v + (gene_sd x max(a w, b))^2)`` (SLSQP from
-    each start; the best fit)."""
-    observed = np.maximum(b, 0.0)
+    """Weights >= 0 summing to 1 minimising ``sum (b - a w)^2 / (v + (gene_sd x a w)^2)`` (SLSQP from each start;
+    the best fit).
 
+    The denominator is the variance of ``b`` that :func:`_spread` and the Akaike comparison assume: a gene's
+    level scatters around the mix in proportion to the mix. (Scaling by ``max(a w, b)`` instead caps what a gene
+    the mix misses can cost at ``1 / gene_sd^2``, so a minor cell type whose genes are few and noisy, the liver's
+    endothelium, was left out of the mix and its genes under-subtracted.)
+    """
     def loss(w: np.ndarray) -> float:
         fitted = a @ w
-        return float((((b - fitted) ** 2) / (v + (gene_sd * np.maximum(fitted, observed)) ** 2 + 1e-24)).sum())
+        return float((((b - fitted) ** 2) / (v + (gene_sd * fitted) ** 2 + 1e-24)).sum())
 
     total = {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}
     fits = [minimize(loss, start, method="SLSQP", bounds=[(0.0, 1.0)] * a.shape[1], constraints=[total],
@@ -199,7 +206,7 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
     tumour makes, so a straight line in ``f`` per gene extrapolated to ``f = 1`` estimates the host's level
     ``h_g`` (with a variance from the line's residuals). The host's levels are modelled as a mix of reference
     profiles, ``h_g = sum_j w_j q_jg``; the weights (>= 0) minimise, over all genes, ``(h_g - fitted)^2 / (variance
-    + (tau x max(fitted, h_g))^2)`` (SLSQP, summing to 1, from the tissue profile alone and from equal weights; the
+    + (tau x fitted)^2)`` (SLSQP, summing to 1, from the tissue profile alone and from equal weights; the
     better fit is kept): a real host differs from any mix gene by gene, and without that term the most expressed
     genes would decide alone. ``tau``, the spread of a gene's level around the mix (sd of a relative error), starts
     at ``gene_sd`` and is then estimated on the genes (maximum likelihood, ``h_g ~ N(fitted, variance + (tau x
@@ -278,17 +285,21 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
 
 
 def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, prior: np.ndarray,
-                          prior_sd: float, min_samples: int = 4, min_t: float = 2.0
-                          ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Per gene, a factor on the host's expected reads: 1 (the reference), corrected where the samples show
-    otherwise.
+                          prior_sd: float, min_samples: int = 4) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per gene, a factor on the host's expected reads: the reference's level corrected as far as the samples
+    show otherwise.
 
     Within the samples of one host, ``count / library = (1 - f) x tumour + k x prior`` for every gene, with
     ``prior`` the sample's expected host share of the gene (:func:`sample_host_levels`); a least-squares fit
-    over the samples gives the gene's factor ``k`` with a standard error. It is combined with ``k = 1`` in log
-    space (prior sd ``prior_sd``: the spread of a gene's level around the host's make-up) wherever the fit is
-    informative (``k >= min_t`` standard errors); elsewhere the reference stands. Needs ``min_samples``
-    samples.
+    over the samples gives the gene's factor ``k_hat`` with a standard error ``se``. A real host's genes scatter
+    around the reference (the host's fitted make-up): ``log k ~ N(0, prior_sd^2)``. The factor's posterior given
+    ``k_hat ~ N(k, se^2)`` is computed on a grid of ``log k`` (``CALIBRATION_GRID`` points over +-4 prior sd), so
+    that a fit at or below zero counts as evidence of a level below the reference's, as a high fit counts as
+    evidence of one above (a test on ``k_hat`` before taking its log would keep only the second: every host
+    level the data show lower would stay at the reference, too high). Returned: the posterior mean of ``k`` (what
+    the host's expected reads are multiplied by; ``exp(prior_sd^2 / 2)`` where the samples say nothing, the mean
+    of the scatter) and the posterior sd of ``log k``. Needs ``min_samples`` samples; with fewer, or without a
+    spread, the reference stands (factor 1, sd ``prior_sd``).
 
     Parameters
     ----------
@@ -302,7 +313,7 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         Samples x genes, :func:`sample_host_levels`.
     prior_sd : float
         sd (log) of a real host's levels around the reference's.
-    min_samples, min_t : float
+    min_samples : int
         When the samples can correct the reference (see above).
 
     Returns
@@ -328,12 +339,19 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         residual = y - a * tumour - b * k
         sigma2 = (residual ** 2).sum(axis=0) / max(len(fractions) - 2, 1)
         se = np.sqrt(sigma2 * saa / det)
-        informative = np.isfinite(k) & np.isfinite(se) & (det > 1e-12 * saa * sbb) & (k > 0) & (k >= min_t * se)
-        data_log = np.where(informative, np.log(np.where(informative, k, 1.0)), 0.0)
-        data_precision = np.where(informative, (k / np.where(informative, se, 1.0)) ** 2, 0.0)
-    precision = 1 / prior_sd ** 2 + data_precision
-    factor = np.exp(data_log * data_precision / precision)
-    log_sd = 1 / np.sqrt(precision)
+    usable = np.isfinite(k) & np.isfinite(se) & (se > 0) & (det > 1e-12 * saa * sbb)
+    factor[:] = np.exp(prior_sd ** 2 / 2)  # the prior's mean, where the samples cannot be used
+    grid = np.linspace(-4.0, 4.0, CALIBRATION_GRID) * prior_sd
+    log_prior = -0.5 * (grid / prior_sd) ** 2
+    for chunk in np.array_split(np.flatnonzero(usable), max(1, int(usable.sum()) // 4096 + 1)):
+        if len(chunk) == 0:
+            continue
+        log_post = log_prior[:, None] - 0.5 * ((k[chunk][None, :] - np.exp(grid)[:, None]) / se[chunk][None, :]) ** 2
+        post = np.exp(log_post - log_post.max(axis=0))
+        post /= post.sum(axis=0)
+        mean_log = grid @ post
+        factor[chunk] = np.exp(grid) @ post
+        log_sd[chunk] = np.sqrt(np.maximum((grid ** 2) @ post - mean_log ** 2, 0.0))
     return factor, log_sd, True
 
 
