@@ -1,0 +1,244 @@
+"""The host's levels in this cohort: its make-up fitted on the samples, and a per-gene calibration.
+
+Within the samples of one host, a gene's share of reads is ``(1 - f) x tumour + f x host`` whatever the tumour
+makes. :func:`fit_host_mix` uses that on every gene at once to fit the host's make-up (weights of the reference's
+tissue and cell-type profiles) and how far a gene's level strays from it; :func:`calibrate_host_levels` uses it
+gene by gene to correct the expected host level where the samples show otherwise. Both are pure functions of
+count matrices; :mod:`target_rationale.admixture.adjust` applies them to a cohort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import minimize, minimize_scalar
+
+from target_rationale.admixture.anchors import HOSTS, TUMOUR_LIKE, HostSpec
+from target_rationale.admixture.reference import HostReference
+
+#: Largest sd of a host level extrapolated to a host fraction of 1, in units of one sample's noise, from which
+#: the host's make-up is still fitted on the cohort (:func:`fit_host_mix`).
+MAX_EXTRAPOLATION = 4.0
+#: Points of the grid (log scale, +-4 prior sd) on which a gene's calibration factor's posterior is computed
+#: (:func:`calibrate_host_levels`).
+CALIBRATION_GRID = 161
+#: Host level (a share of reads) from which a gene counts in the comparison of a fitted make-up with the tissue
+#: profile (:func:`fit_host_mix`).
+MIN_LEVEL = 1e-6
+
+
+def mix_components(reference: HostReference, host: str, specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
+    """The reference profiles a host's make-up is fitted on (:func:`fit_host_mix`): its tissue profile and its
+    resident and stromal cell types, never a tumour-like profile (islet cells)."""
+    spec = specs[host]
+    cells = [c for c in spec.cell_types if c in reference.profiles and c not in TUMOUR_LIKE and c != spec.profile]
+    return [spec.profile, *cells]
+
+
+def _fit_weights(a: np.ndarray, b: np.ndarray, v: np.ndarray, starts: Sequence[np.ndarray], gene_sd: float
+                 ) -> np.ndarray:
+    """Weights >= 0 summing to 1 minimising ``sum (b - a w)^2 / (v + (gene_sd x a w)^2)`` (SLSQP from each start;
+    the best fit).
+
+    The denominator is the variance of ``b`` that :func:`_spread` and the Akaike comparison assume: a gene's
+    level scatters around the mix in proportion to the mix. (Scaling by ``max(a w, b)`` instead caps what a gene
+    the mix misses can cost at ``1 / gene_sd^2``, so a minor cell type whose genes are few and noisy, the liver's
+    endothelium, was left out of the mix and its genes under-subtracted.)
+    """
+    def loss(w: np.ndarray) -> float:
+        fitted = a @ w
+        return float((((b - fitted) ** 2) / (v + (gene_sd * fitted) ** 2 + 1e-24)).sum())
+
+    total = {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}
+    fits = [minimize(loss, start, method="SLSQP", bounds=[(0.0, 1.0)] * a.shape[1], constraints=[total],
+                     options={"maxiter": 500, "ftol": 1e-10}) for start in starts]
+    best = min(fits, key=lambda fit: fit.fun)
+    weights = np.where(best.x > 1e-4, best.x, 0.0)
+    return weights / weights.sum()
+
+
+def _nll(b: np.ndarray, v: np.ndarray, fitted: np.ndarray, tau: float) -> float:
+    """Normal negative log-likelihood (up to a constant) of ``b ~ N(fitted, v + (tau x fitted)^2)``."""
+    total = v + (tau * fitted) ** 2 + 1e-30
+    return float((np.log(total) + (b - fitted) ** 2 / total).sum())
+
+
+def _spread(b: np.ndarray, v: np.ndarray, fitted: np.ndarray) -> tuple[float, float]:
+    """The host's per-gene spread around a mix (sd of a relative error): the ``tau`` in ``[0.05, 3]`` maximising
+    the likelihood of ``b ~ N(fitted, v + (tau x fitted)^2)``, and that likelihood (:func:`_nll`)."""
+    best = minimize_scalar(lambda tau: _nll(b, v, fitted, tau), bounds=(0.05, 3.0), method="bounded")
+    return float(best.x), float(best.fun)
+
+
+def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, components: np.ndarray,
+                 gene_sd: float = 0.5, min_samples: int = 4, max_extrapolation: float = MAX_EXTRAPOLATION
+                 ) -> tuple[np.ndarray, float, bool]:
+    """The host's make-up in this cohort: non-negative weights of reference profiles, fitted on every gene, and
+    how far a gene's level strays from it.
+
+    Within the samples of one host, a gene's share of reads is ``(1 - f) x tumour + f x host`` whatever the
+    tumour makes, so a straight line in ``f`` per gene extrapolated to ``f = 1`` estimates the host's level
+    ``h_g`` (with a variance from the line's residuals). The host's levels are modelled as a mix of reference
+    profiles, ``h_g = sum_j w_j q_jg``; the weights (>= 0) minimise, over all genes, ``(h_g - fitted)^2 / (variance
+    + (tau x fitted)^2)`` (SLSQP, summing to 1, from the tissue profile alone and from equal weights; the
+    better fit is kept): a real host differs from any mix gene by gene, and without that term the most expressed
+    genes would decide alone. ``tau``, the spread of a gene's level around the mix (sd of a relative error), starts
+    at ``gene_sd`` and is then estimated on the genes (maximum likelihood, ``h_g ~ N(fitted, variance + (tau x
+    fitted)^2)``), the weights refitted with it. A handful of weights fitted on thousands of genes: the make-up is
+    well determined where a per-gene level is not (a host richer in endothelium than the reference's tissue raises
+    every endothelial gene). The fitted make-up is kept only when it explains the genes better than the tissue
+    profile alone by more than its extra weights cost (Akaike's criterion on that likelihood, over the genes either
+    gives at least ``MIN_LEVEL``), and with a spread below the bound 3. The weights sum to 1 (a gene's share of the
+    host's reads is a share of each profile's). Needs ``min_samples`` samples whose fractions are spread enough for
+    the line at ``f = 1`` to be an estimate, not an extrapolation of noise: its sd at most ``max_extrapolation``
+    times a single sample's noise (liver metastases with fractions 0.1-0.5: about 2; primaries with 0-0.2 of
+    exocrine pancreas: about 10, so they keep the tissue profile).
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Raw counts, samples x genes, of the samples carrying this host.
+    library : numpy.ndarray
+        Their reads on the genes the reference knows (what the fractions are shares of).
+    fractions : numpy.ndarray
+        Their host fractions.
+    components : numpy.ndarray
+        Profiles x genes: the reference profiles as shares of reads (:func:`reference_levels`), the tissue
+        profile first.
+    gene_sd : float
+        The spread ``tau`` the first fit assumes.
+    min_samples : int
+        See above.
+    max_extrapolation : float
+        See above.
+
+    Returns
+    -------
+    weights : numpy.ndarray
+        Per profile, summing to 1; the tissue profile alone (1, 0, ...) when the samples cannot tell.
+    spread : float
+        ``tau``; NaN when the samples cannot tell.
+    fitted : bool
+        Whether the samples could be used.
+    """
+    weights = np.zeros(len(components))
+    weights[0] = 1.0
+    n = len(fractions)
+    if n < min_samples or float(np.std(fractions)) < 0.02:
+        return weights, float("nan"), False
+    y = counts / library[:, None]
+    design = np.column_stack([np.ones(n), fractions])
+    inverse = np.linalg.inv(design.T @ design)
+    if float(np.ones(2) @ inverse @ np.ones(2)) > max_extrapolation ** 2:
+        return weights, float("nan"), False
+    coef = inverse @ design.T @ y                      # 2 x genes: intercept (tumour), slope
+    level = coef[0] + coef[1]                          # the line at f = 1: the host's level
+    residual = y - design @ coef
+    noise = (residual ** 2).sum(axis=0) / max(n - 2, 1)
+    level_var = noise * float(np.ones(2) @ inverse @ np.ones(2))
+    use = np.isfinite(level) & np.isfinite(level_var) & (components.max(axis=0) > 0)
+    if use.sum() < 10 * len(components):
+        return weights, float("nan"), False
+    a, b, v = components[:, use].T, level[use], level_var[use]
+    tissue = a @ weights
+    fit = _fit_weights(a, b, v, [weights, np.full(len(components), 1.0 / len(components))], gene_sd)
+    if not np.all(np.isfinite(fit)):
+        return weights, float("nan"), False
+    spread, _ = _spread(b, v, a @ fit)
+    fit = _fit_weights(a, b, v, [fit], spread)
+    if not np.all(np.isfinite(fit)):
+        return weights, float("nan"), False
+    # the genes the likelihoods are compared on: those the host makes (at least 1 per million) by either model
+    judged = (tissue >= MIN_LEVEL) | (a @ fit >= MIN_LEVEL)
+    spread, nll = _spread(b[judged], v[judged], (a @ fit)[judged])
+    _, nll_tissue = _spread(b[judged], v[judged], tissue[judged])
+    # the mix must beat the tissue profile alone by more than its extra weights (Akaike) and fit at all
+    if spread >= 3.0 - 1e-3 or nll + 2 * (np.count_nonzero(fit) - 1) >= nll_tissue:
+        return weights, float("nan"), False
+    return fit, spread, True
+
+
+def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, prior: np.ndarray,
+                          prior_sd: float, min_samples: int = 4, lacking: np.ndarray | None = None,
+                          min_t: float = 2.0) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per gene, a factor on the host's expected reads: the reference's level corrected as far as the samples
+    show otherwise.
+
+    Within the samples of one host, ``count / library = (1 - f) x tumour + k x prior`` for every gene, with
+    ``prior`` the sample's expected host share of the gene (:func:`sample_host_levels`); a least-squares fit
+    over the samples gives the gene's factor ``k_hat`` with a standard error ``se``. A real host's genes scatter
+    around the reference (the host's fitted make-up): ``log k ~ N(0, prior_sd^2)``. The factor's posterior given
+    ``k_hat ~ N(k, se^2)`` is computed on a grid of ``log k`` (``CALIBRATION_GRID`` points over +-4 prior sd), so
+    that a fit at or below zero counts as evidence of a level below the reference's, as a high fit counts as
+    evidence of one above (a test on ``k_hat`` before taking its log would keep only the second: every host
+    level the data show lower would stay at the reference, too high). Returned: the posterior mean of ``k`` (what
+    the host's expected reads are multiplied by; ``exp(prior_sd^2 / 2)`` where the samples say nothing, the mean
+    of the scatter) and the posterior sd of ``log k``. Needs ``min_samples`` samples; with fewer, or without a
+    spread, the reference stands (factor 1, sd ``prior_sd``).
+
+    Genes the reference lacks (``lacking``: their ``prior`` is only the floor level of :mod:`adjust`) have no
+    level to scatter around: where the samples show one (``k_hat >= min_t x se``) it is theirs (factor
+    ``k_hat``, sd ``se / k_hat``), elsewhere the floor stands.
+
+    Parameters
+    ----------
+    counts : numpy.ndarray
+        Raw counts, samples x genes, of the samples carrying this host.
+    library : numpy.ndarray
+        Their reads on the genes the reference knows (what the fractions are shares of).
+    fractions : numpy.ndarray
+        Their host fractions.
+    prior : numpy.ndarray
+        Samples x genes, :func:`sample_host_levels`.
+    prior_sd : float
+        sd (log) of a real host's levels around the reference's.
+    min_samples : int
+        When the samples can correct the reference (see above).
+    lacking : numpy.ndarray, optional
+        Per gene, whether the reference lacks it (see above; default none).
+    min_t : float
+        When the samples show a level for a gene the reference lacks.
+
+    Returns
+    -------
+    factor : numpy.ndarray
+        Per gene, the factor on ``prior``.
+    log_sd : numpy.ndarray
+        Its uncertainty, sd in log (``prior_sd`` where the reference stands).
+    fitted : bool
+        Whether the samples could be used.
+    """
+    n_genes = counts.shape[1]
+    factor, log_sd = np.ones(n_genes), np.full(n_genes, float(prior_sd))
+    if len(fractions) < min_samples or not prior_sd > 0:
+        return factor, log_sd, False
+    a, b, y = (1 - fractions)[:, None], prior, counts / library[:, None]
+    saa, sab, sbb = float((a ** 2).sum()), (a * b).sum(axis=0), (b ** 2).sum(axis=0)
+    say, sby = (a * y).sum(axis=0), (b * y).sum(axis=0)
+    det = saa * sbb - sab ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        k = (saa * sby - sab * say) / det
+        tumour = (sbb * say - sab * sby) / det
+        residual = y - a * tumour - b * k
+        sigma2 = (residual ** 2).sum(axis=0) / max(len(fractions) - 2, 1)
+        se = np.sqrt(sigma2 * saa / det)
+    usable = np.isfinite(k) & np.isfinite(se) & (se > 0) & (det > 1e-12 * saa * sbb)
+    lacking = np.zeros(n_genes, dtype=bool) if lacking is None else np.asarray(lacking, dtype=bool)
+    shown = usable & lacking & (k > 0) & (k >= min_t * se)
+    usable &= ~lacking
+    factor[:] = np.exp(prior_sd ** 2 / 2)  # the prior's mean, where the samples cannot be used
+    grid = np.linspace(-4.0, 4.0, CALIBRATION_GRID) * prior_sd
+    log_prior = -0.5 * (grid / prior_sd) ** 2
+    for chunk in np.array_split(np.flatnonzero(usable), max(1, int(usable.sum()) // 4096 + 1)):
+        if len(chunk) == 0:
+            continue
+        log_post = log_prior[:, None] - 0.5 * ((k[chunk][None, :] - np.exp(grid)[:, None]) / se[chunk][None, :]) ** 2
+        post = np.exp(log_post - log_post.max(axis=0))
+        post /= post.sum(axis=0)
+        mean_log = grid @ post
+        factor[chunk] = np.exp(grid) @ post
+        log_sd[chunk] = np.sqrt(np.maximum((grid ** 2) @ post - mean_log ** 2, 0.0))
+    factor[lacking] = 1.0
+    factor[shown], log_sd[shown] = k[shown], se[shown] / k[shown]
+    return factor, log_sd, True
