@@ -7,7 +7,7 @@ gene that only the host expresses, so the workflow models the mixture where it h
 1. Expected host reads (:func:`purify_cohort`): ``e_sg = L_s x k_g x H_sg``, with ``L_s`` the sample's reads on
    the genes the reference knows (its host fraction ``f_s``, results/qc/admixture.tsv, is a share of those),
    ``H_sg`` the host's level of the gene in that sample and ``k_g`` a factor calibrating it to this cohort
-   (:func:`calibrate_host_levels`: its posterior mean given what the samples of the host show). ``H_sg`` is
+   (:func:`calibrate_host_levels`: where the samples of a host show it, else 1). ``H_sg`` is
    the host's make-up in this cohort (:func:`fit_host_mix`: weights of the reference's tissue and cell-type
    profiles, fitted on every gene at once) at the sample's host fraction, moved by the sample's own cell mix
    (the liver split's cell types, as deviations from their typical share: :func:`sample_host_levels`). Genes
@@ -225,8 +225,7 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
                  ", ".join(f"{c} {w:.2f}" for c, w in mix[name].items()))
         prior = sample_host_levels(cohort, table.loc[known], reference, name, specs, baseline=weights @ components)
         factor, log_sd, calibrated[name] = calibrate_host_levels(
-            counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name],
-            lacking=components.max(axis=0) <= 0)
+            counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name])
         var[level_column(name)], var[sd_column(name)] = factor, log_sd
         expected[known] = library[known][:, None] * prior * factor[None, :]
         LOG.info("admixture: %s levels %s (%d samples, fraction sd %.2f); spread of a gene's level %.2f (log; %s)",

@@ -20,9 +20,6 @@ from target_rationale.admixture.reference import HostReference
 #: Largest sd of a host level extrapolated to a host fraction of 1, in units of one sample's noise, from which
 #: the host's make-up is still fitted on the cohort (:func:`fit_host_mix`).
 MAX_EXTRAPOLATION = 4.0
-#: Points of the grid (log scale, +-4 prior sd) on which a gene's calibration factor's posterior is computed
-#: (:func:`calibrate_host_levels`).
-CALIBRATION_GRID = 161
 #: Host level (a share of reads) from which a gene counts in the comparison of a fitted make-up with the tissue
 #: profile (:func:`fit_host_mix`).
 MIN_LEVEL = 1e-6
@@ -160,26 +157,17 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
 
 
 def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, prior: np.ndarray,
-                          prior_sd: float, min_samples: int = 4, lacking: np.ndarray | None = None,
-                          min_t: float = 2.0) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Per gene, a factor on the host's expected reads: the reference's level corrected as far as the samples
-    show otherwise.
+                          prior_sd: float, min_samples: int = 4, min_t: float = 2.0
+                          ) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Per gene, a factor on the host's expected reads: 1 (the reference), corrected where the samples show
+    otherwise.
 
     Within the samples of one host, ``count / library = (1 - f) x tumour + k x prior`` for every gene, with
     ``prior`` the sample's expected host share of the gene (:func:`sample_host_levels`); a least-squares fit
-    over the samples gives the gene's factor ``k_hat`` with a standard error ``se``. A real host's genes scatter
-    around the reference (the host's fitted make-up): ``log k ~ N(0, prior_sd^2)``. The factor's posterior given
-    ``k_hat ~ N(k, se^2)`` is computed on a grid of ``log k`` (``CALIBRATION_GRID`` points over +-4 prior sd), so
-    that a fit at or below zero counts as evidence of a level below the reference's, as a high fit counts as
-    evidence of one above (a test on ``k_hat`` before taking its log would keep only the second: every host
-    level the data show lower would stay at the reference, too high). Returned: the posterior mean of ``k`` (what
-    the host's expected reads are multiplied by; ``exp(prior_sd^2 / 2)`` where the samples say nothing, the mean
-    of the scatter) and the posterior sd of ``log k``. Needs ``min_samples`` samples; with fewer, or without a
-    spread, the reference stands (factor 1, sd ``prior_sd``).
-
-    Genes the reference lacks (``lacking``: their ``prior`` is only the floor level of :mod:`adjust`) have no
-    level to scatter around: where the samples show one (``k_hat >= min_t x se``) it is theirs (factor
-    ``k_hat``, sd ``se / k_hat``), elsewhere the floor stands.
+    over the samples gives the gene's factor ``k`` with a standard error. It is combined with ``k = 1`` in log
+    space (prior sd ``prior_sd``: the spread of a gene's level around the host's make-up) wherever the fit is
+    informative (``k >= min_t`` standard errors); elsewhere the reference stands. Needs ``min_samples``
+    samples.
 
     Parameters
     ----------
@@ -193,12 +181,8 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         Samples x genes, :func:`sample_host_levels`.
     prior_sd : float
         sd (log) of a real host's levels around the reference's.
-    min_samples : int
+    min_samples, min_t : float
         When the samples can correct the reference (see above).
-    lacking : numpy.ndarray, optional
-        Per gene, whether the reference lacks it (see above; default none).
-    min_t : float
-        When the samples show a level for a gene the reference lacks.
 
     Returns
     -------
@@ -223,22 +207,10 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         residual = y - a * tumour - b * k
         sigma2 = (residual ** 2).sum(axis=0) / max(len(fractions) - 2, 1)
         se = np.sqrt(sigma2 * saa / det)
-    usable = np.isfinite(k) & np.isfinite(se) & (se > 0) & (det > 1e-12 * saa * sbb)
-    lacking = np.zeros(n_genes, dtype=bool) if lacking is None else np.asarray(lacking, dtype=bool)
-    shown = usable & lacking & (k > 0) & (k >= min_t * se)
-    usable &= ~lacking
-    factor[:] = np.exp(prior_sd ** 2 / 2)  # the prior's mean, where the samples cannot be used
-    grid = np.linspace(-4.0, 4.0, CALIBRATION_GRID) * prior_sd
-    log_prior = -0.5 * (grid / prior_sd) ** 2
-    for chunk in np.array_split(np.flatnonzero(usable), max(1, int(usable.sum()) // 4096 + 1)):
-        if len(chunk) == 0:
-            continue
-        log_post = log_prior[:, None] - 0.5 * ((k[chunk][None, :] - np.exp(grid)[:, None]) / se[chunk][None, :]) ** 2
-        post = np.exp(log_post - log_post.max(axis=0))
-        post /= post.sum(axis=0)
-        mean_log = grid @ post
-        factor[chunk] = np.exp(grid) @ post
-        log_sd[chunk] = np.sqrt(np.maximum((grid ** 2) @ post - mean_log ** 2, 0.0))
-    factor[lacking] = 1.0
-    factor[shown], log_sd[shown] = k[shown], se[shown] / k[shown]
+        informative = np.isfinite(k) & np.isfinite(se) & (det > 1e-12 * saa * sbb) & (k > 0) & (k >= min_t * se)
+        data_log = np.where(informative, np.log(np.where(informative, k, 1.0)), 0.0)
+        data_precision = np.where(informative, (k / np.where(informative, se, 1.0)) ** 2, 0.0)
+    precision = 1 / prior_sd ** 2 + data_precision
+    factor = np.exp(data_log * data_precision / precision)
+    log_sd = 1 / np.sqrt(precision)
     return factor, log_sd, True
