@@ -35,17 +35,13 @@ def mix_components(reference: HostReference, host: str, specs: Mapping[str, Host
 
 def _fit_weights(a: np.ndarray, b: np.ndarray, v: np.ndarray, starts: Sequence[np.ndarray], gene_sd: float
                  ) -> np.ndarray:
-    """Weights >= 0 summing to 1 minimising ``sum (b - a w)^2 / (v + (gene_sd x a w)^2)`` (SLSQP from each start;
-    the best fit).
+    """Weights >= 0 summing to 1 minimising ``sum (b - a w)^2 / (v + (gene_sd x max(a w, b))^2)`` (SLSQP from
+    each start; the best fit)."""
+    observed = np.maximum(b, 0.0)
 
-    The denominator is the variance of ``b`` that :func:`_spread` and the Akaike comparison assume: a gene's
-    level scatters around the mix in proportion to the mix. (Scaling by ``max(a w, b)`` instead caps what a gene
-    the mix misses can cost at ``1 / gene_sd^2``, so a minor cell type whose genes are few and noisy, the liver's
-    endothelium, was left out of the mix and its genes under-subtracted.)
-    """
     def loss(w: np.ndarray) -> float:
         fitted = a @ w
-        return float((((b - fitted) ** 2) / (v + (gene_sd * fitted) ** 2 + 1e-24)).sum())
+        return float((((b - fitted) ** 2) / (v + (gene_sd * np.maximum(fitted, observed)) ** 2 + 1e-24)).sum())
 
     total = {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}
     fits = [minimize(loss, start, method="SLSQP", bounds=[(0.0, 1.0)] * a.shape[1], constraints=[total],
@@ -78,7 +74,7 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
     tumour makes, so a straight line in ``f`` per gene extrapolated to ``f = 1`` estimates the host's level
     ``h_g`` (with a variance from the line's residuals). The host's levels are modelled as a mix of reference
     profiles, ``h_g = sum_j w_j q_jg``; the weights (>= 0) minimise, over all genes, ``(h_g - fitted)^2 / (variance
-    + (tau x fitted)^2)`` (SLSQP, summing to 1, from the tissue profile alone and from equal weights; the
+    + (tau x max(fitted, h_g))^2)`` (SLSQP, summing to 1, from the tissue profile alone and from equal weights; the
     better fit is kept): a real host differs from any mix gene by gene, and without that term the most expressed
     genes would decide alone. ``tau``, the spread of a gene's level around the mix (sd of a relative error), starts
     at ``gene_sd`` and is then estimated on the genes (maximum likelihood, ``h_g ~ N(fitted, variance + (tau x
