@@ -1,7 +1,7 @@
 """Site effects at zero admixture (admixture.adjust): hand-computed variance and host-dominated calls, the
-fallback, and a simulated paired cohort (real HPA host
-profiles perturbed per gene, a varying cell mix) whose metastases differ from its primaries only by host tissue,
-with its planted twin."""
+fallback, and a simulated paired cohort (real HPA host profiles perturbed per gene, a varying cell mix) whose
+metastases differ from its primaries only by host tissue, with its planted twin. The host's levels themselves
+(make-up and calibration) are tested in test_host_levels.py."""
 
 from __future__ import annotations
 
@@ -95,6 +95,9 @@ def test_specific_genes_by_share_and_fallback() -> None:
     assert specific_genes(adjusted, [liver, side("", [0.0] * 4, 0.0)]) == ["g2", "g3"]
     assert specific_genes(adjusted, [side("liver", [0.0] * 4, 0.5, estimable=False)]) == ["g1", "g2", "g3"]
     assert specific_genes(adjusted, [side("exocrine_pancreas", [0.0, 0.0, 0.0, 0.09], 0.5)]) == []
+
+
+# ---- a simulated paired cohort: primaries and liver metastases that differ only by host tissue ----------------
 
 
 def _simulated(design: str, seed: int, n_patients: int) -> tuple[ad.AnnData, pd.DataFrame]:

@@ -62,6 +62,3 @@ def test_host_mix_recovers_planted_make_up(truth: list[float]) -> None:
         assert not fitted and np.isnan(spread)
     few, spread_few, fitted_few = fit_host_mix(counts[:3], library[:3], f[:3], components)
     assert not fitted_few and few.tolist() == [1.0, 0.0, 0.0, 0.0] and np.isnan(spread_few)
-
-
-# ---- a simulated paired cohort: primaries and liver metastases that differ only by host tissue ----------------
