@@ -1,5 +1,6 @@
-"""The flag rule (``targets.flags``): the three votes, their combination, uniqueness, the liver caveat and the axes
-table, from hand-made evidence."""
+"""The flag rule (``targets.flags``): the calibrated test's flags (Holm, effect floor), the three votes and their
+combination, uniqueness with and without the direct contrast, the liver caveat and the axes table, from hand-made
+evidence."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from target_rationale.targets.config import Axis, FlagRule, Targets, load_target
 from target_rationale.targets.evidence import genes_table
 from target_rationale.targets.flags import (
     axes_table,
+    calibrated_flags,
     combine_votes,
+    direct_contrast,
     flag,
     gene_vote,
+    holm,
     pathway_vote,
     score_vote,
     uniqueness,
@@ -104,6 +108,61 @@ def test_uniqueness_labels() -> None:
                           "flag": ["up", "up", "down", "none", "up", "none", "up", "up", "up"]})
     result = uniqueness(flags, MET, PRIM)
     assert result.to_dict() == {"A": "unique", "B": "shared", "C": "opposite", "D": "none", "E": "unknown"}
+
+
+def test_uniqueness_with_the_direct_contrast_names_every_class() -> None:
+    """Flags vs normal in metastases and primaries, and metastasis vs primary (DIRECT). A2 is the
+    difference-in-significance trap: flagged in metastases only, but metastases do not differ from primaries."""
+    direct = "met_vs_prim"
+    rows = {  # axis: (metastasis, primary, direct)
+        "A1": ("up", "none", "up"), "A2": ("up", "none", "none"), "A3": ("up", "none", "down"),
+        "B1": ("up", "up", "none"), "B2": ("up", "up", "up"), "B3": ("up", "up", "down"),
+        "B4": ("down", "down", "down"), "C": ("down", "up", "down"), "D": ("none", "up", "down")}
+    flags = pd.DataFrame([(c, axis, f) for axis, fs in rows.items() for c, f in zip((MET, PRIM, direct), fs)],
+                         columns=["contrast", "axis", "flag"])
+    result = uniqueness(flags, MET, PRIM, direct)
+    assert result.to_dict() == {"A1": "unique", "A2": "unconfirmed", "A3": "unconfirmed", "B1": "shared",
+                                "B2": "shared_stronger_in_metastasis", "B3": "shared_stronger_in_primary",
+                                "B4": "shared_stronger_in_metastasis", "C": "opposite", "D": "none"}
+    contrasts = [Contrast(PRIM, "site", "primary", "normal", "~ site"),
+                 Contrast(MET, "site", "liver_metastasis", "normal", "~ site"),
+                 Contrast("prim_vs_met", "site", "primary", "liver_metastasis", "~ site"),
+                 Contrast(direct, "site", "liver_metastasis", "primary", "~ site")]
+    assert direct_contrast(contrasts, MET, PRIM) == direct
+    assert direct_contrast(contrasts[:3], MET, PRIM) is None  # the reverse orientation is not the direct test
+
+
+def test_holm_by_hand() -> None:
+    p = pd.Series([0.01, 0.04, np.nan, 0.03, 0.5], index=list("abcde"))
+    # sorted 0.01, 0.03, 0.04, 0.5 (m = 4): 0.04, 0.09, max(0.09, 0.08) = 0.09, 0.5
+    expected = pd.Series([0.04, 0.09, np.nan, 0.09, 0.5], index=list("abcde"))
+    pd.testing.assert_series_equal(holm(p), expected)
+
+
+def test_calibrated_flags_need_holm_and_the_effect_floor() -> None:
+    tests = pd.DataFrame({"contrast": ["c"] * 4, "axis": ["big", "tiny", "weak", "down"],
+                          "test_effect": [1.0, 0.1, 1.0, -0.5], "test_p": [1e-4, 1e-6, 0.02, 1e-3]})
+    flagged = calibrated_flags(tests).set_index("axis")
+    # Holm: 1e-6 x 4, 1e-4 x 3, 1e-3 x 2, 0.02 x 1 -> weak 0.02 < 0.05, but 'tiny' is under min_effect 0.2
+    assert flagged["flag"].to_dict() == {"big": "up", "tiny": "none", "weak": "up", "down": "down"}
+    strict = calibrated_flags(tests, FlagRule.from_config({"alpha": 0.01})).set_index("axis")
+    assert strict.loc["weak", "flag"] == "none" and strict.loc["big", "flag"] == "up"
+
+
+def test_flags_come_from_the_test_when_there_is_one() -> None:
+    targets = Targets(axes={"FGFR": Axis("FGFR", ("FGFR1",), ("FGF1",), terms=("GO:0008543",))},
+                      drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM)
+    de = {MET: de_table({"FGFR1": (1.0, 0.01), "FGF1": (1.0, 0.01)}),
+          PRIM: de_table({"FGFR1": (1.0, 0.01), "FGF1": (1.0, 0.01)})}
+    gsea = {(MET, "GO_BP"): gsea_table([("GO:0008543", 2.0, 0.01, "FGFR1")]),
+            (PRIM, "GO_BP"): gsea_table([("GO:0008543", 2.0, 0.01, "FGFR1")])}
+    tests = pd.DataFrame({"contrast": [PRIM, MET], "axis": ["FGFR", "FGFR"], "test_n_genes": [2, 2],
+                          "test_effect": [0.8, 0.9], "test_t": [1.0, 9.0], "test_df": [10, 10],
+                          "test_p": [0.3, 1e-5]})
+    table = axes_table(de, gsea, {}, targets, tests=tests).set_index("contrast")
+    assert table.loc[PRIM, "vote_flag"] == "up" and table.loc[PRIM, "flag"] == "none"  # votes are evidence only
+    assert table.loc[MET, "flag"] == "up" and table.loc[MET, "unique"] == "unique"
+    assert table.loc[MET, "test_p_holm"] == pytest.approx(2e-5)
 
 
 def test_user_added_axis_and_drug_flow_through_the_axes_table_and_the_rationale(tmp_path) -> None:

@@ -231,7 +231,7 @@ def target_outputs():
     """The target-axis stage's files, unless `targets: null` turned the stage off."""
     if TARGETS is None:
         return []
-    return [*rules.axis_scores.output, *rules.targets.output, *rules.target_plots.output]
+    return [*rules.axis_scores.output, *rules.axis_tests.output, *rules.targets.output, *rules.target_plots.output]
 
 
 wildcard_constraints:

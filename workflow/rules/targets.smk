@@ -27,12 +27,37 @@ rule axis_scores:
         "../scripts/axis_scores.py"
 
 
+rule axis_tests:
+    input:
+        qc=rules.qc_matrix_adjusted.output.h5ad if ADJUST else rules.qc_matrix.output.h5ad,
+    output:
+        table=report(
+            result("axis_tests"),
+            caption="../report/axis_tests.rst",
+            category="7. Target axes",
+        ),
+    params:
+        axes=AXIS_GENES,
+        contrasts=list(CONTRASTS.values()),
+    log:
+        "logs/targets/axis_tests.log",
+    benchmark:
+        "logs/benchmarks/axis_tests.tsv"
+    conda:
+        "../envs/python.yaml"
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/axis_tests.py"
+
+
 rule targets:
     input:
         de=expand(rules.contrast.output.table, contrast=CONTRASTS),
         **{table: expand(path, contrast=CONTRASTS, collection=COLLECTIONS)
            for table, path in rules.enrich.output.items()},
         scores=rules.axis_scores.output.scores,
+        tests=rules.axis_tests.output.table,
         targets=TARGETS_FILE or [],
         liver_signature=LIVER_SIGNATURE,
     output:

@@ -17,6 +17,7 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
                     **{(c, k, "down"): read_tsv(p) for (c, k), p in zip(pairs, snakemake.input.ora_down)}},
         targets=load_targets(snakemake.input.targets),
         scores=read_tsv(snakemake.input.scores).set_index("sample"),
+        tests=read_tsv(snakemake.input.tests),
         contrasts=snakemake.params.contrasts,
         alpha=snakemake.params.alpha,
         gsea_fdr=snakemake.params.gsea_fdr,

@@ -181,7 +181,10 @@ def glance(ctx: ReportContext) -> list[str]:
     if judged is None:
         return []
     rows = axes[(axes["contrast"] == judged) & (axes["flag"] != "none")]
-    wording = {"unique": "unique to this contrast", "shared": "shared with the primary contrast"}
+    wording = {"unique": "unique to this contrast", "shared": "shared with the primary contrast",
+               "unconfirmed": "flagged here only, but not different from primaries",
+               "shared_stronger_in_metastasis": "shared with the primary contrast, stronger here",
+               "shared_stronger_in_primary": "shared with the primary contrast, stronger there"}
     flagged = "; ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)} ({esc(wording.get(r.unique, r.unique))})"
                         for r in rows.itertuples()) or "no axis flagged"
     sentences = [f"Flagged in <code>{esc(judged)}</code>: {flagged}."]
@@ -394,13 +397,16 @@ def targets_section(ctx: ReportContext) -> str:
                        ["<p>The target-axis stage is off (<code>targets: null</code>).</p>"])
     genes = read_table(ctx.path("axis_genes_table"))
     rationale = read_table(ctx.path("rationale_table"))
-    axis_columns = ["contrast", "axis", "flag", "unique", "vote_genes", "vote_pathway", "vote_score",
+    axis_columns = ["contrast", "axis", "flag", "unique", "test_effect", "test_p", "test_p_holm", "vote_flag",
+                    "vote_genes", "vote_pathway", "vote_score",
                     "n_genes_measured", "n_genes_up", "n_genes_down", "best_term", "best_term_name", "best_nes",
                     "best_fdr", "score_diff", "score_p"]
     blocks = [ctx.image("targets_figure", "Evidence grid: flag per axis and contrast, with the votes of the genes, "
                         "pathway and score lines.", plot="evidence"),
               table_html(Table(axes[[c for c in axis_columns if c in axes]], source=result("axes_table"),
-                               caption="Axis evidence per contrast."), "axes"),
+                               caption="Axis flag (calibrated test: fry, Holm across axes x "
+                                       "contrasts, effect floor) and the evidence reported beside it, per "
+                                       "contrast."), "axes"),
               "<h3>Therapy rationale</h3>",
               markdown_to_html(ctx.path("rationale_markdown").read_text()),
               table_html(Table(rationale, source=result("rationale_table"),

@@ -9,12 +9,13 @@ The vote values (``up`` / ``down`` / ``none``) and gene roles used by the eviden
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import jsonschema
+import pandas as pd
 import yaml
 
 from target_rationale.core.errors import InputError
@@ -83,6 +84,14 @@ class Drug:
     note: str = ""
 
 
+def axis_genes(var: pd.DataFrame, axis: Axis | Sequence[str]) -> list[str]:
+    """``var_names`` of an axis' measured genes (receptors, ligands, markers; or the given symbols), matched on
+    ``var['symbol']`` (on the index itself when there is no ``symbol`` column)."""
+    symbols = var["symbol"] if "symbol" in var.columns else pd.Series(var.index, index=var.index)
+    wanted = set(axis.genes if isinstance(axis, Axis) else axis)
+    return [str(g) for g, s in symbols.items() if s in wanted]
+
+
 @dataclass(frozen=True)
 class FlagRule:
     """How three evidence lines make a flag (``config/targets.yaml`` ``flag:``).
@@ -106,8 +115,14 @@ class FlagRule:
         Score line: two-sided Mann-Whitney p-value below which the line votes the sign of the score difference.
         Schema default 0.05.
     min_lines : int
-        Lines that must vote one direction, with none voting the other, for a flag. Schema default 2 (of 3): no
-        axis is flagged on a single kind of evidence.
+        Lines that must vote one direction, with none voting the other, for ``vote_flag`` (the evidence lines'
+        combined vote, reported next to the flag). Schema default 2 (of 3).
+    alpha : float
+        The flag: Holm-adjusted p-value of the calibrated axis test (fry, across axes x contrasts) below which an
+        axis is flagged. Schema default 0.05.
+    min_effect : float
+        The flag: least absolute mean log2 change of the axis' genes (variance-stabilised) for a flag. Schema
+        default 0.2.
     """
 
     min_genes: int
@@ -115,6 +130,8 @@ class FlagRule:
     min_terms: int
     score_p: float
     min_lines: int
+    alpha: float
+    min_effect: float
 
     @classmethod
     def from_config(cls, section: Mapping | None = None) -> FlagRule:

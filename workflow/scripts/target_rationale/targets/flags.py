@@ -1,7 +1,15 @@
 """The flag rule: is a signalling axis (EGFR, VEGFR, FGFR, CSF1R, or one a user adds) changed in a contrast, and
 is that unique to metastasis.
 
-Three independent lines of evidence per contrast x axis, each voting ``up`` / ``down`` / ``none``:
+The flag comes from the calibrated axis test (:mod:`.axis_test`, limma's fry on the variance-stabilised matrix
+with the contrast's design): :func:`calibrated_flags` flags an axis ``up`` / ``down`` when its Holm-adjusted p-value
+across axes x contrasts is below ``flag.alpha`` and its mean log2 change reaches ``flag.min_effect``.
+:func:`uniqueness` then compares the flags of the metastasis and primary contrasts with the direct
+metastasis-vs-primary contrast when the config has one (:func:`unique_label`).
+
+Three lines of evidence per contrast x axis stay in the table as reported evidence, each voting ``up`` / ``down``
+/ ``none`` (their combination is ``vote_flag``; it was the flag before the calibrated test, and is the flag when
+no test table is given):
 
 * genes: DE of the axis' receptors and ligands (:func:`gene_vote` on :func:`~.evidence.gene_evidence`);
 * pathway: preranked GSEA of the axis' gene sets, by term id across collections (:func:`pathway_vote` on
@@ -9,9 +17,9 @@ Three independent lines of evidence per contrast x axis, each voting ``up`` / ``
 * score: a per-sample axis score on the VST matrix compared between the contrast's groups (:func:`score_vote` on
   :func:`~.scores.score_contrast`).
 
-:func:`flag` combines the votes under a :class:`~.config.FlagRule` (``config/targets.yaml`` ``flag:``),
-:func:`uniqueness` says whether a flag in the metastasis contrast is unique to it, and :func:`axes_table` puts
-evidence, votes, flags and caveats in one table. Everything here is pure: tables in, tables out.
+:func:`flag` combines the votes under a :class:`~.config.FlagRule` (``config/targets.yaml`` ``flag:``), and
+:func:`axes_table` puts test, evidence, votes, flags and caveats in one table. Everything here is pure: tables in,
+tables out.
 
 Bulk RNA measures tissue, not tumour cells: VEGFR receptors mostly reflect endothelium and CSF1R macrophages,
 and liver metastases carry normal liver. The axes table carries each axis' ``caveat`` and a ``liver_caveat``
@@ -28,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from target_rationale.cohort.design import Contrast
+from target_rationale.targets.axis_test import TEST_COLUMNS
 from target_rationale.targets.config import CORE_ROLES, DOWN, NONE, ROLES, UP, FlagRule, Targets
 from target_rationale.targets.evidence import (
     PATHWAY_COLUMNS,
@@ -39,7 +48,8 @@ from target_rationale.targets.evidence import (
 )
 from target_rationale.targets.score_stats import SCORE_COLUMNS, score_contrast
 
-AXES_COLUMNS = ["contrast", "axis", "flag", "unique", "vote_genes", "vote_pathway", "vote_score",
+AXES_COLUMNS = ["contrast", "axis", "flag", "unique", *TEST_COLUMNS[2:], "test_p_holm", "vote_flag",
+                "vote_genes", "vote_pathway", "vote_score",
                 "n_genes", "n_genes_measured", "n_genes_up", "n_genes_down", "receptors_up", "receptors_down",
                 "ligands_up", "ligands_down", "markers_up", "markers_down", "not_measured",
                 *PATHWAY_COLUMNS[2:], *SCORE_COLUMNS[2:], "liver_caveat", "host_caveat", "caveat"]
@@ -139,20 +149,101 @@ def flag(gene_ev: pd.DataFrame | None, pathway_ev: Mapping | None, score_ev: Map
                          rule.min_lines)
 
 
-def unique_label(metastasis_flag: str, primary_flag: str | None) -> str:
-    """``unique`` / ``shared`` / ``opposite`` / ``none`` for an axis' flags in the two contrasts (``unknown`` when
-    it is flagged in metastasis and the primary contrast has no flag for it)."""
+def holm(p_values: pd.Series) -> pd.Series:
+    """Holm's step-down adjustment of the finite p-values (NaN stays NaN), in the input's order."""
+    finite = p_values.dropna().astype(float)
+    order = finite.sort_values(kind="mergesort")
+    m = len(order)
+    adjusted = np.minimum(1.0, np.maximum.accumulate(order.to_numpy() * (m - np.arange(m))))
+    return pd.Series(adjusted, index=order.index).reindex(p_values.index)
+
+
+def calibrated_flags(tests: pd.DataFrame, rule: FlagRule | None = None) -> pd.DataFrame:
+    """Flags of the calibrated axis test.
+
+    Parameters
+    ----------
+    tests : pandas.DataFrame
+        :data:`~.axis_test.TEST_COLUMNS` rows (one per contrast x axis; all of them form the Holm family).
+    rule : FlagRule, optional
+        ``alpha`` and ``min_effect``; by default the schema's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``tests`` with ``test_p_holm`` and ``flag``: the sign of ``test_effect`` when ``test_p_holm < alpha`` and
+        ``|test_effect| >= min_effect``, else ``none``.
+    """
+    rule = FlagRule.from_config() if rule is None else rule
+    out = tests.copy()
+    out["test_p_holm"] = holm(out["test_p"])
+    effect = out["test_effect"].astype(float)
+    passed = (out["test_p_holm"] < rule.alpha) & (effect.abs() >= rule.min_effect)
+    out["flag"] = np.where(passed, np.where(effect > 0, UP, DOWN), NONE)
+    return out
+
+
+#: Uniqueness labels (column ``unique`` of the metastasis rows).
+UNIQUE_LABELS = ("unique", "unconfirmed", "shared", "shared_stronger_in_metastasis", "shared_stronger_in_primary",
+                 "opposite", "none", "unknown")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def unique_label(metastasis_flag: str, primary_flag: str | None, direct_flag: str | None = None) -> str:
+    """Where an axis' flag in the metastasis contrast stands against the primary contrast.
+
+    Parameters
+    ----------
+    metastasis_flag, primary_flag : str
+        Flags vs normal tissue (``primary_flag`` None: no primary row).
+    direct_flag : str, optional
+        The flag in the direct metastasis-vs-primary contrast; None when the config has no such contrast (the
+        labels are then a difference in significance: ``unique``, ``shared``, ``opposite``).
+
+    Returns
+    -------
+    str
+        With a direct contrast: ``unique`` (flagged in metastasis, not in primary, and flagged the same way in
+        metastasis vs primary), ``unconfirmed`` (flagged in metastasis only, but metastasis vs primary does not
+        differ: a difference in significance is not a difference), ``shared`` (flagged the same way in both,
+        not different between them), ``shared_stronger_in_metastasis`` / ``shared_stronger_in_primary`` (flagged
+        in both and metastasis vs primary differs that way), ``opposite``; always ``none`` (not flagged in
+        metastasis) and ``unknown`` (no primary row).
+    """
     if metastasis_flag not in (UP, DOWN):
         return NONE
-    if primary_flag is None or (isinstance(primary_flag, float) and math.isnan(primary_flag)):
+    if _missing(primary_flag):
         return "unknown"
-    if primary_flag == NONE:
-        return "unique"
-    return "shared" if primary_flag == metastasis_flag else "opposite"
+    if primary_flag not in (UP, DOWN):
+        if _missing(direct_flag):
+            return "unique"
+        return "unique" if direct_flag == metastasis_flag else "unconfirmed"
+    if primary_flag != metastasis_flag:
+        return "opposite"
+    if _missing(direct_flag) or direct_flag == NONE:
+        return "shared"
+    return "shared_stronger_in_metastasis" if direct_flag == metastasis_flag else "shared_stronger_in_primary"
 
 
-def uniqueness(flags: pd.DataFrame, metastasis: str, primary: str) -> pd.Series:
-    """Whether each axis' flag in the metastasis contrast is unique to it.
+def direct_contrast(contrasts: Iterable[Contrast], metastasis: str, primary: str) -> str | None:
+    """The contrast with the metastasis contrast's target as target and the primary contrast's target as
+    reference, on the same variable (``liver_met_vs_primary``), or None when the config has none."""
+    definitions = {c.name: c for c in contrasts}
+    met, prim = definitions.get(metastasis), definitions.get(primary)
+    if met is None or prim is None or met.variable != prim.variable:
+        return None
+    for contrast in definitions.values():
+        if (contrast.variable == met.variable and contrast.target == met.target
+                and contrast.reference == prim.target):
+            return contrast.name
+    return None
+
+
+def uniqueness(flags: pd.DataFrame, metastasis: str, primary: str, direct: str | None = None) -> pd.Series:
+    """Whether each axis' flag in the metastasis contrast is unique to it (:func:`unique_label`).
 
     Parameters
     ----------
@@ -160,18 +251,22 @@ def uniqueness(flags: pd.DataFrame, metastasis: str, primary: str) -> pd.Series:
         ``contrast, axis, flag`` rows.
     metastasis, primary : str
         Contrast names.
+    direct : str, optional
+        The direct metastasis-vs-primary contrast (:func:`direct_contrast`).
 
     Returns
     -------
     pandas.Series
-        Indexed by the axes of the metastasis contrast (named ``unique``): ``unique`` (flagged up or down in
-        metastasis, ``none`` in primary), ``shared`` (the same flag in both), ``opposite`` (up in one, down in
-        the other), ``none`` (not flagged in metastasis), ``unknown`` (flagged, but no primary row for the axis).
+        Indexed by the axes of the metastasis contrast (named ``unique``).
     """
-    met = flags.loc[flags["contrast"] == metastasis].set_index("axis")["flag"]
-    prim = flags.loc[flags["contrast"] == primary].drop_duplicates("axis").set_index("axis")["flag"]
-    return pd.Series([unique_label(f, prim.get(axis)) for axis, f in met.items()], index=met.index, name="unique",
-                     dtype=object)
+    def flags_of(name: str | None) -> pd.Series:
+        return flags.loc[flags["contrast"] == name].drop_duplicates("axis").set_index("axis")["flag"]
+
+    met, prim = flags_of(metastasis), flags_of(primary)
+    direct_flags = flags_of(direct) if direct else None
+    labels = [unique_label(f, prim.get(axis), None if direct_flags is None else direct_flags.get(axis, NONE))
+              for axis, f in met.items()]
+    return pd.Series(labels, index=met.index, name="unique", dtype=object)
 
 
 def liver_caveat(gene_ev: pd.DataFrame, pathway_ev: Mapping | None, liver_genes: set[str]) -> str:
@@ -226,8 +321,9 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
                ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets,
                scores: pd.DataFrame | None = None, sheet: pd.DataFrame | None = None,
                contrasts: Iterable[Contrast] = (), alpha: float = 0.05, gsea_fdr: float = 0.25,
-               ora_fdr: float = 0.05, liver_genes: set[str] | None = None) -> pd.DataFrame:
-    """All evidence, the votes, the flag and the uniqueness call, one row per contrast x axis.
+               ora_fdr: float = 0.05, liver_genes: set[str] | None = None,
+               tests: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The calibrated test, all evidence, the votes, the flag and the uniqueness call, one row per contrast x axis.
 
     Parameters
     ----------
@@ -248,14 +344,18 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     liver_genes : set of str, optional
         Liver-signature symbols (``cohort.signatures.read_liver_signature``); by default the symbols with
         ``liver_signature`` True in any DE table.
+    tests : pandas.DataFrame, optional
+        The axis tests (:func:`~.axis_test.axis_tests`) of the same contrasts: the flags come from them
+        (:func:`calibrated_flags`). Without them the flag is the evidence lines' ``vote_flag``.
 
     Returns
     -------
     pandas.DataFrame
-        ``contrast, axis, flag, unique`` (set on the ``targets.metastasis`` rows, empty elsewhere), the three
-        votes, gene counts and ';'-joined up/down genes by role, the :func:`~.evidence.pathway_evidence` and
-        :func:`~.scores.score_contrast` fields, ``liver_caveat``, ``host_caveat`` (:func:`host_caveat`) and the axis'
-        ``caveat``.
+        ``contrast, axis, flag, unique`` (set on the ``targets.metastasis`` rows, empty elsewhere; compared with
+        the direct metastasis-vs-primary contrast when ``contrasts`` has one), the test's columns and
+        ``test_p_holm``, ``vote_flag`` and the three votes, gene counts and ';'-joined up/down genes by role,
+        the :func:`~.evidence.pathway_evidence` and :func:`~.scores.score_contrast` fields, ``liver_caveat``,
+        ``host_caveat`` (:func:`host_caveat`) and the axis' ``caveat``.
     """
     if liver_genes is None:
         liver_genes = {str(s) for t in de_tables.values() if "liver_signature" in t.columns
@@ -278,7 +378,7 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
             row: dict[str, Any] = {"contrast": contrast, "axis": axis.name}
             votes = {"vote_genes": gene_vote(ev, targets.flag), "vote_pathway": pathway_vote(path_row, targets.flag),
                      "vote_score": score_vote(score_row, targets.flag)}
-            row["flag"] = combine_votes(votes.values(), targets.flag.min_lines)
+            row["vote_flag"] = combine_votes(votes.values(), targets.flag.min_lines)
             row.update(votes)
             core = ev.loc[ev["role"].isin(CORE_ROLES)]
             row.update(n_genes=len(core), n_genes_measured=int(core["measured"].sum()),
@@ -298,7 +398,16 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     table = pd.DataFrame(rows)
     order = {c: i for i, c in enumerate(de_tables)}
     table = table.iloc[np.argsort(table["contrast"].map(order).to_numpy(), kind="mergesort")].reset_index(drop=True)
-    unique = uniqueness(table, targets.metastasis, targets.primary)
+    if tests is not None and len(tests):
+        tested = calibrated_flags(tests, targets.flag).set_index(["contrast", "axis"])
+        keys = pd.MultiIndex.from_frame(table[["contrast", "axis"]])
+        for column in [*TEST_COLUMNS[2:], "test_p_holm"]:
+            table[column] = tested[column].reindex(keys).to_numpy()
+        table["flag"] = tested["flag"].reindex(keys).fillna(NONE).to_numpy()
+    else:
+        table["flag"] = table["vote_flag"]
+    direct = direct_contrast(definitions.values(), targets.metastasis, targets.primary)
+    unique = uniqueness(table, targets.metastasis, targets.primary, direct if direct in de_tables else None)
     is_met = table["contrast"] == targets.metastasis
     table["unique"] = ""
     table.loc[is_met, "unique"] = table.loc[is_met, "axis"].map(unique).to_numpy()

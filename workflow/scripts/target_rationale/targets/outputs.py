@@ -1,4 +1,5 @@
-"""What the rules call: rule ``axis_scores`` (:func:`write_scores`) and rule ``targets`` (:func:`write_targets`),
+"""What the rules call: rule ``axis_scores`` (:func:`write_scores`), rule ``axis_tests``
+(:func:`~.axis_test.write_axis_tests`) and rule ``targets`` (:func:`write_targets`),
 each computing its tables with the stage's modules and writing them atomically, with a log line per result."""
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from target_rationale.targets.rationale import rationale, rationale_markdown
 def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
                   ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets, scores: pd.DataFrame,
                   contrasts: Iterable[Contrast], alpha: float, gsea_fdr: float, ora_fdr: float,
-                  liver_genes: set[str], out: Mapping[str, str]) -> pd.DataFrame:
+                  liver_genes: set[str], out: Mapping[str, str], tests: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rule ``targets``: the axes, genes and rationale tables and the readable rationale."""
     axis_names = list(targets.axes)
     sheet = scores.drop(columns=[c for c in axis_names if c in scores.columns])
     table = axes_table(de_tables, gsea_tables, ora_tables, targets, scores=scores[axis_names], sheet=sheet,
-                       contrasts=contrasts, alpha=alpha, gsea_fdr=gsea_fdr, ora_fdr=ora_fdr, liver_genes=liver_genes)
+                       contrasts=contrasts, alpha=alpha, gsea_fdr=gsea_fdr, ora_fdr=ora_fdr, liver_genes=liver_genes,
+                       tests=tests)
     ranked = rationale(table, targets)
     for row in table.itertuples():
         LOG.info("%s / %s: flag %s%s", row.contrast, row.axis, row.flag, f" ({row.unique})" if row.unique else "")

@@ -101,8 +101,12 @@ def axis_sentence(row: Mapping, primary_row: Mapping | None, primary: str) -> st
         primary_flag = primary_row["flag"] if primary_row is not None else None
         if label == "unique":
             head += f" (unique: not flagged in {primary})"
+        elif label == "unconfirmed":
+            head += f" (not flagged in {primary}, but metastases do not differ from primaries: not called unique)"
         elif label == "shared":
             head += f" (shared: also {primary_flag} in {primary})"
+        elif label.startswith("shared_stronger_in_"):
+            head += f" (shared: also {primary_flag} in {primary}, stronger in {label.rsplit('_', 1)[1]})"
         elif label == "opposite":
             head += f" (opposite: {primary_flag} in {primary})"
         elif label == "unknown":
@@ -110,6 +114,9 @@ def axis_sentence(row: Mapping, primary_row: Mapping | None, primary: str) -> st
     else:
         head = f"{axis}: not flagged in {contrast}"
     parts = []
+    if _finite(row.get("test_p", np.nan)):
+        parts.append(f"axis test: mean log2 change {row['test_effect']:+.2f} over {int(row['test_n_genes'])} genes, "
+                     f"fry p = {_p(row['test_p'])} (Holm {_p(row['test_p_holm'])})")
     measured = int(row["n_genes_measured"])
     up_genes = split_cell(row["receptors_up"]) + split_cell(row["ligands_up"])
     down_genes = split_cell(row["receptors_down"]) + split_cell(row["ligands_down"])
@@ -159,11 +166,14 @@ def rationale_markdown(table: pd.DataFrame, ranked: pd.DataFrame, targets: Targe
     met = table.loc[table["contrast"] == targets.metastasis]
     prim = table.loc[table["contrast"] == targets.primary].set_index("axis")
     lines = ["# Target axes and therapy rationale", "",
-             f"Axes are judged in `{targets.metastasis}`; uniqueness against `{targets.primary}`. An axis is flagged "
-             f"when at least {rule.min_lines} of 3 evidence lines agree and none opposes: genes (>= "
-             f"{rule.min_genes} receptors/ligands significant one way, >= {rule.min_receptors} of them receptors), "
-             f"pathway (>= {rule.min_terms} axis gene set(s) significant in GSEA with that NES sign), score "
-             f"(Mann-Whitney p < {rule.score_p:g} for the per-sample axis score).", "", "## Axes", ""]
+             f"Axes are judged in `{targets.metastasis}`; uniqueness against `{targets.primary}` (confirmed by "
+             f"the direct metastasis-vs-primary contrast when the config has one). An axis is flagged when the "
+             f"calibrated axis test (limma's fry on the variance-stabilised counts, the contrast's design) has a "
+             f"Holm-adjusted p < {rule.alpha:g} across axes x contrasts and a mean log2 change of at least "
+             f"{rule.min_effect:g}. Reported evidence next to it: genes (>= {rule.min_genes} receptors/ligands "
+             f"significant one way, >= {rule.min_receptors} of them receptors), pathway (>= {rule.min_terms} axis "
+             f"gene set(s) significant in GSEA with that NES sign), score (Mann-Whitney p < {rule.score_p:g} for "
+             f"the per-sample axis score).", "", "## Axes", ""]
     for _, row in met.iterrows():
         primary_row = prim.loc[row["axis"]] if row["axis"] in prim.index else None
         lines.append("- " + axis_sentence(row, primary_row, targets.primary))

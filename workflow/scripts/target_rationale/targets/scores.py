@@ -12,15 +12,7 @@ import scanpy as sc
 
 from target_rationale.core.io import write_tsv
 from target_rationale.core.jobs import LOG
-from target_rationale.targets.config import Axis, Targets
-
-
-def axis_genes(var: pd.DataFrame, axis: Axis | Sequence[str]) -> list[str]:
-    """``var_names`` of an axis' measured genes (receptors, ligands, markers; or the given symbols), matched on
-    ``var['symbol']`` (on the index itself when there is no ``symbol`` column)."""
-    symbols = var["symbol"] if "symbol" in var.columns else pd.Series(var.index, index=var.index)
-    wanted = set(axis.genes if isinstance(axis, Axis) else axis)
-    return [str(g) for g, s in symbols.items() if s in wanted]
+from target_rationale.targets.config import Axis, Targets, axis_genes
 
 
 def gene_lists(axes: Targets | Mapping[str, Axis | Sequence[str]] | Iterable[Axis]) -> dict[str, tuple[str, ...]]:
