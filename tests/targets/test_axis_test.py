@@ -83,3 +83,35 @@ def test_a_difference_in_significance_is_not_called_unique() -> None:
     table = flags.reset_index()
     assert uniqueness(table, MET, PRIM, DIRECT)["A"] == "unconfirmed"
     assert uniqueness(table, MET, PRIM)["A"] == "unique"  # without the direct contrast
+
+
+def test_leave_one_patient_out_counts_the_fits_that_keep_each_call() -> None:
+    """Seed 1 planted (as above): every fit without one of the 8 patients keeps A up and unique; the primary
+    contrast is also tested in every fit. With a weaker effect (0.75) on the same cohort the flag is borderline
+    (Holm p 0.023) and not stable: 5 of 8 fits keep it."""
+    from target_rationale.targets.axis_test import leave_one_out
+    from target_rationale.targets.config import FlagRule, Targets
+    from target_rationale.targets.flags import loo_flags, stability
+    from target_rationale.targets.rationale import first_in_fits
+
+    targets = Targets(axes={}, drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM)
+    qc = cohort(1, {("A", "liver_metastasis"): 1.0})
+    loo = leave_one_out(qc, qc.obs, CONTRASTS, AXES)
+    assert sorted(loo["left_out"].unique()) == [f"p{i}" for i in range(8)]
+    assert (loo.groupby("left_out").size() == 6).all()  # 3 contrasts x 2 axes per fit
+    full = calibrated_flags(axis_tests(qc, qc.obs, CONTRASTS, AXES))
+    full["unique"] = ""
+    full.loc[full["contrast"] == MET, "unique"] = full.loc[full["contrast"] == MET, "axis"].map(
+        uniqueness(full, MET, PRIM, DIRECT))
+    fits = loo_flags(loo, targets, DIRECT)
+    counts = pd.concat([full, stability(full, fits)], axis=1).set_index(["contrast", "axis"])
+    assert counts.loc[(MET, "A"), "unique"] == "unique"
+    assert (counts["loo_fits"] == 8).all()
+    assert counts.loc[(MET, "A"), "flag_loo_agree"] == 8 and counts.loc[(MET, "A"), "unique_loo_agree"] == 8
+    assert pd.isna(counts.loc[(PRIM, "A"), "unique_loo_agree"])
+    assert first_in_fits(fits, targets).attrs["fits"] == 8
+
+    weak = cohort(1, {("A", "liver_metastasis"): 0.75})
+    weak_fits = loo_flags(leave_one_out(weak, weak.obs, CONTRASTS, AXES), targets, DIRECT)
+    kept = sum(f.set_index(["contrast", "axis"]).loc[(MET, "A"), "flag"] == "up" for f in weak_fits.values())
+    assert 0 < kept < 8

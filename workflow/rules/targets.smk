@@ -36,6 +36,7 @@ rule axis_tests:
             caption="../report/axis_tests.rst",
             category="7. Target axes",
         ),
+        loo=result("axis_tests_loo"),
     params:
         axes=AXIS_GENES,
         contrasts=list(CONTRASTS.values()),
@@ -58,6 +59,7 @@ rule targets:
            for table, path in rules.enrich.output.items()},
         scores=rules.axis_scores.output.scores,
         tests=rules.axis_tests.output.table,
+        loo=rules.axis_tests.output.loo,
         targets=TARGETS_FILE or [],
         liver_signature=LIVER_SIGNATURE,
     output:

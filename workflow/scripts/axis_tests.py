@@ -12,4 +12,5 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         contrasts=snakemake.params.contrasts,
         axes=snakemake.params.axes,
         out_table=snakemake.output.table,
+        out_loo=snakemake.output.loo,
     )

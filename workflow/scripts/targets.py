@@ -18,6 +18,7 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         targets=load_targets(snakemake.input.targets),
         scores=read_tsv(snakemake.input.scores).set_index("sample"),
         tests=read_tsv(snakemake.input.tests),
+        loo=read_tsv(snakemake.input.loo),
         contrasts=snakemake.params.contrasts,
         alpha=snakemake.params.alpha,
         gsea_fdr=snakemake.params.gsea_fdr,

@@ -185,8 +185,14 @@ def glance(ctx: ReportContext) -> list[str]:
                "unconfirmed": "flagged here only, but not different from primaries",
                "shared_stronger_in_metastasis": "shared with the primary contrast, stronger here",
                "shared_stronger_in_primary": "shared with the primary contrast, stronger there"}
-    flagged = "; ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)} ({esc(wording.get(r.unique, r.unique))})"
-                        for r in rows.itertuples()) or "no axis flagged"
+    def stable(row) -> str:
+        fits, agree = getattr(row, "loo_fits", None), getattr(row, "unique_loo_agree", None)
+        if fits is None or agree is None or pd.isna(fits) or pd.isna(agree) or int(fits) == 0:
+            return ""
+        return f"; {int(agree)}/{int(fits)} leave-one-patient-out fits"
+
+    flagged = "; ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)} ({esc(wording.get(r.unique, r.unique))}"
+                        f"{esc(stable(r))})" for r in rows.itertuples()) or "no axis flagged"
     sentences = [f"Flagged in <code>{esc(judged)}</code>: {flagged}."]
     rationale = read_table(ctx.path("rationale_table"))
     if len(rationale) and len(rows):

@@ -13,21 +13,34 @@ from target_rationale.core.io import write_atomic, write_tsv
 from target_rationale.core.jobs import LOG
 from target_rationale.targets.config import Targets
 from target_rationale.targets.evidence import genes_table
-from target_rationale.targets.flags import axes_table
-from target_rationale.targets.rationale import rationale, rationale_markdown
+from target_rationale.targets.flags import axes_table, direct_contrast, loo_flags
+from target_rationale.targets.rationale import first_in_fits, rationale, rationale_markdown
 
 
 def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
                   ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets, scores: pd.DataFrame,
                   contrasts: Iterable[Contrast], alpha: float, gsea_fdr: float, ora_fdr: float,
-                  liver_genes: set[str], out: Mapping[str, str], tests: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Rule ``targets``: the axes, genes and rationale tables and the readable rationale."""
+                  liver_genes: set[str], out: Mapping[str, str], tests: pd.DataFrame | None = None,
+                  loo: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Rule ``targets``: the axes, genes and rationale tables and the readable rationale.
+
+    With the leave-one-out tests (``loo``) the axes table counts the fits that agree with each flag and the
+    rationale table how many fits rank each therapy first (``first_in_loo`` of ``loo_fits``).
+    """
+    contrasts = list(contrasts)
     axis_names = list(targets.axes)
     sheet = scores.drop(columns=[c for c in axis_names if c in scores.columns])
     table = axes_table(de_tables, gsea_tables, ora_tables, targets, scores=scores[axis_names], sheet=sheet,
                        contrasts=contrasts, alpha=alpha, gsea_fdr=gsea_fdr, ora_fdr=ora_fdr, liver_genes=liver_genes,
-                       tests=tests)
+                       tests=tests, loo=loo)
     ranked = rationale(table, targets)
+    if loo is not None and len(loo):
+        direct = direct_contrast(contrasts, targets.metastasis, targets.primary)
+        first = first_in_fits(loo_flags(loo, targets, direct), targets)
+        ranked["first_in_loo"] = ranked["therapy"].map(first).fillna(0).astype(int)
+        ranked["loo_fits"] = first.attrs["fits"]
+        LOG.info("leave-one-out: %s ranked first in %d of %d fits", ranked.loc[0, "therapy"],
+                 ranked.loc[0, "first_in_loo"], first.attrs["fits"])
     for row in table.itertuples():
         LOG.info("%s / %s: flag %s%s", row.contrast, row.axis, row.flag, f" ({row.unique})" if row.unique else "")
     LOG.info("best therapy: %s (covers %s; uncovered: %s)", ranked.loc[0, "therapy"], ranked.loc[0, "covers"],
