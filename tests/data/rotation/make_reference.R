@@ -1,6 +1,7 @@
-# Reference for tests/engines/test_rotation.py: limma's fry on small simulated designs.
+# Reference for tests/engines/test_rotation.py and test_camera.py: limma fry and camera on small simulated designs.
 # Run from this directory: Rscript make_reference.R (R 4.2, limma 3.54.1 and statmod from Debian bookworm).
-# Writes y.tsv (genes x samples), designs.tsv (samples x design columns of every case), sets.tsv and fry.tsv.
+# Writes y.tsv (genes x samples), designs.tsv (samples x design columns of every case), sets.tsv, fry.tsv and
+# camera.tsv.
 suppressPackageStartupMessages(library(limma))
 set.seed(20261130)
 G <- 300; n <- 12
@@ -44,3 +45,17 @@ out$p_value <- signif(out$p_value, 10)
 write.table(out, "fry.tsv", sep = "\t", quote = FALSE, row.names = FALSE)
 write.table(data.frame(set = rep(names(sets), lengths(sets)), gene = rownames(y)[unlist(sets)]), "sets.tsv",
             sep = "\t", quote = FALSE, row.names = FALSE)
+# camera (inter-gene correlation estimated, and limma's fixed default 0.01) on the same cases
+rows <- list()
+for (name in names(cases)) {
+  case <- cases[[name]]
+  for (cor in list(NA, 0.01)) {
+    res <- camera(y[, case$samples], index = sets[names(sets) != "one"], design = case$design,
+                  contrast = case$contrast, inter.gene.cor = cor, sort = FALSE)
+    rows[[paste(name, cor)]] <- data.frame(case = name, inter_gene_cor = cor, set = rownames(res),
+                                           n_genes = res$NGenes, direction = tolower(res$Direction),
+                                           p_value = signif(res$PValue, 10),
+                                           contrast = paste(case$contrast, collapse = ","))
+  }
+}
+write.table(do.call(rbind, rows), "camera.tsv", sep = "\t", quote = FALSE, row.names = FALSE, na = "NA")
