@@ -34,6 +34,24 @@ def test_hedges_g_and_mann_whitney_match_hand_computation_and_scipy() -> None:
     assert row["score_diff"] == pytest.approx(np.mean(target) - np.mean(reference))
     assert row["score_hedges_g"] == pytest.approx(expected_g)
     assert row["score_p"] == pytest.approx(mannwhitneyu(target, reference, alternative="two-sided").pvalue)
+    assert row["score_test"] == "Mann-Whitney"  # no patient column
+
+
+def test_score_comparison_is_paired_where_patients_have_both_samples() -> None:
+    """Six patients with a metastasis and a normal sample, a seventh with a metastasis only: signed-rank on the
+    six complete pairs (by hand: every difference positive, exact two-sided p = 2 / 2^6)."""
+    samples = [f"m{i}" for i in range(7)] + [f"n{i}" for i in range(6)]
+    sheet = pd.DataFrame({"sample": samples, "site": ["met"] * 7 + ["normal"] * 6,
+                          "patient": [f"p{i}" for i in range(7)] + [f"p{i}" for i in range(6)]})
+    normal = np.array([0.0, 5.0, -3.0, 2.0, 8.0, -6.0])
+    met = normal + np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    scores = pd.DataFrame({"EGFR": list(met) + [0.0] + list(normal)}, index=samples)
+    row = score_contrast(scores, sheet, Contrast("met_vs_normal", "site", "met", "normal", "~ patient + site"))
+    row = row.set_index("axis").loc["EGFR"]
+    assert row["score_test"] == "signed-rank, 6 pairs"
+    assert row["score_p"] == pytest.approx(2 / 2 ** 6)
+    unpaired = mannwhitneyu(list(met) + [0.0], normal, alternative="two-sided").pvalue
+    assert unpaired > 0.5  # the patients' spread hides what pairing shows
 
 
 def test_axis_scores_are_higher_where_the_axis_genes_are_planted_higher() -> None:

@@ -112,7 +112,8 @@ class FlagRule:
         Pathway line: at least this many of the axis' terms significant in GSEA (FDR < gsea_fdr) with that NES
         sign, and fewer than this many with the other sign. Schema default 1: axes have few, overlapping gene sets.
     score_p : float
-        Score line: two-sided Mann-Whitney p-value below which the line votes the sign of the score difference.
+        Score line: two-sided p-value (Wilcoxon signed-rank on patients' pairs where the design has them, else
+        Mann-Whitney) below which the line votes the sign of the score difference.
         Schema default 0.05.
     min_lines : int
         Lines that must vote one direction, with none voting the other, for ``vote_flag`` (the evidence lines'

@@ -162,7 +162,8 @@ def axis_sentence(row: Mapping, primary_row: Mapping | None, primary: str) -> st
     else:
         parts.append(f"no axis gene set tested [pathway vote {row['vote_pathway']}]")
     if _finite(row["score_p"]):
-        parts.append(f"score {row['score_diff']:+.2f} (p = {_p(row['score_p'])}, Hedges' g "
+        test = row.get("score_test") or "Mann-Whitney"
+        parts.append(f"score {row['score_diff']:+.2f} ({test} p = {_p(row['score_p'])}, Hedges' g "
                      f"{row['score_hedges_g']:.2f}, n = {row['n_target']} vs {row['n_reference']}) "
                      f"[score vote {row['vote_score']}]")
     else:
@@ -198,8 +199,8 @@ def rationale_markdown(table: pd.DataFrame, ranked: pd.DataFrame, targets: Targe
              f"Holm-adjusted p < {rule.alpha:g} across axes x contrasts and a mean log2 change of at least "
              f"{rule.min_effect:g}. Reported evidence next to it: genes (>= {rule.min_genes} receptors/ligands "
              f"significant one way, >= {rule.min_receptors} of them receptors), pathway (>= {rule.min_terms} axis "
-             f"gene set(s) significant in GSEA with that NES sign), score (Mann-Whitney p < {rule.score_p:g} for "
-             f"the per-sample axis score).", "", "## Axes", ""]
+             f"gene set(s) significant in GSEA with that NES sign), score (p < {rule.score_p:g} for the "
+             f"per-sample axis score: signed-rank on patients' pairs, or Mann-Whitney).", "", "## Axes", ""]
     for _, row in met.iterrows():
         primary_row = prim.loc[row["axis"]] if row["axis"] in prim.index else None
         lines.append("- " + axis_sentence(row, primary_row, targets.primary))
@@ -236,5 +237,5 @@ def rationale_markdown(table: pd.DataFrame, ranked: pd.DataFrame, targets: Targe
         lines.append(f"- {axis}: gene sets not tested (collection not loaded or set too small): "
                      f"{terms.replace(';', ', ')}.")
     lines.append("- Expression evidence shows that an axis is changed in bulk tissue, not that tumour cells depend on "
-                 "it; the per-sample score comparison is unpaired (Mann-Whitney) and ignores pairing by patient.")
+                 "it.")
     return "\n".join(lines) + "\n"
