@@ -24,7 +24,8 @@ p-values anti-conservative. The workflow's own code then makes the flags: :func:
   another axis is flagged.
 
 Target (issue 16): the upper bound of every axis FPR interval <= 5%. Writes ``benchmarks/results/
-axis_calibration.json`` (per-cohort rows, summary, commit, arguments).
+axis_calibration.json`` (summary, commit, arguments, and the per-cohort rows column-wise with ``test_p`` to 4
+significant digits, to keep the file small).
 """
 
 from __future__ import annotations
@@ -165,10 +166,13 @@ def main() -> None:
                          "test_effect": round(float(row.test_effect), 4), "test_p": float(row.test_p)})
         if (k + 1) % 25 == 0:
             print(f"{k + 1}/{len(jobs)} cohorts, {time.time() - started:.0f} s", flush=True)
+    columns = list(rows[0]) if rows else []
+    compact = [[float(f"{r[c]:.4g}") if c == "test_p" else r[c] for c in columns] for r in rows]
     result = {"benchmark": "axis_calibration", **measured_commit(), "arguments": vars(args) | {"out": str(args.out)},
-              "wall_s": round(time.time() - started, 1), "summary": summarise(rows), "rows": rows}
+              "wall_s": round(time.time() - started, 1), "summary": summarise(rows),
+              "rows": {"columns": columns, "data": compact}}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    args.out.write_text(json.dumps(result, separators=(",", ":")) + "\n")
     print(json.dumps(result["summary"], indent=1))
 
 

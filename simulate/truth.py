@@ -72,10 +72,23 @@ def truth_genes_table(genes: pd.DataFrame, keep: np.ndarray, labels: list[list[s
 
 
 def contrast_calls(lp: float, lm: float, tol: float = 0.25) -> tuple[str, str]:
+    """The expected class over the two tumour-vs-normal contrasts, with the direct metastasis-vs-primary contrast
+    deciding between shared and shared-stronger (the workflow's formal classes), and every contrast's call."""
     values = {"primary_vs_normal": lp, "liver_met_vs_normal": lm, "liver_met_vs_primary": lm - lp}
     calls = [f"{c}:{'up' if v > 0 else 'down'}" for c, v in values.items() if abs(v) >= tol]
     tumour = [c for c in ("primary_vs_normal", "liver_met_vs_normal") if abs(values[c]) >= tol]
-    klass = "shared" if len(tumour) == 2 else f"unique:{tumour[0]}" if tumour else "none"
+    direct = np.sign(lm - lp) if abs(lm - lp) >= tol else 0.0
+    if len(tumour) == 2:
+        if np.sign(lp) != np.sign(lm):
+            klass = "opposite"
+        elif direct == 0:
+            klass = "shared"
+        else:
+            klass = f"shared_stronger_in:{'liver_met_vs_normal' if direct == np.sign(lm) else 'primary_vs_normal'}"
+    elif tumour:
+        klass = f"unique:{tumour[0]}"
+    else:
+        klass = "none"
     return klass, ";".join(calls)
 
 

@@ -275,6 +275,17 @@ def demo_gsea(demo_de: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
             for c in ("primary_vs_normal", "liver_met_vs_normal")}
 
 
+@pytest.fixture(scope="session")
+def demo_qc_adjusted(demo_adjusted):
+    """The VST of the purified demo cohort, as rule ``qc_matrix_adjusted`` makes it (the term and axis tests'
+    matrix)."""
+    from target_rationale.cohort.signatures import read_liver_signature
+    from target_rationale.diffexp.qc import qc_matrix
+
+    liver = read_liver_signature(REPO / "resources" / "signatures" / "liver_hepatocyte.tsv")
+    return qc_matrix(demo_adjusted, liver, seed=42)
+
+
 TEST_CONFIG = REPO / "tests" / "config" / "config.yaml"
 
 

@@ -92,7 +92,8 @@ def _legacy_files() -> list[str]:
         "- `truth_programmes.tsv`: one row per programme: `programme, source, groups, direction, mean_lfc_primary, "
         "mean_lfc_liver_met` (realised means of the programme's own effect over its perturbed genes), "
         "`n_genes_perturbed, n_set_members` (set members in the cohort, excluding hand-picked core genes), "
-        "`expected_class` (over the two tumour-vs-normal contrasts: `shared`, `unique:liver_met_vs_normal`, or "
+        "`expected_class` (over the two tumour-vs-normal contrasts, the direct one deciding shared from "
+        "shared-stronger: `shared`, `shared_stronger_in:liver_met_vs_normal`, `unique:liver_met_vs_normal`, or "
         "`artefact:liver_admixture`), `expected_contrasts` (every contrast with a mean effect of at least 0.25, "
         "with direction), `description`.",
         "- `truth_samples.tsv`: `sample, patient, site, batch, simulated, liver_fraction` (share of liver tissue in "
@@ -116,7 +117,8 @@ def _host_files(host: HostAdmixture, n_genes: int) -> list[str]:
         "- `truth_programmes.tsv`: one row per programme: `programme, source, groups, direction, mean_lfc_primary, "
         "mean_lfc_liver_met` (realised means of the programme's own effect over its perturbed genes), "
         "`n_genes_perturbed, n_set_members` (set members in the cohort, excluding hand-picked core genes), "
-        "`expected_class` (over the two tumour-vs-normal contrasts: `shared`, `unique:liver_met_vs_normal`, "
+        "`expected_class` (over the two tumour-vs-normal contrasts, the direct one deciding shared from "
+        "shared-stronger: `shared`, `shared_stronger_in:liver_met_vs_normal`, `unique:liver_met_vs_normal`, "
         "`artefact:liver_admixture` or `artefact:exocrine_admixture`), `expected_contrasts` (every contrast with a "
         "mean effect of at least 0.25, with direction; for the admixture rows the mean artefact), `description`.",
         "- `truth_samples.tsv`: `sample, patient, site, batch, simulated, liver_fraction` (share of liver tissue in "

@@ -8,8 +8,8 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from target_rationale.cohort.design import Contrast
-from target_rationale.targets.axis_test import axis_tests, contrast_vector
+from target_rationale.cohort.design import Contrast, contrast_vector
+from target_rationale.targets.axis_test import axis_tests
 from target_rationale.targets.flags import calibrated_flags, direct_contrast, uniqueness
 
 PRIM, MET, DIRECT = "primary_vs_normal", "liver_met_vs_normal", "liver_met_vs_primary"

@@ -22,6 +22,7 @@ from target_rationale.planning import (
     config_problems,
     curve_terms,
     design_variables,
+    direct_comparison,
     enrich_settings,
     filter_problems,
     fit_settings,
@@ -150,6 +151,9 @@ if TARGETS_FILE:
 # ---- enrichment: contrasts whose significance classifies terms as shared / unique -----------------------------
 
 COMPARED = config["enrichment"]["comparison"] or list(CONTRASTS)
+# The direct contrast of the two compared ones (e.g. liver_met_vs_primary for primary_vs_normal and
+# liver_met_vs_normal): it confirms "unique" and separates "shared" from "shared, stronger in one".
+DIRECT_COMPARISON = direct_comparison(list(CONTRASTS.values()), COMPARED)
 _unknown = [name for name in COMPARED if name not in CONTRASTS]
 if _unknown:
     stop([f"config: enrichment.comparison names contrast(s) {', '.join(map(repr, _unknown))} that are not in "

@@ -26,6 +26,33 @@ rule enrich:
         "../scripts/enrich.py"
 
 
+rule term_tests:
+    # camera per contrast x collection on the (adjusted) VST: the FDRs the comparison's classes use.
+    input:
+        qc=rules.qc_matrix_adjusted.output.h5ad if ADJUST else rules.qc_matrix.output.h5ad,
+        table=rules.contrast.output.table,
+        collection=rules.collection.output.gmt,
+        liver_signature=LIVER_SIGNATURE,
+    output:
+        table=report(result("enrichment_table", table="camera"), caption="../report/camera.rst",
+                     category="5. Enrichment", subcategory="{contrast}"),
+    params:
+        contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
+        exclude_liver_genes=config["diffexp"]["exclude_liver_genes"],
+        min_size=config["enrichment"]["min_size"],
+        max_size=config["enrichment"]["max_size"],
+    log:
+        "logs/enrichment/{contrast}/{collection}.camera.log",
+    benchmark:
+        "logs/benchmarks/term_tests_{contrast}_{collection}.tsv"
+    conda:
+        "../envs/python.yaml"
+    resources:
+        mem_mb=2000,
+    script:
+        "../scripts/term_tests.py"
+
+
 rule enrichment_plots:
     input:
         table=rules.contrast.output.table,
@@ -55,6 +82,7 @@ rule enrichment_plots:
 rule compare_contrasts:
     input:
         **{table: expand(path, contrast=CONTRASTS, allow_missing=True) for table, path in rules.enrich.output.items()},
+        camera=expand(rules.term_tests.output.table, contrast=CONTRASTS, allow_missing=True),
     output:
         table=report(result("comparison_table"), caption="../report/comparison.rst",
                      category="6. Shared and unique terms"),
@@ -62,7 +90,8 @@ rule compare_contrasts:
     params:
         contrasts=list(CONTRASTS),
         compared=COMPARED,
-        gsea_fdr=config["enrichment"]["gsea_fdr"],
+        direct=DIRECT_COMPARISON,
+        term_fdr=config["enrichment"]["term_fdr"],
     log:
         "logs/enrichment/comparison_{collection}.log",
     benchmark:

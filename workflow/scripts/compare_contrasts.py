@@ -11,9 +11,11 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         gsea_tables={c: read_tsv(p) for c, p in zip(contrasts, snakemake.input.gsea)},
         ora_tables={c: {"up": read_tsv(u), "down": read_tsv(d)}
                     for c, u, d in zip(contrasts, snakemake.input.ora_up, snakemake.input.ora_down)},
+        term_tables={c: read_tsv(p) for c, p in zip(contrasts, snakemake.input.camera)},
         compared=snakemake.params.compared,
-        fdr_threshold=snakemake.params.gsea_fdr,
+        direct=snakemake.params.direct,
+        fdr_threshold=snakemake.params.term_fdr,
         out_table=snakemake.output.table,
     )
-    write_comparison_heatmap(comparison, contrasts, snakemake.params.gsea_fdr, snakemake.output.heatmap,
+    write_comparison_heatmap(comparison, contrasts, snakemake.params.term_fdr, snakemake.output.heatmap,
                              snakemake.output.heatmap_svg)

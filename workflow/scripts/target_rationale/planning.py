@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from target_rationale.admixture.reference import load_host_reference
-from target_rationale.cohort.design import Contrast, design_variables
+from target_rationale.cohort.design import Contrast, design_variables, direct_comparison
 from target_rationale.cohort.import_plan import cohort_config_problems, plan_import
 from target_rationale.cohort.validation import filter_problems, plan_inputs, validate_inputs
 from target_rationale.core.errors import InputError
@@ -38,8 +38,8 @@ from target_rationale.targets.config import Targets, load_targets
 
 __all__ = [
     "COMMAND_VARIABLE", "InputError", "plan_admixture", "cache_key", "cohort_config_problems",
-    "config_problems", "curve_terms", "design_variables", "enrich_settings", "filter_problems", "fit_name",
-    "fit_settings", "highlight_genes", "load_targets", "plan_fits", "plan_import", "plan_inputs", "result",
+    "config_problems", "curve_terms", "design_variables", "direct_comparison", "enrich_settings", "filter_problems",
+    "fit_name", "fit_settings", "highlight_genes", "load_targets", "plan_fits", "plan_import", "plan_inputs", "result",
     "validate_inputs", "wald_settings",
 ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import formulaic
@@ -227,6 +227,80 @@ def design_matrix(sheet: pd.DataFrame, formula: str) -> pd.DataFrame:
     if problem:
         raise InputError(problem)
     return pd.DataFrame(formulaic.model_matrix(formula, sheet.astype(str)))
+
+
+def contrast_vector(columns: Sequence[str], contrast: Contrast) -> np.ndarray:
+    """The contrast ``target - reference`` over a treatment-coded design's columns (formulaic's names,
+    ``site[T.primary]``; the baseline level has no column and counts as 0).
+
+    Raises
+    ------
+    ValueError
+        If neither level has a column (the variable is not in the design).
+    """
+    vector = np.zeros(len(columns))
+    names = list(columns)
+    for level, sign in ((contrast.target, 1.0), (contrast.reference, -1.0)):
+        column = f"{contrast.variable}[T.{level}]"
+        if column in names:
+            vector[names.index(column)] = sign
+    if not vector.any():
+        raise ValueError(f"contrast {contrast.name}: design '{contrast.design}' has no column for "
+                         f"{contrast.variable} = {contrast.target} or {contrast.reference}")
+    return vector
+
+
+def contrast_design_matrix(sheet: pd.DataFrame, contrast: Contrast, available: Iterable[str]
+                           ) -> tuple[list[str], pd.DataFrame, np.ndarray]:
+    """The samples, design matrix and contrast vector of one contrast, as its DE fit has them.
+
+    Parameters
+    ----------
+    sheet : pandas.DataFrame
+        Sample sheet indexed by sample.
+    contrast : Contrast
+        Its ``samples`` subset and ``design`` formula are used.
+    available : iterable of str
+        Samples that have data (others in the sheet are left out).
+
+    Returns
+    -------
+    (list of str, pandas.DataFrame, numpy.ndarray)
+        Samples in sheet order, formulaic's model matrix over them, :func:`contrast_vector`.
+    """
+    subset = select_samples(sheet, contrast.samples)
+    present = set(available)
+    samples = [s for s in subset.index if s in present]
+    design = design_matrix(subset.loc[samples], contrast.design)
+    return samples, design, contrast_vector(design.columns, contrast)
+
+
+def direct_between(contrasts: Iterable[Contrast], first: str, second: str) -> str | None:
+    """The contrast that compares ``second``'s target with ``first``'s target directly (same variable; target =
+    ``second``'s target, reference = ``first``'s), or None. For ``primary_vs_normal`` and
+    ``liver_met_vs_normal``: ``liver_met_vs_primary``."""
+    definitions = {c.name: c for c in contrasts}
+    a, b = definitions.get(first), definitions.get(second)
+    if a is None or b is None or a.variable != b.variable:
+        return None
+    for contrast in definitions.values():
+        if contrast.variable == a.variable and contrast.target == b.target and contrast.reference == a.target:
+            return contrast.name
+    return None
+
+
+def direct_comparison(contrasts: Iterable[Contrast], compared: Sequence[str]) -> dict[str, str] | None:
+    """For two compared contrasts, the direct contrast between their targets, either way round:
+    ``{"contrast": name, "stronger_if_up": <compared contrast whose target is its target>, "stronger_if_down":
+    <the other>}``; None with another number of compared contrasts or no such contrast."""
+    if len(compared) != 2:
+        return None
+    contrasts = list(contrasts)
+    for first, second in (tuple(compared), tuple(reversed(compared))):
+        name = direct_between(contrasts, first, second)
+        if name is not None:
+            return {"contrast": name, "stronger_if_up": second, "stronger_if_down": first}
+    return None
 
 
 def dependent_columns(matrix: pd.DataFrame) -> list[tuple[str, list[str]]]:

@@ -117,7 +117,7 @@ def plot_comparison_heatmap(comparison: pd.DataFrame, contrasts: list[str], fdr_
         ax.set_yticks(np.arange(len(chosen)), [f"{_term_label(t, n, 40)}  [{k}]" for t, n, k in
                                                zip(chosen["term_id"], chosen["term_name"], chosen["class"])])
         fig.colorbar(image, ax=ax, label="NES", shrink=0.6)
-        ax.set_title(f"Top terms across contrasts (* FDR < {fdr_threshold:g}; [class])")
+        ax.set_title(f"Top terms across contrasts (NES; * term-test FDR < {fdr_threshold:g}; [class])")
         freeze(fig)
     return fig
 

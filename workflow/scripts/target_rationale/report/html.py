@@ -101,7 +101,8 @@ def de_summary(tables: Mapping[str, pd.DataFrame], contrasts: Sequence[Mapping],
 
 
 def class_summary(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Terms per class (shared, unique:<contrast>, partial:..., none) and direction, for one collection."""
+    """Terms per class (shared, unique:<contrast>, unconfirmed:..., partial:..., none, ...) and direction, for one
+    collection."""
     counts = comparison.fillna({"direction": ""}).groupby(["class", "direction"]).size()
     return counts.rename("terms").reset_index()
 
@@ -351,11 +352,18 @@ def enrichment_section(ctx: ReportContext) -> str:
     settings = ctx.config["enrichment"]
     compared = settings["comparison"] or [c["name"] for c in ctx.contrasts]
     judged = metastasis_contrast(ctx.axes)
-    blocks = [f"<p>Preranked GSEA on the Wald statistic (FDR &lt; {settings['gsea_fdr']} significant) and "
-              f"over-representation of up and down genes (FDR &lt; {settings['ora_fdr']}), per contrast and "
-              f"collection. The comparison classifies each term over the contrasts {codes(compared)}: "
-              "<em>shared</em> (significant in all), "
-              "<em>unique:&lt;contrast&gt;</em> (in that one only), <em>partial</em>, <em>none</em>.</p>"]
+    blocks = [f"<p>Per contrast and collection: a term test with sample-level error control (limma's camera on "
+              "the variance-stabilised counts with the contrast's design, inter-gene correlation estimated from "
+              f"the residuals; FDR &lt; {settings.get('term_fdr', 0.05)} significant), preranked GSEA on the Wald "
+              f"statistic (NES, leading edges; FDR &lt; {settings['gsea_fdr']} marked in its plots) and "
+              f"over-representation of up and down genes (FDR &lt; {settings['ora_fdr']}). The comparison "
+              f"classifies each term over the contrasts {codes(compared)} by the term test: with the direct "
+              "contrast between their groups, <em>unique:&lt;contrast&gt;</em> (significant in that one only "
+              "and confirmed by the direct contrast), <em>unconfirmed:&lt;contrast&gt;</em> (significant in that "
+              "one only, not different in the direct contrast), <em>shared</em>, "
+              "<em>shared_stronger_in:&lt;contrast&gt;</em>, <em>opposite</em>, <em>none</em>; without it, "
+              "<em>shared</em> (significant in all), <em>unique:&lt;contrast&gt;</em>, <em>partial</em>, "
+              "<em>none</em>.</p>"]
     for collection in ctx.collections:
         comparison = read_table(ctx.path("comparison_table", collection=collection))
         comparison["best_fdr"] = comparison[[f"fdr_{c}" for c in compared]].min(axis=1)
@@ -371,9 +379,10 @@ def enrichment_section(ctx: ReportContext) -> str:
             blocks.append(table_html(limited(unique[columns], source, max_rows=100, caption=(
                 f"Terms significant only in `{contrast}` ({len(unique)}), by FDR.")),
                 f"unique-{collection}-{contrast}"))
-        shared = comparison[comparison["class"] == "shared"]
+        shared = comparison[comparison["class"].str.startswith("shared")]
         blocks += [table_html(limited(shared[columns], source, max_rows=100, caption=(
-                       f"Terms significant in every compared contrast ({len(shared)}), by best FDR.")),
+                       f"Terms significant in every compared contrast ({len(shared)}; shared, or shared and "
+                       "stronger in one), by best FDR.")),
                        f"shared-{collection}"),
                    "<details><summary>Heatmap of the leading terms</summary>",
                    ctx.image("comparison_figure", f"NES of the leading terms of {collection} across contrasts.",

@@ -17,34 +17,13 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from target_rationale.cohort.design import Contrast, design_matrix, select_samples
+from target_rationale.cohort.design import Contrast, contrast_design_matrix
 from target_rationale.core.io import write_tsv
 from target_rationale.core.jobs import LOG
 from target_rationale.engines.rotation import contrast_design, fry
 from target_rationale.targets.config import axis_genes
 
 TEST_COLUMNS = ["contrast", "axis", "test_n_genes", "test_effect", "test_t", "test_df", "test_p"]
-
-
-def contrast_vector(columns: Sequence[str], contrast: Contrast) -> np.ndarray:
-    """The contrast ``target - reference`` over a treatment-coded design's columns (formulaic's names,
-    ``site[T.primary]``; the baseline level has no column and counts as 0).
-
-    Raises
-    ------
-    ValueError
-        If neither level has a column (the variable is not in the design).
-    """
-    vector = np.zeros(len(columns))
-    names = list(columns)
-    for level, sign in ((contrast.target, 1.0), (contrast.reference, -1.0)):
-        column = f"{contrast.variable}[T.{level}]"
-        if column in names:
-            vector[names.index(column)] = sign
-    if not vector.any():
-        raise ValueError(f"contrast {contrast.name}: design '{contrast.design}' has no column for "
-                         f"{contrast.variable} = {contrast.target} or {contrast.reference}")
-    return vector
 
 
 def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
@@ -70,10 +49,7 @@ def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
         contrast's log2 change on ``layer``), fry's ``test_t``, residual ``test_df`` and two-sided ``test_p``
         (NaN without measured genes).
     """
-    subset = select_samples(sheet, contrast.samples)
-    samples = [s for s in subset.index if s in qc.obs_names]
-    design = design_matrix(subset.loc[samples], contrast.design)
-    vector = contrast_vector(design.columns, contrast)
+    samples, design, vector = contrast_design_matrix(sheet, contrast, qc.obs_names)
     y = np.asarray(qc[samples].layers[layer], dtype=float).T
     sets = {name: [qc.var_names.get_loc(g) for g in axis_genes(qc.var, genes)] for name, genes in axes.items()}
     result = fry(y, design.to_numpy(dtype=float), sets, contrast=vector)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from target_rationale.cohort.design import Contrast
+from target_rationale.cohort.design import Contrast, direct_between
 from target_rationale.targets.axis_test import TEST_COLUMNS
 from target_rationale.targets.config import CORE_ROLES, DOWN, NONE, ROLES, UP, FlagRule, Targets
 from target_rationale.targets.evidence import (
@@ -232,15 +232,7 @@ def unique_label(metastasis_flag: str, primary_flag: str | None, direct_flag: st
 def direct_contrast(contrasts: Iterable[Contrast], metastasis: str, primary: str) -> str | None:
     """The contrast with the metastasis contrast's target as target and the primary contrast's target as
     reference, on the same variable (``liver_met_vs_primary``), or None when the config has none."""
-    definitions = {c.name: c for c in contrasts}
-    met, prim = definitions.get(metastasis), definitions.get(primary)
-    if met is None or prim is None or met.variable != prim.variable:
-        return None
-    for contrast in definitions.values():
-        if (contrast.variable == met.variable and contrast.target == met.target
-                and contrast.reference == prim.target):
-            return contrast.name
-    return None
+    return direct_between(contrasts, primary, metastasis)
 
 
 def uniqueness(flags: pd.DataFrame, metastasis: str, primary: str, direct: str | None = None) -> pd.Series:
