@@ -13,7 +13,8 @@ stage on, only the tables read here as targets). Measured in ``liver_met_vs_prim
 
 * null: axes flagged; hypergeometric p of the frozen liver-enriched genes among the 200 highest ``stat``;
   GO BP terms significant on the admixed cohort but not on its twin (GSEA ``fdr < enrichment.gsea_fdr``, ORA up
-  ``fdr < enrichment.ora_fdr``), counted, first 10 named, and those of them that are liver-function terms
+  ``fdr < enrichment.ora_fdr``, and the term test the comparison's classes use, camera up
+  ``fdr < enrichment.term_fdr``), counted, first 10 named, and those of them that are liver-function terms
   (members over-represented in the liver genes, hypergeometric p < 1e-3 over the collection's genes);
 * planted: AUC of ``|stat|`` of planted genes (tumour-intrinsic ``lfc_liver_met_vs_primary != 0`` in
   truth_genes.tsv) against null genes; ``stat`` (and ``host_dominated`` when the DE table has it) of EGFR, KDR,
@@ -26,7 +27,7 @@ The workflow's main tables (variant ``main``) and, when it has them, its tables 
 (``paths.LAYOUT`` entries naming ``unadjusted``; variant ``unadjusted``) are measured the same way. Summaries over
 seeds carry 95% intervals (Wilson for shares, t for means) and the issue's targets, met when the point estimate
 is: null, in >= 90% of seeds no axis flagged, liver-gene p > 0.05, no liver-function term unique to the admixed
-run; planted, mean AUC >= 0.9, EGFR / KDR / CSF1R not host_dominated and all planted axes up in >= 90% of seeds.
+run (GSEA or ORA: ``no_unique_liver_term``; the workflow's term calls: ``no_unique_liver_term_camera``); planted, mean AUC >= 0.9, EGFR / KDR / CSF1R not host_dominated and all planted axes up in >= 90% of seeds.
 A seed whose workflow run fails is recorded (``failed``) with its folder kept, and the other seeds go on. Writes
 ``benchmarks/results/admixture_calls.json`` (per-seed rows, summary, commit, arguments).
 """
@@ -67,6 +68,8 @@ HOSTS = {"liver_metastasis": "liver", "primary": "exocrine_pancreas"}
 COLLECTION, CONTRAST, MET_NORMAL = "GO_BP", "liver_met_vs_primary", "liver_met_vs_normal"
 PLANTED_AXES, PLANTED_GENES = ("EGFR", "VEGFR", "CSF1R"), ("EGFR", "KDR", "CSF1R")
 TOP_N, LIVER_TERM_P = 200, 1e-3
+#: Enrichment tables read in ``liver_met_vs_primary``: GSEA, ORA up and the term test the classes use (camera).
+TERM_TABLES = ("gsea", "ora_up", "camera")
 #: Result kind -> LAYOUT key of the workflow's main table (adjusted for admixture once the workflow adjusts).
 KINDS = {"de": "de_table", "enrichment": "enrichment_table", "axes": "axes_table"}
 
@@ -115,7 +118,7 @@ def run_targets(layout: dict[str, dict[str, str]]) -> list[str]:
     for keys in layout.values():
         wanted += [paths.result(keys["de"], contrast=CONTRAST)] if "de" in keys else []
         wanted += [paths.result(keys["enrichment"], contrast=CONTRAST, collection=COLLECTION, table=t)
-                   for t in ("gsea", "ora_up")] if "enrichment" in keys else []
+                   for t in TERM_TABLES] if "enrichment" in keys else []
         wanted += [paths.result(keys["axes"])] if "axes" in keys else []
     return list(dict.fromkeys(wanted))
 
@@ -127,7 +130,8 @@ def prepare_config(out: Path) -> dict[str, float]:
     config["admixture"] = {"hosts": dict(HOSTS), "variable": "site"}
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     enrichment = with_defaults(config.get("enrichment"), "config", "enrichment")
-    return {"gsea_fdr": float(enrichment["gsea_fdr"]), "ora_fdr": float(enrichment["ora_fdr"])}
+    return {"gsea_fdr": float(enrichment["gsea_fdr"]), "ora_fdr": float(enrichment["ora_fdr"]),
+            "term_fdr": float(enrichment["term_fdr"])}
 
 
 def run_workflow(out: Path, cores: int, targets: list[str]) -> float:
@@ -169,10 +173,13 @@ def liver_terms(gmt: Path, liver: set[str]) -> set[str]:
 
 
 def significant(out: Path, key: str, fdrs: dict[str, float]) -> dict[str, pd.Series]:
-    """Significant GO BP terms (id -> name) of ``liver_met_vs_primary``: GSEA and ORA up."""
+    """Significant GO BP terms (id -> name) of ``liver_met_vs_primary``: GSEA, ORA up and the term test (camera,
+    up only: the direction the liver would push)."""
     result = {}
-    for name, limit in (("gsea", fdrs["gsea_fdr"]), ("ora_up", fdrs["ora_fdr"])):
+    for name, limit in (("gsea", fdrs["gsea_fdr"]), ("ora_up", fdrs["ora_fdr"]), ("camera", fdrs["term_fdr"])):
         terms = pd.read_csv(table(out, key, contrast=CONTRAST, collection=COLLECTION, table=name), sep="\t")
+        if name == "camera":
+            terms = terms.loc[terms["direction"] == "up"]
         result[name] = terms.loc[terms["fdr"] < limit].set_index("term_id")["term_name"]
     return result
 
@@ -321,6 +328,10 @@ def summarise(rows: list[dict], layout: dict[str, dict[str, str]]) -> dict:
                 for name in ("gsea", "ora_up"):
                     part[f"{name}_unique"] = mean([r[f"{name}_unique"] for r in null])
                     part[f"{name}_unique_liver"] = mean([r[f"{name}_unique_liver"] for r in null])
+            if "camera_unique" in null[0]:
+                part["no_unique_liver_term_camera"] = share([r["camera_unique_liver"] == 0 for r in null])
+                part["camera_unique"] = mean([r["camera_unique"] for r in null])
+                part["camera_unique_liver"] = mean([r["camera_unique_liver"] for r in null])
             summary[f"null_{variant}"] = part
         planted = [r[f"planted_{variant}"] for r in rows if f"planted_{variant}" in r]
         if planted:
