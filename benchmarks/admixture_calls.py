@@ -27,7 +27,8 @@ The workflow's main tables (variant ``main``) and, when it has them, its tables 
 (``paths.LAYOUT`` entries naming ``unadjusted``; variant ``unadjusted``) are measured the same way. Summaries over
 seeds carry 95% intervals (Wilson for shares, t for means) and the issue's targets, met when the point estimate
 is: null, in >= 90% of seeds no axis flagged, liver-gene p > 0.05, no liver-function term unique to the admixed
-run (GSEA or ORA: ``no_unique_liver_term``; the workflow's term calls: ``no_unique_liver_term_camera``); planted, mean AUC >= 0.9, EGFR / KDR / CSF1R not host_dominated and all planted axes up in >= 90% of seeds.
+run (GSEA or ORA: ``no_unique_liver_term``; the workflow's term calls: ``no_unique_liver_term_camera``);
+planted, mean AUC >= 0.9, EGFR / KDR / CSF1R not host_dominated and all planted axes up in >= 90% of seeds.
 A seed whose workflow run fails is recorded (``failed``) with its folder kept, and the other seeds go on. Writes
 ``benchmarks/results/admixture_calls.json`` (per-seed rows, summary, commit, arguments).
 """
