@@ -55,6 +55,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from intervals import wilson  # noqa: E402
 from make_admixture_cohort import make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale import paths  # noqa: E402
@@ -278,16 +279,6 @@ def one_seed(seed: int, args: argparse.Namespace, liver: set[str], layout: dict[
     if not args.keep:
         shutil.rmtree(folder, ignore_errors=True)
     return row
-
-
-def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
-    """95% Wilson interval of the share k / n."""
-    if n == 0:
-        return [float("nan"), float("nan")]
-    p = k / n
-    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (
-        1 + z * z / n)
-    return [float(centre - half), float(centre + half)]
 
 
 def share(flags: list[bool], target: float | None = 0.9) -> dict:

@@ -46,6 +46,7 @@ for _path in (REPO / "workflow" / "scripts", REPO / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
+from intervals import wilson  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale.cohort.design import Contrast  # noqa: E402
 from target_rationale.diffexp.qc import qc_matrix  # noqa: E402
@@ -102,14 +103,9 @@ def flags_of(cohort: ad.AnnData, axes: dict[str, list[str]]) -> pd.DataFrame:
     return calibrated_flags(axis_tests(qc, qc.obs, CONTRASTS, axes))
 
 
-def wilson(k: int, n: int) -> list[float]:
-    """95% Wilson interval of k of n."""
-    if n == 0:
-        return [float("nan"), float("nan")]
-    z, p = 1.959964, k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
+def ci95(k: int, n: int) -> list[float]:
+    """The Wilson interval rounded to 4 decimals."""
+    return [round(x, 4) for x in wilson(k, n)]
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -119,10 +115,10 @@ def summarise(rows: list[dict]) -> dict:
     for (contrast, axis), group in null.groupby(["contrast", "axis"], sort=False):
         k, n = int((group["flag"] != "none").sum()), len(group)
         summary["null"][f"{contrast}/{axis}"] = {"flagged": k, "cohorts": n, "fpr": round(k / n, 4),
-                                                 "ci95": wilson(k, n)}
+                                                 "ci95": ci95(k, n)}
     per_cohort = null.groupby("cohort")["flag"].apply(lambda f: (f != "none").any())
     summary["null"]["any_flag"] = {"cohorts": int(len(per_cohort)), "with_a_flag": int(per_cohort.sum()),
-                                   "ci95": wilson(int(per_cohort.sum()), int(len(per_cohort)))}
+                                   "ci95": ci95(int(per_cohort.sum()), int(len(per_cohort)))}
     worst = max((v["ci95"][1] for k, v in summary["null"].items() if k != "any_flag"), default=float("nan"))
     summary["null"]["target_upper_fpr_le_0.05"] = {"worst_upper_bound": worst, "met": bool(worst <= 0.05)}
     planted = table.loc[table["kind"] == "planted"]
@@ -131,7 +127,7 @@ def summarise(rows: list[dict]) -> dict:
         for contrast in ("liver_met_vs_normal", "liver_met_vs_primary"):
             hits = group.loc[(group["contrast"] == contrast) & (group["axis"] == group["planted"])]
             k, n = int((hits["flag"] == "up").sum()), len(hits)
-            cell[contrast] = {"power": round(k / n, 4) if n else None, "ci95": wilson(k, n), "cohorts": n}
+            cell[contrast] = {"power": round(k / n, 4) if n else None, "ci95": ci95(k, n), "cohorts": n}
         others = group.loc[group["axis"] != group["planted"]].groupby("cohort")["flag"].apply(
             lambda f: (f != "none").any())
         cell["another_axis_flagged"] = {"cohorts": int(others.sum()), "of": int(len(others))}

@@ -36,7 +36,7 @@ for _path in (REPO / "workflow" / "scripts", REPO / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from axis_calibration import CONTRASTS, SIZES, wilson  # noqa: E402
+from axis_calibration import CONTRASTS, SIZES, ci95  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale.diffexp.qc import qc_matrix  # noqa: E402
 from target_rationale.enrichment.term_tests import term_tests  # noqa: E402
@@ -95,7 +95,7 @@ def summarise(rows: list[dict]) -> dict:
         at_most_one = int((group["terms_called"] <= 1).sum())
         summary[contrast] = {"cohorts": len(group), "none": int((group["terms_called"] == 0).sum()),
                              "at_most_one": at_most_one, "share_at_most_one": round(at_most_one / len(group), 4),
-                             "ci95": wilson(at_most_one, len(group)),
+                             "ci95": ci95(at_most_one, len(group)),
                              "mean_terms_called": round(float(group["terms_called"].mean()), 3),
                              "max_terms_called": int(group["terms_called"].max()),
                              "cohorts_calling_a_programme_term": int((group["programme_terms_called"] > 0).sum()),
