@@ -1,24 +1,15 @@
 """The camera engine against R limma 3.54 (tests/data/rotation/make_reference.R) and on hand-made cases."""
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
+from limma_reference import load_reference
 from scipy import stats
 from target_rationale.engines.camera import camera, zscore_t_hill
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "rotation"
 
 
 @pytest.fixture(scope="module")
 def reference():
-    y = pd.read_csv(DATA / "y.tsv", sep="\t", index_col=0)
-    designs = pd.read_csv(DATA / "designs.tsv", sep="\t", index_col=0)
-    sets = pd.read_csv(DATA / "sets.tsv", sep="\t", keep_default_na=False)
-    index = {name: [y.index.get_loc(g) for g in group["gene"]] for name, group in sets.groupby("set", sort=False)}
-    expected = pd.read_csv(DATA / "camera.tsv", sep="\t", keep_default_na=False, na_values={"inter_gene_cor": "NA"})
-    return y, designs, index, expected
+    return load_reference("camera")
 
 
 @pytest.mark.parametrize("case", ["two_group", "paired", "contrast_vector"])

@@ -1,22 +1,14 @@
 """The fry engine against R limma 3.54 (tests/data/rotation/make_reference.R) and on hand-made cases."""
 
-from pathlib import Path
-
 import numpy as np
-import pandas as pd
 import pytest
+from limma_reference import load_reference
 from target_rationale.engines.rotation import contrast_design, fit_f_dist, fry, lm_effects, trigamma_inverse
-
-DATA = Path(__file__).resolve().parents[1] / "data" / "rotation"
 
 
 @pytest.fixture(scope="module")
 def reference():
-    y = pd.read_csv(DATA / "y.tsv", sep="\t", index_col=0)
-    designs = pd.read_csv(DATA / "designs.tsv", sep="\t", index_col=0)
-    sets = pd.read_csv(DATA / "sets.tsv", sep="\t", keep_default_na=False)
-    index = {name: [y.index.get_loc(g) for g in group["gene"]] for name, group in sets.groupby("set", sort=False)}
-    return y, designs, index, pd.read_csv(DATA / "fry.tsv", sep="\t", keep_default_na=False)
+    return load_reference("fry")
 
 
 @pytest.mark.parametrize("case", ["two_group", "paired", "contrast_vector"])
