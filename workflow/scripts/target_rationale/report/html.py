@@ -24,6 +24,7 @@ from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
 from target_rationale.core.tsv import read_tsv
 from target_rationale.paths import result
+from target_rationale.report.measured import AXIS_OPERATING_CHARACTERISTICS
 from target_rationale.report.render import (
     Table,
     codes,
@@ -456,17 +457,6 @@ def geneset_rows(genesets: Mapping[str, dict]) -> pd.DataFrame:
             "dates": "; ".join(dates), "licence": "; ".join(licences), "credit": "; ".join(credits),
         })
     return pd.DataFrame(rows)
-
-
-#: The axis flag's operating characteristics at the default rule, measured by benchmarks/axis_calibration.py
-#: (benchmarks/results/axis_calibration.json; rerun it and update this text when the rule changes).
-AXIS_OPERATING_CHARACTERISTICS = (
-    "Operating characteristics of the axis flag at the default rule (simulated cohorts of 4-20 patients with "
-    "normal, primary and metastasis samples, negative-binomial counts with dispersions around 0.1, and "
-    "stroma, vasculature, macrophage and proliferation programmes that vary between patients and biopsies): on "
-    "1,000 null cohorts every axis x contrast was flagged in at most 0.8% (upper 95% bound 1.6%) and 4.9% had "
-    "any flag; an axis up by log2 1.0 in metastases was flagged in 95-98% of cohorts of 8 patients, by log2 "
-    "0.5 in 34-37% (73% at 12 patients, 91-93% at 20). Source: benchmarks/results/axis_calibration.json.")
 
 
 def methods_section(ctx: ReportContext) -> str:
