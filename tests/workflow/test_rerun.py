@@ -39,14 +39,16 @@ def test_unchanged_config_reruns_nothing(tiny_run: Path, tmp_path: Path) -> None
     (lambda c, f: c.setdefault("enrichment", {}).update(curves=["GO:0007049"]), {"enrichment_plots"}),
     (lambda c, f: c.setdefault("diffexp", {}).update(highlight=["TP53"]), {"contrast_plots"}),
     (lambda c, f: c.setdefault("enrichment", {}).update(gsea_fdr=0.1),
-     {"enrichment_plots", "compare_contrasts", "targets", "target_plots"}),
+     {"enrichment_plots", "targets", "target_plots"}),
+    (lambda c, f: c.setdefault("enrichment", {}).update(term_fdr=0.1), {"compare_contrasts"}),
     (lambda c, f: c.setdefault("diffexp", {}).update(alpha=0.1),
-     {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "enrichment_plots", "compare_contrasts",
-      "targets", "target_plots"}),
+     {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "term_tests", "enrichment_plots",
+      "compare_contrasts", "targets", "target_plots"}),
     (lambda c, f: c.setdefault("admixture", {}).update(host_dominated=0.6),
-     {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "enrichment_plots", "compare_contrasts",
-      "targets", "target_plots"}),
-], ids=["enrichment.curves", "diffexp.highlight", "enrichment.gsea_fdr", "diffexp.alpha", "admixture.host_dominated"])
+     {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "term_tests", "enrichment_plots",
+      "compare_contrasts", "targets", "target_plots"}),
+], ids=["enrichment.curves", "diffexp.highlight", "enrichment.gsea_fdr", "enrichment.term_fdr", "diffexp.alpha",
+        "admixture.host_dominated"])
 def test_a_key_reruns_only_its_readers(tiny_run: Path, tmp_path: Path, edit, expected: set[str]) -> None:
     assert planned_after(tiny_run, tmp_path, edit) == expected | RECORDS
 
