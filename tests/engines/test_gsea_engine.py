@@ -181,3 +181,26 @@ def test_agrees_with_gseapy_multilevel(gseapy_comparison):
     log2_ratio = np.log2(ours.pvalue[in_range] / theirs.pvalue[in_range])
     assert (log2_ratio.abs() <= np.log2(3)).mean() >= 0.9
     assert abs(log2_ratio.median()) < 0.5
+
+
+def test_log2err_is_fgseas_and_fdr_calls_hold_across_seeds():
+    """log2err: for a multilevel p-value fgsea's sqrt(floor(-log2 p + 1) * (trigamma(51) - trigamma(102))) / log 2
+    (sample_size 101), for a crude one the half log2 width of its interval (positive, below 1 for p near 0.5).
+    Two seeds call the same sets at FDR < 0.05 on a planted ranking, and their log2 p differ by no more than a
+    few log2err."""
+    from scipy.special import polygamma
+
+    stats, sets = synthetic(3000, 60, seed=5, planted={0: 1.0, 1: -0.8, 2: 0.6, 3: 0.4})
+    first = gsea.prerank(stats, sets, nperm=1000, seed=1).set_index("term_id")
+    second = gsea.prerank(stats, sets, nperm=1000, seed=2).set_index("term_id")
+    strong = first.loc["S000"]
+    tri = polygamma(1, 51) - polygamma(1, 102)
+    assert strong["pvalue"] < 1e-4
+    assert strong["log2err"] == pytest.approx(np.sqrt(np.floor(-np.log2(strong["pvalue"]) + 1) * tri) / np.log(2))
+    crude = first.loc[first["pvalue"] > 0.3, "log2err"]
+    assert len(crude) and ((crude > 0) & (crude < 1)).all()
+    called = {t for t in first.index if first.loc[t, "fdr"] < 0.05}
+    assert called == {t for t in second.index if second.loc[t, "fdr"] < 0.05} and {"S000", "S001"} <= called
+    both = first.index[first["pvalue"] < 0.01]
+    spread = (np.log2(first.loc[both, "pvalue"]) - np.log2(second.loc[both, "pvalue"])).abs()
+    assert (spread <= 4 * np.sqrt(first.loc[both, "log2err"] ** 2 + second.loc[both, "log2err"] ** 2)).all()

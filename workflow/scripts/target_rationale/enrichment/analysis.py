@@ -20,7 +20,7 @@ from target_rationale.enrichment.settings import EnrichSettings
 from target_rationale.genesets.gmt import GeneSet, as_gseapy_dict, restrict
 
 ORA_COLUMNS = ["term_id", "term_name", "overlap", "set_size", "pvalue", "fdr", "genes", "odds_ratio"]
-GSEA_COLUMNS = ["term_id", "term_name", "size", "es", "nes", "pvalue", "fdr", "leading_edge"]
+GSEA_COLUMNS = ["term_id", "term_name", "size", "es", "nes", "pvalue", "log2err", "fdr", "leading_edge"]
 
 
 def _lfc(table: pd.DataFrame) -> pd.Series:
@@ -119,7 +119,8 @@ def gsea(table: pd.DataFrame, sets: dict[str, GeneSet], settings: EnrichSettings
     Returns
     -------
     (pandas.DataFrame, dict)
-        ``term_id, term_name, size, es, nes, pvalue, fdr, leading_edge`` sorted by p-value; and counts
+        ``term_id, term_name, size, es, nes, pvalue, log2err, fdr, leading_edge`` sorted by p-value (``log2err``:
+        fgsea's expected SD of log2 p; NaN from gseapy, which does not report it); and counts
         (genes ranked, duplicate symbols dropped, excluded genes).
     """
     ranked, duplicates = ranking(table, exclude)
@@ -144,6 +145,7 @@ def _gseapy_prerank(ranked: pd.Series, sets: dict[str, GeneSet], settings: Enric
     sizes = result["Tag %"].str.split("/").str[1].astype(int)
     return pd.DataFrame({"term_id": result["Term"], "size": sizes, "es": result["ES"].astype(float),
                          "nes": result["NES"].astype(float), "pvalue": result["NOM p-val"].astype(float),
+                         "log2err": np.nan,
                          "fdr": benjamini_hochberg(result["NOM p-val"].astype(float).to_numpy()),
                          "leading_edge": result["Lead_genes"]})
 
