@@ -67,7 +67,7 @@ def test_rationale_markdown_cites_the_numbers_then_therapies_then_caveats() -> N
     text = rationale_markdown(table, rationale(table, small), small)
     assert ("EGFR: up in liver_met_vs_normal (unique: not flagged in primary_vs_normal); 3 of 3 measured "
             "receptors/ligands up (EGFR, ERBB2, AREG), 0 down, 8 not measured [genes vote up]") in text
-    assert "GO:0007173 NES 2.10 (FDR 1.0e-05, GO_BP)" in text
+    assert "GO:0007173 NES 2.10 (term-test FDR 1.0e-05, GO_BP)" in text
     assert "VEGFR: up in liver_met_vs_normal (shared: also up in primary_vs_normal)" in text
     assert text.index("## Axes") < text.index("## Therapies") < text.index("## Caveats")
     assert "3. surufatinib + gefitinib: covers 2 of 2" in text  # ties ranked by name

@@ -54,7 +54,7 @@ def test_write_targets_writes_the_tables_and_the_markdown_it_computes(tmp_path) 
                  Contrast(MET, "site", "liver_metastasis", "normal", "~ site")]
     out = {key: str(tmp_path / f"{key}.tsv") for key in ("axes", "genes", "rationale")}
     out["markdown"] = str(tmp_path / "rationale.md")
-    table = write_targets(de, gsea, {}, TARGETS, scores, contrasts, alpha=0.05, gsea_fdr=0.25, ora_fdr=0.05,
+    table = write_targets(de, gsea, {}, TARGETS, scores, contrasts, alpha=0.05, pathway_fdr=0.25, ora_fdr=0.05,
                           liver_genes=set(), out=out)
     expected = axes_table(de, gsea, {}, TARGETS, scores=scores[["MET", "EGFR"]], sheet=scores[["site"]],
                           contrasts=contrasts)

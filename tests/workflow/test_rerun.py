@@ -38,9 +38,9 @@ def test_unchanged_config_reruns_nothing(tiny_run: Path, tmp_path: Path) -> None
 @pytest.mark.parametrize(("edit", "expected"), [
     (lambda c, f: c.setdefault("enrichment", {}).update(curves=["GO:0007049"]), {"enrichment_plots"}),
     (lambda c, f: c.setdefault("diffexp", {}).update(highlight=["TP53"]), {"contrast_plots"}),
-    (lambda c, f: c.setdefault("enrichment", {}).update(gsea_fdr=0.1),
-     {"enrichment_plots", "targets", "target_plots"}),
-    (lambda c, f: c.setdefault("enrichment", {}).update(term_fdr=0.1), {"compare_contrasts"}),
+    (lambda c, f: c.setdefault("enrichment", {}).update(gsea_fdr=0.1), {"enrichment_plots"}),
+    (lambda c, f: c.setdefault("enrichment", {}).update(term_fdr=0.1),
+     {"compare_contrasts", "targets", "target_plots"}),
     (lambda c, f: c.setdefault("diffexp", {}).update(alpha=0.1),
      {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "term_tests", "enrichment_plots",
       "compare_contrasts", "targets", "target_plots"}),

@@ -57,6 +57,7 @@ rule targets:
         de=expand(rules.contrast.output.table, contrast=CONTRASTS),
         **{table: expand(path, contrast=CONTRASTS, collection=COLLECTIONS)
            for table, path in rules.enrich.output.items()},
+        camera=expand(rules.term_tests.output.table, contrast=CONTRASTS, collection=COLLECTIONS),
         scores=rules.axis_scores.output.scores,
         tests=rules.axis_tests.output.table,
         loo=rules.axis_tests.output.loo,
@@ -74,7 +75,7 @@ rule targets:
         contrasts=list(CONTRASTS.values()),
         collections=list(COLLECTIONS),
         alpha=config["diffexp"]["alpha"],
-        gsea_fdr=config["enrichment"]["gsea_fdr"],
+        term_fdr=config["enrichment"]["term_fdr"],
         ora_fdr=config["enrichment"]["ora_fdr"],
     log:
         "logs/targets/targets.log",

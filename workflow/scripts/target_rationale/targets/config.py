@@ -109,8 +109,9 @@ class FlagRule:
         Gene line: at least this many of the genes counted in the voting direction must be receptors (drugs act
         on receptors; ligands alone do not make a target). Schema default 1; 0 lets ligands alone vote.
     min_terms : int
-        Pathway line: at least this many of the axis' terms significant in GSEA (FDR < gsea_fdr) with that NES
-        sign, and fewer than this many with the other sign. Schema default 1: axes have few, overlapping gene sets.
+        Pathway line: at least this many of the axis' terms significant in the term test (camera FDR <
+        enrichment.term_fdr) in one direction, and fewer than this many in the other. Schema default 1: axes
+        have few, overlapping gene sets.
     score_p : float
         Score line: two-sided p-value (Wilcoxon signed-rank on patients' pairs where the design has them, else
         Mann-Whitney) below which the line votes the sign of the score difference.

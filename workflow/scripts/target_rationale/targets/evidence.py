@@ -110,6 +110,27 @@ def _stack(tables: Mapping[tuple, pd.DataFrame], contrast: str, terms: Sequence[
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["term_id", "collection", "side"])
 
 
+def with_term_tests(gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
+                    term_tables: Mapping[tuple[str, str], pd.DataFrame]) -> dict[tuple[str, str], pd.DataFrame]:
+    """GSEA tables whose ``fdr`` and effect sign are the term test's (camera), for the pathway line.
+
+    Each ``(contrast, collection)`` table keeps GSEA's ``nes`` and ``leading_edge`` (reported), moves its FDR to
+    ``gsea_fdr``, and takes ``fdr`` and ``sign`` (+1 / -1) from the camera table; terms camera did not test get no
+    FDR. Keys without a camera table are returned unchanged (their ``fdr`` stays GSEA's).
+    """
+    merged = {}
+    for key, table in gsea_tables.items():
+        tests = term_tables.get(key)
+        if tests is None or table is None:
+            merged[key] = table
+            continue
+        indexed = tests.set_index("term_id")
+        merged[key] = table.assign(
+            gsea_fdr=table["fdr"], fdr=table["term_id"].map(indexed["fdr"]),
+            sign=table["term_id"].map(indexed["direction"].map({"up": 1.0, "down": -1.0})))
+    return merged
+
+
 def pathway_evidence(gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
                      ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], axis: Axis,
                      gsea_fdr: float = 0.25, ora_fdr: float = 0.05) -> pd.DataFrame:
@@ -118,7 +139,8 @@ def pathway_evidence(gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
     Parameters
     ----------
     gsea_tables : mapping of (contrast, collection) to pandas.DataFrame
-        Preranked GSEA tables (``term_id, term_name, nes, fdr, leading_edge``).
+        Preranked GSEA tables (``term_id, term_name, nes, fdr, leading_edge``), or those of
+        :func:`with_term_tests` (``fdr`` and ``sign`` from the term test; the sign then decides up / down).
     ora_tables : mapping of (contrast, collection, 'up' or 'down') to pandas.DataFrame
         Over-representation tables (``term_id, fdr, genes``).
     axis : Axis
@@ -132,7 +154,8 @@ def pathway_evidence(gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
         the contrast, config order) and ``terms_skipped`` (the others: not in any loaded collection, or not
         tested, e.g. below the size limits), both ';'-joined; the best term (smallest GSEA FDR, then largest
         ``|NES|``) with its name, collection, NES and FDR; ``n_terms_up`` / ``n_terms_down`` (distinct term ids
-        with GSEA FDR < ``gsea_fdr`` and NES > 0 / < 0) and their ids; the best ORA-up / ORA-down term and FDR;
+        with FDR < ``gsea_fdr`` and ``sign``, else NES, > 0 / < 0) and their ids; the best ORA-up / ORA-down term
+        and FDR;
         ``leading_edge`` (union of the leading edges of the significant GSEA terms) and ``ora_genes`` (genes of
         axis terms with ORA FDR < ``ora_fdr``).
     """
@@ -160,8 +183,9 @@ def pathway_evidence(gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
                     "best_fdr": float(top["fdr"])}
             significant = ranked.loc[ranked["fdr"] < gsea_fdr]
         row.update(best)
-        up = [t for t in found if t in set(significant.loc[significant["nes"] > 0, "term_id"])]
-        down = [t for t in found if t in set(significant.loc[significant["nes"] < 0, "term_id"])]
+        effect = significant["sign"] if "sign" in significant.columns else significant["nes"]
+        up = [t for t in found if t in set(significant.loc[effect > 0, "term_id"])]
+        down = [t for t in found if t in set(significant.loc[effect < 0, "term_id"])]
         row.update(n_terms_up=len(up), n_terms_down=len(down), terms_up=join_cell(up), terms_down=join_cell(down))
         for side in (UP, DOWN):
             part = ora.loc[ora["side"] == side] if not ora.empty else ora

@@ -19,19 +19,21 @@ from target_rationale.targets.rationale import first_in_fits, rationale, rationa
 
 def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
                   ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets, scores: pd.DataFrame,
-                  contrasts: Iterable[Contrast], alpha: float, gsea_fdr: float, ora_fdr: float,
+                  contrasts: Iterable[Contrast], alpha: float, pathway_fdr: float, ora_fdr: float,
                   liver_genes: set[str], out: Mapping[str, str], tests: pd.DataFrame | None = None,
                   loo: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rule ``targets``: the axes, genes and rationale tables and the readable rationale.
 
-    With the leave-one-out tests (``loo``) the axes table counts the fits that agree with each flag and the
-    rationale table how many fits rank each therapy first (``first_in_loo`` of ``loo_fits``).
+    ``pathway_fdr`` is the threshold of the ``fdr`` of ``gsea_tables``: the term test's (``enrichment.term_fdr``)
+    when they come from :func:`~.evidence.with_term_tests`, as in the workflow. With the leave-one-out tests
+    (``loo``) the axes table counts the fits that agree with each flag and the rationale table how many fits rank
+    each therapy first (``first_in_loo`` of ``loo_fits``).
     """
     contrasts = list(contrasts)
     axis_names = list(targets.axes)
     sheet = scores.drop(columns=[c for c in axis_names if c in scores.columns])
     table = axes_table(de_tables, gsea_tables, ora_tables, targets, scores=scores[axis_names], sheet=sheet,
-                       contrasts=contrasts, alpha=alpha, gsea_fdr=gsea_fdr, ora_fdr=ora_fdr, liver_genes=liver_genes,
+                       contrasts=contrasts, alpha=alpha, gsea_fdr=pathway_fdr, ora_fdr=ora_fdr, liver_genes=liver_genes,
                        tests=tests, loo=loo)
     ranked = rationale(table, targets)
     if loo is not None and len(loo):

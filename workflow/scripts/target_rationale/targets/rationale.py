@@ -156,7 +156,7 @@ def axis_sentence(row: Mapping, primary_row: Mapping | None, primary: str) -> st
         gene_text += f", {int(row['n_genes']) - measured} not measured"
     parts.append(gene_text + f" [genes vote {row['vote_genes']}]")
     if row["best_term"]:
-        parts.append(f"{row['best_term']} NES {row['best_nes']:.2f} (FDR {_p(row['best_fdr'])}, "
+        parts.append(f"{row['best_term']} NES {row['best_nes']:.2f} (term-test FDR {_p(row['best_fdr'])}, "
                      f"{row['best_term_collection']}); {row['n_terms_up']} up / {row['n_terms_down']} down of "
                      f"{row['n_terms_found']} term(s) found [pathway vote {row['vote_pathway']}]")
     else:
@@ -199,7 +199,7 @@ def rationale_markdown(table: pd.DataFrame, ranked: pd.DataFrame, targets: Targe
              f"Holm-adjusted p < {rule.alpha:g} across axes x contrasts and a mean log2 change of at least "
              f"{rule.min_effect:g}. Reported evidence next to it: genes (>= {rule.min_genes} receptors/ligands "
              f"significant one way, >= {rule.min_receptors} of them receptors), pathway (>= {rule.min_terms} axis "
-             f"gene set(s) significant in GSEA with that NES sign), score (p < {rule.score_p:g} for the "
+             f"gene set(s) significant in the term test that way), score (p < {rule.score_p:g} for the "
              f"per-sample axis score: signed-rank on patients' pairs, or Mann-Whitney).", "", "## Axes", ""]
     for _, row in met.iterrows():
         primary_row = prim.loc[row["axis"]] if row["axis"] in prim.index else None
