@@ -82,7 +82,8 @@ def test_size_filter_sorting_and_fdr():
     p = table.pvalue.to_numpy()
     bh = np.minimum.accumulate((p * len(p) / np.arange(1, len(p) + 1))[::-1])[::-1]
     np.testing.assert_allclose(table.fdr, np.minimum(bh, 1.0))
-    assert gsea.prerank(stats, sets, min_size=400, max_size=500).empty
+    none = gsea.prerank(stats, sets, min_size=400, max_size=500)
+    assert none.empty and list(none.columns) == gsea.RESULT_COLUMNS  # no set in range: the same columns
 
 
 def test_same_seed_same_table_whatever_the_thread_count():

@@ -1023,8 +1023,9 @@ def prerank(ranking: pd.Series, gene_sets: Mapping[str, Sequence[str]], min_size
     if not terms:
         return pd.DataFrame({"term_id": pd.Series(dtype=str), "size": pd.Series(dtype=np.int64),
                              "es": pd.Series(dtype=float), "nes": pd.Series(dtype=float),
-                             "pvalue": pd.Series(dtype=float), "fdr": pd.Series(dtype=float),
-                             "leading_edge": pd.Series(dtype=str)})
+                             "pvalue": pd.Series(dtype=float), "log2err": pd.Series(dtype=float),
+                             "fdr": pd.Series(dtype=float), "leading_edge": pd.Series(dtype=str)},
+                            columns=RESULT_COLUMNS)
     sizes = np.array([p.size for p in members], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     positions = np.concatenate(members).astype(np.int64)
