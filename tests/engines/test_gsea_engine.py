@@ -9,6 +9,7 @@ import numba
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import polygamma
 from target_rationale.engines import gsea
 from target_rationale.genesets.gmt import as_gseapy_dict, read_gmt, restrict
 
@@ -189,7 +190,6 @@ def test_log2err_is_fgseas_and_fdr_calls_hold_across_seeds():
     (sample_size 101), for a crude one the half log2 width of its interval (positive, below 1 for p near 0.5).
     Two seeds call the same sets at FDR < 0.05 on a planted ranking, and their log2 p differ by no more than a
     few log2err."""
-    from scipy.special import polygamma
 
     stats, sets = synthetic(3000, 60, seed=5, planted={0: 1.0, 1: -0.8, 2: 0.6, 3: 0.4})
     first = gsea.prerank(stats, sets, nperm=1000, seed=1).set_index("term_id")

@@ -9,8 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from target_rationale.cohort.design import Contrast, contrast_vector
-from target_rationale.targets.axis_test import axis_tests
-from target_rationale.targets.flags import calibrated_flags, direct_contrast, uniqueness
+from target_rationale.targets.axis_test import axis_tests, leave_one_out
+from target_rationale.targets.config import FlagRule, Targets
+from target_rationale.targets.flags import calibrated_flags, direct_contrast, loo_flags, stability, uniqueness
+from target_rationale.targets.rationale import first_in_fits
 
 PRIM, MET, DIRECT = "primary_vs_normal", "liver_met_vs_normal", "liver_met_vs_primary"
 CONTRASTS = [Contrast(PRIM, "site", "primary", "normal", "~ patient + site"),
@@ -89,10 +91,6 @@ def test_leave_one_patient_out_counts_the_fits_that_keep_each_call() -> None:
     """Seed 1 planted (as above): every fit without one of the 8 patients keeps A up and unique; the primary
     contrast is also tested in every fit. With a weaker effect (0.75) on the same cohort the flag is borderline
     (Holm p 0.023) and not stable: 5 of 8 fits keep it."""
-    from target_rationale.targets.axis_test import leave_one_out
-    from target_rationale.targets.config import FlagRule, Targets
-    from target_rationale.targets.flags import loo_flags, stability
-    from target_rationale.targets.rationale import first_in_fits
 
     targets = Targets(axes={}, drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM)
     qc = cohort(1, {("A", "liver_metastasis"): 1.0})

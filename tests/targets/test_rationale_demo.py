@@ -11,7 +11,7 @@ from target_rationale.cohort.design import parse_contrasts
 from target_rationale.cohort.signatures import read_liver_signature
 from target_rationale.targets.axis_test import axis_tests, leave_one_out
 from target_rationale.targets.config import load_targets
-from target_rationale.targets.flags import axes_table
+from target_rationale.targets.flags import axes_table, direct_contrast, loo_flags
 from target_rationale.targets.rationale import rationale
 from target_rationale.targets.scores import axis_scores
 
@@ -30,7 +30,8 @@ def test_demo_rationale_adds_an_egfr_inhibitor(demo_qc_adjusted, demo_de: dict[s
     gsea = {(c, "GO_BP"): t for c, t in demo_gsea.items()}
     table = axes_table(demo_de, gsea, {}, targets, scores=scores, sheet=qc.obs, contrasts=contrasts,
                        liver_genes=liver, tests=axis_tests(qc, qc.obs, contrasts, axes),
-                       loo=leave_one_out(qc, qc.obs, contrasts, axes))
+                       loo_fits=loo_flags(leave_one_out(qc, qc.obs, contrasts, axes), targets,
+                                          direct_contrast(contrasts, targets.metastasis, targets.primary)))
     metastasis = table[table["contrast"] == "liver_met_vs_normal"].set_index("axis")
     primary = table[table["contrast"] == "primary_vs_normal"].set_index("axis")
     assert metastasis["flag"].to_dict() == {"EGFR": "up", "VEGFR": "up", "FGFR": "up", "CSF1R": "up"}

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from target_rationale.engines.rotation import contrast_design, fit_f_dist
+from target_rationale.engines.rotation import contrast_design, fit_f_dist, lm_effects, squeeze_var
 
 
 def zscore_t_hill(t: np.ndarray, df: float) -> np.ndarray:
@@ -58,23 +58,13 @@ def camera(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
     design = np.asarray(design, dtype=float)
     if contrast is not None:
         design = contrast_design(design, contrast)
-    n_genes, n = y.shape
-    p = design.shape[1]
-    df_residual = n - p
-    if df_residual < 1:
-        raise ValueError("no residual degrees of freedom")
-    q, r = np.linalg.qr(design, mode="complete")
-    if np.linalg.matrix_rank(design) < p:
-        raise ValueError("design must be of full column rank")
-    effects = q.T @ y.T
-    unscaled_t = effects[p - 1] * np.sign(r[p - 1, p - 1])
-    residual = effects[p:]
-    sigma2 = (residual ** 2).mean(axis=0)
-    standardised = (residual / np.sqrt(np.maximum(sigma2, 1e-8))).T
+    effects = lm_effects(y, design)
+    n_genes, df_residual = y.shape[0], effects.shape[1] - 1
+    unscaled_t, residual = effects[:, 0], effects[:, 1:]
+    sigma2 = (residual ** 2).mean(axis=1)
+    standardised = residual / np.sqrt(np.maximum(sigma2, 1e-8))[:, None]
     scale, df_prior = fit_f_dist(sigma2, df_residual)
-    posterior = (np.full_like(sigma2, scale) if np.isinf(df_prior)
-                 else (df_residual * sigma2 + df_prior * scale) / (df_residual + df_prior))
-    moderated = unscaled_t / np.sqrt(posterior)
+    moderated = unscaled_t / np.sqrt(squeeze_var(sigma2, df_residual, scale, df_prior))
     statistic = zscore_t_hill(moderated, min(df_residual + df_prior, n_genes * df_residual, 1e100))
     mean_all, var_all = statistic.mean(), statistic.var(ddof=1)
     df_camera = n_genes - 2 if inter_gene_cor is not None else min(df_residual, n_genes - 2)

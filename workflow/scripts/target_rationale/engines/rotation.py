@@ -64,6 +64,15 @@ def fit_f_dist(variances: np.ndarray, df1: float) -> tuple[float, float]:
     return float(x.mean()), float("inf")
 
 
+def squeeze_var(variances: np.ndarray, df: float, scale: float, df_prior: float) -> np.ndarray:
+    """Posterior variances (limma's ``.squeezeVar``): ``(df var + df_prior scale) / (df + df_prior)``, the prior
+    ``scale`` itself when ``df_prior`` is infinite."""
+    variances = np.asarray(variances, dtype=float)
+    if np.isinf(df_prior):
+        return np.full_like(variances, scale)
+    return (df * variances + df_prior * scale) / (df + df_prior)
+
+
 def contrast_design(design: np.ndarray, contrast: Sequence[float]) -> np.ndarray:
     """The design reparametrised so that its last coefficient is ``contrast`` (limma's ``contrastAsCoef``).
 
@@ -109,10 +118,7 @@ def standardise(effects: np.ndarray) -> np.ndarray:
     squares = effects ** 2
     robust = (squares.sum(axis=1) - squares.max(axis=1)) / (d + 1 - expected_max)
     scale, df_prior = fit_f_dist(squares[:, 1:].mean(axis=1), d)
-    df = 0.92 * d
-    posterior = (np.full_like(robust, scale) if np.isinf(df_prior)
-                 else (df * robust + df_prior * scale) / (df + df_prior))
-    return effects / np.sqrt(posterior)[:, None]
+    return effects / np.sqrt(squeeze_var(robust, 0.92 * d, scale, df_prior))[:, None]
 
 
 def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],

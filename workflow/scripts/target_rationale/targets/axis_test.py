@@ -52,8 +52,8 @@ def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
     samples, design, vector = contrast_design_matrix(sheet, contrast, qc.obs_names)
     y = np.asarray(qc[samples].layers[layer], dtype=float).T
     sets = {name: [qc.var_names.get_loc(g) for g in axis_genes(qc.var, genes)] for name, genes in axes.items()}
-    result = fry(y, design.to_numpy(dtype=float), sets, contrast=vector)
-    reparametrised = contrast_design(design.to_numpy(dtype=float), vector)
+    reparametrised = contrast_design(design.to_numpy(dtype=float), vector)  # the contrast is the last coefficient
+    result = fry(y, reparametrised, sets)
     change = np.linalg.lstsq(reparametrised, y.T, rcond=None)[0][-1]
     df = len(samples) - design.shape[1]
     rows = []

@@ -364,7 +364,8 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
                scores: pd.DataFrame | None = None, sheet: pd.DataFrame | None = None,
                contrasts: Iterable[Contrast] = (), alpha: float = 0.05, gsea_fdr: float = 0.25,
                ora_fdr: float = 0.05, liver_genes: set[str] | None = None,
-               tests: pd.DataFrame | None = None, loo: pd.DataFrame | None = None) -> pd.DataFrame:
+               tests: pd.DataFrame | None = None,
+               loo_fits: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The calibrated test, all evidence, the votes, the flag and the uniqueness call, one row per contrast x axis.
 
     Parameters
@@ -389,8 +390,8 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     tests : pandas.DataFrame, optional
         The axis tests (:func:`~.axis_test.axis_tests`) of the same contrasts: the flags come from them
         (:func:`calibrated_flags`). Without them the flag is the evidence lines' ``vote_flag``.
-    loo : pandas.DataFrame, optional
-        The leave-one-out tests (:func:`~.axis_test.leave_one_out`): their agreement with the flags is counted
+    loo_fits : mapping of str to pandas.DataFrame, optional
+        The flags of the leave-one-out fits (:func:`loo_flags`): their agreement with the flags is counted
         (:func:`stability`).
 
     Returns
@@ -398,7 +399,7 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     pandas.DataFrame
         ``contrast, axis, flag, unique`` (set on the ``targets.metastasis`` rows, empty elsewhere; compared with
         the direct metastasis-vs-primary contrast when ``contrasts`` has one), the test's columns and
-        ``test_p_holm``, the leave-one-out agreement (:func:`stability`; NA without ``loo``), ``vote_flag``
+        ``test_p_holm``, the leave-one-out agreement (:func:`stability`; NA without ``loo_fits``), ``vote_flag``
         and the three votes, gene counts and ';'-joined up/down genes by role,
         the :func:`~.evidence.pathway_evidence` and :func:`~.scores.score_contrast` fields, ``liver_caveat``,
         ``host_caveat`` (:func:`host_caveat`) and the axis' ``caveat``.
@@ -457,8 +458,8 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     is_met = table["contrast"] == targets.metastasis
     table["unique"] = ""
     table.loc[is_met, "unique"] = table.loc[is_met, "axis"].map(unique).to_numpy()
-    if loo is not None and len(loo):
-        table = pd.concat([table, stability(table, loo_flags(loo, targets, direct))], axis=1)
+    if loo_fits:
+        table = pd.concat([table, stability(table, loo_fits)], axis=1)
     for column in ("n_terms_found", "n_terms_up", "n_terms_down"):
         table[column] = table[column].fillna(0).astype(int)
     for column in ("n_target", "n_reference"):

@@ -32,13 +32,15 @@ def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tu
     contrasts = list(contrasts)
     axis_names = list(targets.axes)
     sheet = scores.drop(columns=[c for c in axis_names if c in scores.columns])
+    fits = None
+    if loo is not None and len(loo):
+        fits = loo_flags(loo, targets, direct_contrast(contrasts, targets.metastasis, targets.primary))
     table = axes_table(de_tables, gsea_tables, ora_tables, targets, scores=scores[axis_names], sheet=sheet,
                        contrasts=contrasts, alpha=alpha, gsea_fdr=pathway_fdr, ora_fdr=ora_fdr, liver_genes=liver_genes,
-                       tests=tests, loo=loo)
+                       tests=tests, loo_fits=fits)
     ranked = rationale(table, targets)
-    if loo is not None and len(loo):
-        direct = direct_contrast(contrasts, targets.metastasis, targets.primary)
-        first = first_in_fits(loo_flags(loo, targets, direct), targets)
+    if fits:
+        first = first_in_fits(fits, targets)
         ranked["first_in_loo"] = ranked["therapy"].map(first).fillna(0).astype(int)
         ranked["loo_fits"] = first.attrs["fits"]
         LOG.info("leave-one-out: %s ranked first in %d of %d fits", ranked.loc[0, "therapy"],
