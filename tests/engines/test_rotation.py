@@ -58,6 +58,26 @@ def test_correlation_widens_the_null():
     assert hits_naive / 200 > 0.25
 
 
+def test_extra_variance_carries_a_group_level_error_the_residuals_cannot_see():
+    """Each set gene's group difference is off by a fixed error of known variance (shared by all samples of a
+    group, as a misjudged host level is): fry alone calls it far above alpha; with ``extra_variance`` the rate
+    is at most alpha (conservative: the degrees of freedom stay). Without error the option changes nothing."""
+    rng = np.random.default_rng(1)
+    n, genes, runs, hits_plain, hits_carried = 8, 200, 300, 0, 0
+    design = np.column_stack([np.ones(n), np.repeat([0.0, 1.0], n // 2)])
+    error_sd = np.r_[rng.uniform(0.5, 1.5, 10), np.zeros(genes - 10)]
+    for _ in range(runs):
+        y = rng.normal(size=(genes, n))
+        y[:, n // 2:] += rng.normal(0.0, error_sd)[:, None]
+        hits_plain += fry(y, design, {"set": range(10)}).loc["set", "p_value"] < 0.05
+        carried = fry(y, design, {"set": range(10)}, extra_variance=error_sd ** 2)
+        hits_carried += carried.loc["set", "p_value"] < 0.05
+    assert hits_plain / runs > 0.15
+    assert hits_carried / runs <= 0.06
+    y = rng.normal(size=(genes, n))
+    assert fry(y, design, {"s": range(10)}, extra_variance=np.zeros(genes)).equals(fry(y, design, {"s": range(10)}))
+
+
 def test_helpers_by_hand():
     # trigamma(1) = pi^2 / 6
     assert trigamma_inverse(np.pi ** 2 / 6) == pytest.approx(1.0, rel=1e-7)

@@ -8,6 +8,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
+from target_rationale.admixture.adjust import HOST_LAYER
 from target_rationale.cohort.design import Contrast, contrast_vector
 from target_rationale.targets.axis_test import axis_tests, leave_one_out
 from target_rationale.targets.config import FlagRule, Targets
@@ -70,6 +71,39 @@ def test_planted_axis_is_flagged_with_its_effect_and_the_null_twin_is_not() -> N
     assert (twin["flag"] == "none").all()
     unique = uniqueness(planted.reset_index(), MET, PRIM, direct_contrast(CONTRASTS, MET, PRIM))
     assert unique.to_dict() == {"A": "unique", "B": "none"}
+
+
+def with_host(qc: ad.AnnData, level_sd: float = 0.5) -> ad.AnnData:
+    """The adjusted cohort of ``qc``: 100 reads of each gene left, and in metastases liver took reads of axis A's
+    genes (A0: 800, 89% of its reads; A1-A7: 50, 33%), nothing elsewhere."""
+    obs = qc.obs.assign(host=np.where(qc.obs["site"] == "liver_metastasis", "liver", ""))
+    adjusted = ad.AnnData(X=np.full(qc.shape, 100.0), obs=obs, var=qc.var.assign(host_level_sd_liver=level_sd))
+    expected = np.zeros(qc.shape)
+    met = (obs["site"] == "liver_metastasis").to_numpy()
+    expected[np.ix_(met, np.arange(8))] = 50.0
+    expected[met, 0] = 800.0
+    adjusted.layers[HOST_LAYER] = expected
+    adjusted.uns["admixture"] = {"host_specific": {}, "not_estimable": {}}
+    return adjusted
+
+
+def test_host_dominated_genes_leave_the_set_and_the_host_error_widens_the_test() -> None:
+    """With the adjusted cohort, the axis' gene the host dominates is named and left out where metastases are
+    compared, and the error of the host's levels (sd 0.5 in log) lowers |t|; comparisons without host tissue
+    are the same as without the cohort."""
+    qc = cohort(1, {("A", "liver_metastasis"): 1.0})
+    plain = axis_tests(qc, qc.obs, CONTRASTS, AXES).set_index(["contrast", "axis"])
+    hosted = axis_tests(qc, qc.obs, CONTRASTS, AXES, adjusted=with_host(qc), host_dominated=0.75)
+    hosted = hosted.set_index(["contrast", "axis"])
+    for contrast in (MET, DIRECT):
+        assert hosted.loc[(contrast, "A"), "test_host_dominated"] == "A0"
+        assert hosted.loc[(contrast, "A"), "test_n_genes"] == 7
+        assert abs(hosted.loc[(contrast, "A"), "test_t"]) < abs(plain.loc[(contrast, "A"), "test_t"])
+        assert hosted.loc[(contrast, "B"), "test_t"] == pytest.approx(plain.loc[(contrast, "B"), "test_t"])
+    assert hosted.loc[(PRIM, "A"), "test_host_dominated"] == ""
+    assert hosted.loc[PRIM, "test_t"].tolist() == pytest.approx(plain.loc[PRIM, "test_t"].tolist())
+    exact = axis_tests(qc, qc.obs, CONTRASTS, AXES, adjusted=with_host(qc, level_sd=0.0), host_dominated=0.75)
+    assert exact.set_index(["contrast", "axis"]).loc[(DIRECT, "A"), "test_n_genes"] == 7
 
 
 def test_a_difference_in_significance_is_not_called_unique() -> None:

@@ -30,6 +30,7 @@ rule axis_scores:
 rule axis_tests:
     input:
         qc=rules.qc_matrix_adjusted.output.h5ad if ADJUST else rules.qc_matrix.output.h5ad,
+        adjusted=rules.purify.output.h5ad if ADJUST else [],
     output:
         table=report(
             result("axis_tests"),
@@ -40,6 +41,7 @@ rule axis_tests:
     params:
         axes=AXIS_GENES,
         contrasts=list(CONTRASTS.values()),
+        host_dominated=config["admixture"]["host_dominated"] if ADJUST else 1.0,
     log:
         "logs/targets/axis_tests.log",
     benchmark:

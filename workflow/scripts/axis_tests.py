@@ -6,6 +6,7 @@ from target_rationale.targets.axis_test import write_axis_tests
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     qc = ad.read_h5ad(snakemake.input.qc)
+    adjusted = ad.read_h5ad(snakemake.input.adjusted) if snakemake.input.get("adjusted") else None
     write_axis_tests(
         qc=qc,
         sheet=qc.obs,
@@ -13,4 +14,6 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         axes=snakemake.params.axes,
         out_table=snakemake.output.table,
         out_loo=snakemake.output.loo,
+        adjusted=adjusted,
+        host_dominated=snakemake.params.host_dominated,
     )

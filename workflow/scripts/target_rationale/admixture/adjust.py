@@ -68,6 +68,10 @@ LEVEL_FLOOR = 1e-7
 #: Host share of a group's reads of one of its host's anchors from which the anchor is left untested
 #: (:func:`specific_genes`).
 SPECIFIC_SHARE = 0.1
+#: The largest true host share of a group's reads of a gene that :func:`level_error_moment` allows.
+MAX_TRUE_SHARE = 0.95
+#: Grid points of :func:`level_error_moment`'s quadrature.
+QUADRATURE_NODES = 241
 #: Columns the adjustment adds to a contrast table.
 HOST_COLUMNS = ["host_share", "host_dominated"]
 
@@ -287,6 +291,15 @@ def group_host(adjusted: ad.AnnData, samples: Sequence[str]) -> GroupHost:
                      estimable=estimable)
 
 
+def contrast_hosts(adjusted: ad.AnnData, sheet: pd.DataFrame, variable: str, target: str, reference: str
+                   ) -> tuple[GroupHost, GroupHost]:
+    """:func:`group_host` of a contrast's two groups: the samples of ``sheet`` (the contrast's) whose ``variable``
+    is ``target``, and those whose is ``reference``."""
+    levels = sheet[variable].astype(str)
+    return (group_host(adjusted, sheet.index[levels == target]),
+            group_host(adjusted, sheet.index[levels == reference]))
+
+
 def specific_genes(adjusted: ad.AnnData, sides: Sequence[GroupHost], min_share: float = SPECIFIC_SHARE) -> list[str]:
     """Host-specific genes to leave untested in a contrast: the anchors of each side's host (genes the host makes
     and the tumour does not, per the reference) where that side's host share is at least ``min_share``, and all
@@ -305,6 +318,71 @@ def specific_genes(adjusted: ad.AnnData, sides: Sequence[GroupHost], min_share: 
             share = side.share.reindex(ids).fillna(0.0)
             genes += list(share.index[share >= min_share])
     return sorted(set(genes))
+
+
+def host_variance(genes: pd.Index, target: GroupHost, reference: GroupHost, threshold: float,
+                  host_specific: Sequence[str] = ()) -> tuple[np.ndarray, np.ndarray]:
+    """The variance the host profile's uncertainty adds to each gene's log change between two groups, and which
+    genes are host-dominated (step 3 and 4 of the module's description).
+
+    Parameters
+    ----------
+    genes : pandas.Index
+        Gene ids.
+    target, reference : GroupHost
+        The two sides of the contrast (:func:`group_host`).
+    threshold : float
+        Host share of a group's reads of a gene from which it is host-dominated.
+    host_specific : sequence of str
+        Gene ids host-dominated whatever their share.
+
+    Returns
+    -------
+    extra : numpy.ndarray
+        Per gene, the added variance of the natural-log change (0 for host-dominated genes).
+    dominated : numpy.ndarray
+        Per gene, True where host-dominated.
+    """
+    share_t = target.share.reindex(genes).fillna(0.0).to_numpy()
+    share_r = reference.share.reindex(genes).fillna(0.0).to_numpy()
+    dominated = (np.maximum(share_t, share_r) >= threshold) | genes.isin(list(host_specific))
+    share_t = np.where(dominated, 0.0, share_t)
+    share_r = np.where(dominated, 0.0, share_r)
+    sd_t = target.level_sd.reindex(genes).fillna(0.0).to_numpy()
+    sd_r = reference.level_sd.reindex(genes).fillna(0.0).to_numpy()
+    if target.host and target.host == reference.host:
+        extra = level_error_moment(share_t, sd_t, share_r)
+    else:
+        extra = level_error_moment(share_t, sd_t) + level_error_moment(share_r, sd_r)
+    return extra, np.asarray(dominated, dtype=bool)
+
+
+def level_error_moment(share: np.ndarray, sd: np.ndarray, other_share: np.ndarray | None = None) -> np.ndarray:
+    """Mean square error of a group's purified log level caused by a host level misjudged by ``exp(delta)``,
+    ``delta ~ N(0, sd^2)`` (quadrature on an even grid of +-6 sd: the cap below makes the error kinked).
+
+    With ``s`` the estimated host share of the group's reads, the true tumour part is ``1 - s exp(delta)`` of
+    them where purification kept ``1 - s``, so the log error is ``log((1 - s) / (1 - s exp(delta)))``: about
+    ``s / (1 - s) x delta`` for a small ``sd`` (the linearisation), much larger when the host's level is
+    under-estimated and its true share is high. The true share is capped at :data:`MAX_TRUE_SHARE` (the tumour
+    makes some of the reads). With ``other_share`` (a second group with the same host, hence the same
+    ``delta``) the error is that of the difference of the two groups' log levels.
+    """
+    share = np.asarray(share, dtype=float)[:, None]
+    sd = np.asarray(sd, dtype=float)[:, None]
+    nodes = np.linspace(-6.0, 6.0, QUADRATURE_NODES)
+    weights = norm.pdf(nodes)
+    weights = weights / weights.sum()
+    factor = np.exp(sd * nodes[None, :])
+
+    def log_error(s: np.ndarray) -> np.ndarray:
+        truth = np.minimum(s * factor, MAX_TRUE_SHARE)
+        return np.log1p(-np.minimum(s, MAX_TRUE_SHARE)) - np.log1p(-truth)
+
+    error = log_error(share)
+    if other_share is not None:
+        error = error - log_error(np.asarray(other_share, dtype=float)[:, None])
+    return (error ** 2) @ weights
 
 
 def adjust_wald(table: pd.DataFrame, target: GroupHost, reference: GroupHost, threshold: float,
@@ -336,16 +414,7 @@ def adjust_wald(table: pd.DataFrame, target: GroupHost, reference: GroupHost, th
     out = table.copy()
     share_t = target.share.reindex(out.index).fillna(0.0).to_numpy()
     share_r = reference.share.reindex(out.index).fillna(0.0).to_numpy()
-    dominated = (np.maximum(share_t, share_r) >= threshold) | out.index.isin(list(host_specific))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio_t = np.where(dominated, 0.0, share_t / (1 - share_t))
-        ratio_r = np.where(dominated, 0.0, share_r / (1 - share_r))
-    sd_t = target.level_sd.reindex(out.index).fillna(0.0).to_numpy()
-    sd_r = reference.level_sd.reindex(out.index).fillna(0.0).to_numpy()
-    if target.host and target.host == reference.host:
-        extra = ((ratio_t - ratio_r) * sd_t) ** 2
-    else:
-        extra = (ratio_t * sd_t) ** 2 + (ratio_r * sd_r) ** 2
+    extra, dominated = host_variance(out.index, target, reference, threshold, host_specific)
     lfc = out["log2FoldChange"].to_numpy(float)
     se = np.sqrt(out["lfcSE"].to_numpy(float) ** 2 + extra / np.log(2) ** 2)
     if lfc_threshold > 0:

@@ -29,7 +29,7 @@ from target_rationale.admixture.adjust import (
     HOST_LAYER,
     SPECIFIC_SHARE,
     adjust_wald,
-    group_host,
+    contrast_hosts,
     specific_genes,
     unadjusted_host_columns,
 )
@@ -226,8 +226,7 @@ def host_columns(table: pd.DataFrame, contrast: Contrast, cohort: ad.AnnData | N
     if cohort is None or HOST_LAYER not in cohort.layers:
         return unadjusted_host_columns(table, None, None, host_dominated)
     sheet = select_samples(cohort.obs, contrast.samples)
-    target = group_host(cohort, sheet.index[sheet[contrast.variable].astype(str) == contrast.target])
-    reference = group_host(cohort, sheet.index[sheet[contrast.variable].astype(str) == contrast.reference])
+    target, reference = contrast_hosts(cohort, sheet, contrast.variable, contrast.target, contrast.reference)
     if not adjust:
         return unadjusted_host_columns(table, target, reference, host_dominated)
     specific = specific_genes(cohort, [target, reference])

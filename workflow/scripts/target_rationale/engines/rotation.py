@@ -106,8 +106,9 @@ def lm_effects(y: np.ndarray, design: np.ndarray) -> np.ndarray:
     return effects
 
 
-def standardise(effects: np.ndarray) -> np.ndarray:
-    """Effects divided by each gene's posterior standard deviation (limma's ``standardize="posterior.sd"``).
+def posterior_sd(effects: np.ndarray) -> np.ndarray:
+    """Each gene's posterior standard deviation (limma's ``standardize="posterior.sd"``) from its effects
+    (:func:`lm_effects`).
 
     The robust per-gene variance leaves out each gene's largest squared effect (its expectation from the order
     statistic of ``d + 1`` chi-square(1) values); it is squeezed towards the prior fitted to the residual
@@ -118,11 +119,16 @@ def standardise(effects: np.ndarray) -> np.ndarray:
     squares = effects ** 2
     robust = (squares.sum(axis=1) - squares.max(axis=1)) / (d + 1 - expected_max)
     scale, df_prior = fit_f_dist(squares[:, 1:].mean(axis=1), d)
-    return effects / np.sqrt(squeeze_var(robust, 0.92 * d, scale, df_prior))[:, None]
+    return np.sqrt(squeeze_var(robust, 0.92 * d, scale, df_prior))
+
+
+def standardise(effects: np.ndarray) -> np.ndarray:
+    """Effects divided by each gene's :func:`posterior_sd`."""
+    return effects / posterior_sd(effects)[:, None]
 
 
 def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
-        contrast: Sequence[float] | None = None) -> pd.DataFrame:
+        contrast: Sequence[float] | None = None, extra_variance: np.ndarray | None = None) -> pd.DataFrame:
     """Directional fry test of each gene set for one contrast.
 
     Parameters
@@ -136,6 +142,12 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         Row indices of each set's genes in ``y`` (a set may have one gene).
     contrast : sequence of float, optional
         Contrast over the design's columns; by default its last coefficient.
+    extra_variance : numpy.ndarray, optional
+        Per gene, a variance (in ``y``'s units squared) added to the estimate of the contrast and shared by all
+        samples, so that the residuals cannot show it (e.g. the error of a host-tissue level taken out of the
+        counts; not in limma). Each gene's share, on the standardised scale, is added to the set's residual mean
+        square, assuming independent errors across genes; the degrees of freedom stay (conservative: a fixed
+        term makes the denominator less variable).
 
     Returns
     -------
@@ -149,8 +161,15 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         raise ValueError("y must be finite")
     if contrast is not None:
         design = contrast_design(design, contrast)
-    effects = standardise(lm_effects(y, design))
+    raw = lm_effects(y, design)
+    sd = posterior_sd(raw)
+    effects = raw / sd[:, None]
     d = effects.shape[1] - 1
+    if extra_variance is None:
+        added = np.zeros(len(y))
+    else:
+        coefficient_scale = abs(np.linalg.qr(design, mode="r")[-1, -1])  # effect = coefficient x this
+        added = np.asarray(extra_variance, dtype=float) * coefficient_scale ** 2 / sd ** 2
     rows = []
     for name, index in sets.items():
         index = list(index)
@@ -158,6 +177,6 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
             rows.append((name, 0, "", np.nan, np.nan))
             continue
         mean = effects[index].mean(axis=0)
-        t = float(mean[0] / np.sqrt(np.mean(mean[1:] ** 2)))
+        t = float(mean[0] / np.sqrt(np.mean(mean[1:] ** 2) + added[index].sum() / len(index) ** 2))
         rows.append((name, len(index), "up" if t >= 0 else "down", t, float(2 * stats.t.sf(abs(t), d))))
     return pd.DataFrame(rows, columns=["set", "n_genes", "direction", "t", "p_value"]).set_index("set")

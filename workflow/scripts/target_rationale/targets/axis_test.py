@@ -17,17 +17,33 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
+from target_rationale.admixture.adjust import HOST_LAYER, contrast_hosts, host_variance, specific_genes
 from target_rationale.cohort.design import Contrast, contrast_design_matrix
 from target_rationale.core.io import write_tsv
 from target_rationale.core.jobs import LOG
 from target_rationale.engines.rotation import contrast_design, fry
 from target_rationale.targets.config import axis_genes
 
-TEST_COLUMNS = ["contrast", "axis", "test_n_genes", "test_effect", "test_t", "test_df", "test_p"]
+TEST_COLUMNS = ["contrast", "axis", "test_n_genes", "test_effect", "test_t", "test_df", "test_p",
+                "test_host_dominated"]
+
+
+def host_terms(adjusted: ad.AnnData | None, sheet: pd.DataFrame, contrast: Contrast, genes: pd.Index,
+               host_dominated: float) -> tuple[np.ndarray | None, set[str]]:
+    """The added variance (log2 units squared) of each gene's change in ``contrast`` and the host-dominated gene
+    ids, from the adjusted cohort (None, or one without host reads taken out: no added variance, none
+    dominated). ``sheet`` holds the contrast's samples."""
+    if adjusted is None or HOST_LAYER not in adjusted.layers:
+        return None, set()
+    target, reference = contrast_hosts(adjusted, sheet, contrast.variable, contrast.target, contrast.reference)
+    variance, dominated = host_variance(genes, target, reference, host_dominated,
+                                        specific_genes(adjusted, [target, reference]))
+    return variance / np.log(2) ** 2, set(genes[dominated])
 
 
 def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
-                  axes: Mapping[str, Sequence[str]], layer: str = "vst") -> pd.DataFrame:
+                 axes: Mapping[str, Sequence[str]], layer: str = "vst", adjusted: ad.AnnData | None = None,
+                 host_dominated: float = 1.0) -> pd.DataFrame:
     """fry of every axis in one contrast.
 
     Parameters
@@ -41,33 +57,41 @@ def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
     axes : mapping of str to sequence of str
         Gene symbols of each axis.
     layer : str
+    adjusted : anndata.AnnData, optional
+        The adjusted cohort (rule ``purify``) when the host-tissue adjustment is on.
+    host_dominated : float
+        Config ``admixture.host_dominated``.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`TEST_COLUMNS`: the number of the axis' genes measured, ``test_effect`` (mean over them of the
+        :data:`TEST_COLUMNS`: the number of the axis' genes tested, ``test_effect`` (mean over them of the
         contrast's log2 change on ``layer``), fry's ``test_t``, residual ``test_df`` and two-sided ``test_p``
-        (NaN without measured genes).
+        (NaN without tested genes), and the symbols of the axis' host-dominated genes left out.
     """
     samples, design, vector = contrast_design_matrix(sheet, contrast, qc.obs_names)
     y = np.asarray(qc[samples].layers[layer], dtype=float).T
-    sets = {name: [qc.var_names.get_loc(g) for g in axis_genes(qc.var, genes)] for name, genes in axes.items()}
+    extra, dominated = host_terms(adjusted, sheet.loc[samples], contrast, pd.Index(qc.var_names), host_dominated)
+    measured = {name: axis_genes(qc.var, genes) for name, genes in axes.items()}
+    sets = {name: [qc.var_names.get_loc(g) for g in ids if g not in dominated] for name, ids in measured.items()}
     reparametrised = contrast_design(design.to_numpy(dtype=float), vector)  # the contrast is the last coefficient
-    result = fry(y, reparametrised, sets)
+    result = fry(y, reparametrised, sets, extra_variance=extra)
     change = np.linalg.lstsq(reparametrised, y.T, rcond=None)[0][-1]
     df = len(samples) - design.shape[1]
     rows = []
     for name, index in sets.items():
         effect = float(change[index].mean()) if index else np.nan
+        left_out = ",".join(str(qc.var.loc[g, "symbol"]) for g in measured[name] if g in dominated)
         rows.append([contrast.name, name, len(index), effect, result.loc[name, "t"], df,
-                     result.loc[name, "p_value"]])
+                     result.loc[name, "p_value"], left_out])
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
 def axis_tests(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast],
-               axes: Mapping[str, Sequence[str]], layer: str = "vst") -> pd.DataFrame:
+               axes: Mapping[str, Sequence[str]], layer: str = "vst", adjusted: ad.AnnData | None = None,
+               host_dominated: float = 1.0) -> pd.DataFrame:
     """:func:`fry_contrast` for every contrast, one table (contrast x axis rows, in the contrasts' order)."""
-    tables = [fry_contrast(qc, sheet, contrast, axes, layer) for contrast in contrasts]
+    tables = [fry_contrast(qc, sheet, contrast, axes, layer, adjusted, host_dominated) for contrast in contrasts]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=TEST_COLUMNS)
     for row in table.itertuples():
         LOG.info("axis test %s / %s: %d genes, effect %.2f log2, t %.2f on %d df, p %.2g", row.contrast, row.axis,
@@ -76,7 +100,8 @@ def axis_tests(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast
 
 
 def leave_one_out(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast],
-                  axes: Mapping[str, Sequence[str]], unit: str = "patient", layer: str = "vst") -> pd.DataFrame:
+                  axes: Mapping[str, Sequence[str]], unit: str = "patient", layer: str = "vst",
+                  adjusted: ad.AnnData | None = None, host_dominated: float = 1.0) -> pd.DataFrame:
     """:func:`axis_tests` once per patient left out (per sample when the sheet has no ``unit`` column).
 
     The variance-stabilised matrix is the full cohort's (the VST is design-blind; refitting its trend per fit
@@ -95,7 +120,7 @@ def leave_one_out(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contr
         kept = sheet.loc[units != left_out]
         for contrast in contrasts:
             try:
-                block = fry_contrast(qc, kept, contrast, axes, layer)
+                block = fry_contrast(qc, kept, contrast, axes, layer, adjusted, host_dominated)
             except (ValueError, np.linalg.LinAlgError) as err:
                 LOG.info("leave-one-out without %s: %s not tested (%s)", left_out, contrast.name, err)
                 continue
@@ -106,10 +131,12 @@ def leave_one_out(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contr
 
 
 def write_axis_tests(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast],
-                     axes: Mapping[str, Sequence[str]], out_table: str, out_loo: str) -> pd.DataFrame:
-    """Rule ``axis_tests``: the table of :func:`axis_tests` and that of :func:`leave_one_out`."""
+                     axes: Mapping[str, Sequence[str]], out_table: str, out_loo: str,
+                     adjusted: ad.AnnData | None = None, host_dominated: float = 1.0) -> pd.DataFrame:
+    """Rule ``axis_tests``: the table of :func:`axis_tests` and that of :func:`leave_one_out` (``adjusted``: the
+    adjusted cohort when the host-tissue adjustment is on)."""
     contrasts = list(contrasts)
-    table = axis_tests(qc, sheet, contrasts, axes)
+    table = axis_tests(qc, sheet, contrasts, axes, adjusted=adjusted, host_dominated=host_dominated)
     write_tsv(table, out_table)
-    write_tsv(leave_one_out(qc, sheet, contrasts, axes), out_loo)
+    write_tsv(leave_one_out(qc, sheet, contrasts, axes, adjusted=adjusted, host_dominated=host_dominated), out_loo)
     return table

@@ -446,6 +446,7 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     order = {c: i for i, c in enumerate(de_tables)}
     table = table.iloc[np.argsort(table["contrast"].map(order).to_numpy(), kind="mergesort")].reset_index(drop=True)
     if tests is not None and len(tests):
+        tests = tests.reindex(columns=list(dict.fromkeys([*tests.columns, *TEST_COLUMNS])))  # older tables
         tested = calibrated_flags(tests, targets.flag).set_index(["contrast", "axis"])
         keys = pd.MultiIndex.from_frame(table[["contrast", "axis"]])
         for column in [*TEST_COLUMNS[2:], "test_p_holm"]:
