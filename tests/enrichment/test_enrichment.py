@@ -90,7 +90,7 @@ def test_classification_logic() -> None:
     nes = pd.DataFrame({"p": [2.0, 2.0, 1.0, 0.5, 2.0, np.nan], "m": [1.5, 0.3, 2.5, 0.2, -2.0, -1.7]},
                        index=fdr.index)
     result = classify(fdr, nes, threshold=0.05)
-    assert result["class"].tolist() == ["shared", "unique:p", "unique:m", "none", "shared", "unique:m"]
+    assert result["class"].tolist() == ["shared", "unique:p", "unique:m", "none", "opposite", "unique:m"]
     assert result["direction"].tolist() == ["up", "up", "up", "", "mixed", "down"]
     three = classify(fdr.assign(x=0.5), nes.assign(x=0.0), threshold=0.05)
     assert three.loc["both", "class"] == "partial:p+m"

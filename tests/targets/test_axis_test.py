@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from target_rationale.admixture.adjust import HOST_LAYER
 from target_rationale.cohort.design import Contrast, contrast_vector
-from target_rationale.targets.axis_test import axis_tests, leave_one_out
+from target_rationale.targets.axis_test import axis_tests, bootstrap, leave_one_out
 from target_rationale.targets.config import FlagRule, Targets
 from target_rationale.targets.flags import calibrated_flags, direct_contrast, loo_flags, stability, uniqueness
 from target_rationale.targets.rationale import first_in_fits
@@ -147,3 +147,32 @@ def test_leave_one_patient_out_counts_the_fits_that_keep_each_call() -> None:
     weak_fits = loo_flags(leave_one_out(weak, weak.obs, CONTRASTS, AXES), targets, DIRECT)
     kept = sum(f.set_index(["contrast", "axis"]).loc[(MET, "A"), "flag"] == "up" for f in weak_fits.values())
     assert 0 < kept < 8
+
+
+def test_patient_bootstrap_is_seeded_pairs_resampled_patients_and_measures_stability() -> None:
+    """50 resamples of the 8 patients (with replacement, each drawn patient's samples together, a patient drawn
+    twice is two patients): the same seed gives the same table; the planted A stays up and unique in at least 90%
+    of them (the borderline 0.75 effect's unique label in far fewer), B is almost never flagged."""
+    targets = Targets(axes={}, drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM)
+    qc = cohort(1, {("A", "liver_metastasis"): 1.0})
+    boot = bootstrap(qc, qc.obs, CONTRASTS, AXES, replicates=50, seed=7)
+    assert boot.equals(bootstrap(qc, qc.obs, CONTRASTS, AXES, replicates=50, seed=7))
+    assert not boot.equals(bootstrap(qc, qc.obs, CONTRASTS, AXES, replicates=50, seed=8))
+    assert sorted(boot["replicate"].unique()) == list(range(50))
+    # a patient drawn twice brings both its samples twice: 8 patients x 3 samples, 16 + 8 parameters
+    assert (boot["test_df"] == 24 - 8 - 2).all()
+    full = calibrated_flags(axis_tests(qc, qc.obs, CONTRASTS, AXES))
+    full["unique"] = ""
+    is_met = full["contrast"] == MET
+    full.loc[is_met, "unique"] = full.loc[is_met, "axis"].map(uniqueness(full, MET, PRIM, DIRECT))
+    fits = loo_flags(boot, targets, DIRECT, key="replicate")
+    counts = pd.concat([full, stability(full, fits, "boot")], axis=1).set_index(["contrast", "axis"])
+    assert (counts["boot_fits"] == 50).all()
+    assert counts.loc[(MET, "A"), "flag_boot_agree"] >= 45 and counts.loc[(MET, "A"), "unique_boot_agree"] >= 45
+    assert counts.loc[(MET, "B"), "flag_boot_agree"] >= 45  # B stays unflagged
+    weak = cohort(1, {("A", "liver_metastasis"): 0.75})
+    weak_fits = loo_flags(bootstrap(weak, weak.obs, CONTRASTS, AXES, replicates=50, seed=7), targets, DIRECT,
+                          key="replicate")
+    kept = sum(f.set_index(["contrast", "axis"]).loc[(MET, "A"), "unique"] == "unique" for f in weak_fits.values())
+    assert 5 < kept < 40  # 29 (the flag itself: 44)
+    assert first_in_fits(fits, targets, "boot").name == "first_in_boot"

@@ -38,10 +38,13 @@ rule axis_tests:
             category="7. Target axes",
         ),
         loo=result("axis_tests_loo"),
+        bootstrap=result("axis_tests_bootstrap"),
     params:
         axes=AXIS_GENES,
         contrasts=list(CONTRASTS.values()),
         host_dominated=config["admixture"]["host_dominated"] if ADJUST else 1.0,
+        replicates=TARGETS.flag.bootstrap if TARGETS else 0,
+        seed=config["seed"],
     log:
         "logs/targets/axis_tests.log",
     benchmark:
@@ -63,6 +66,7 @@ rule targets:
         scores=rules.axis_scores.output.scores,
         tests=rules.axis_tests.output.table,
         loo=rules.axis_tests.output.loo,
+        bootstrap=rules.axis_tests.output.bootstrap,
         targets=TARGETS_FILE or [],
         liver_signature=LIVER_SIGNATURE,
     output:

@@ -14,6 +14,9 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         axes=snakemake.params.axes,
         out_table=snakemake.output.table,
         out_loo=snakemake.output.loo,
+        out_bootstrap=snakemake.output.bootstrap,
+        replicates=snakemake.params.replicates,
+        seed=snakemake.params.seed,
         adjusted=adjusted,
         host_dominated=snakemake.params.host_dominated,
     )

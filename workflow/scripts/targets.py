@@ -21,6 +21,7 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         scores=read_tsv(snakemake.input.scores).set_index("sample"),
         tests=read_tsv(snakemake.input.tests),
         loo=read_tsv(snakemake.input.loo),
+        boot=read_tsv(snakemake.input.bootstrap),
         contrasts=snakemake.params.contrasts,
         alpha=snakemake.params.alpha,
         pathway_fdr=snakemake.params.term_fdr,

@@ -51,6 +51,7 @@ LAYOUT: dict[str, str] = {
     "axis_scores": "targets/scores.tsv",
     "axis_tests": "targets/axis_tests.tsv",
     "axis_tests_loo": "targets/axis_tests_loo.tsv",
+    "axis_tests_bootstrap": "targets/axis_tests_bootstrap.tsv",
     "axes_table": "targets/axes.tsv",
     "axis_genes_table": "targets/genes.tsv",
     "rationale_table": "targets/rationale.tsv",
@@ -67,8 +68,8 @@ CONTRAST_PLOTS = ("ma", "volcano")
 ENRICHMENT_PLOTS = ("gsea_dots", "ora_dots", "curves")
 ENRICHMENT_TABLES = ("ora_up", "ora_down", "gsea")
 TARGET_PLOTS = ("axis_genes", "axis_scores", "evidence")
-TARGET_TABLES = ("axis_scores", "axis_tests", "axis_tests_loo", "axes_table", "axis_genes_table", "rationale_table",
-                 "rationale_markdown")
+TARGET_TABLES = ("axis_scores", "axis_tests", "axis_tests_loo", "axis_tests_bootstrap", "axes_table",
+                 "axis_genes_table", "rationale_table", "rationale_markdown")
 PROVENANCE_FILES = ("config.yaml", "samples.tsv", "versions.tsv", "checksums.tsv", "genesets.yaml", "run.yaml")
 
 

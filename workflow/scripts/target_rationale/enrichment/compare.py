@@ -66,7 +66,8 @@ def classify(fdr: pd.DataFrame, sign: pd.DataFrame, threshold: float, direct: Ma
     Returns
     -------
     pandas.DataFrame
-        ``class``; without ``direct``: ``shared`` (significant in every compared contrast), ``unique:<contrast>``
+        ``class``; without ``direct``: ``shared`` (significant the same way in every compared contrast),
+        ``opposite`` (significant in every one, not the same way), ``unique:<contrast>``
         (in exactly one), ``partial:<a>+<b>`` (in several but not all), ``none``. ``direction``: ``up`` /
         ``down`` when every significant effect has that sign, ``mixed`` otherwise, empty for ``none``;
         ``n_significant``.
@@ -87,7 +88,7 @@ def classify(fdr: pd.DataFrame, sign: pd.DataFrame, threshold: float, direct: Ma
         elif not hits:
             classes.append("none")
         elif len(hits) == len(contrasts) and len(contrasts) > 1:
-            classes.append("shared")
+            classes.append("shared" if len(set(signs.values())) == 1 else "opposite")
         elif len(hits) == 1:
             classes.append(f"unique:{hits[0]}")
         else:

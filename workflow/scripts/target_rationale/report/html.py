@@ -188,10 +188,12 @@ def glance(ctx: ReportContext) -> list[str]:
                "shared_stronger_in_metastasis": "shared with the primary contrast, stronger here",
                "shared_stronger_in_primary": "shared with the primary contrast, stronger there"}
     def stable(row) -> str:
-        fits, agree = getattr(row, "loo_fits", None), getattr(row, "unique_loo_agree", None)
-        if fits is None or agree is None or pd.isna(fits) or pd.isna(agree) or int(fits) == 0:
-            return ""
-        return f"; {int(agree)}/{int(fits)} leave-one-patient-out fits"
+        kept = []
+        for kind, name in (("loo", "leave-one-patient-out fits"), ("boot", "patient bootstraps")):
+            fits, agree = getattr(row, f"{kind}_fits", None), getattr(row, f"unique_{kind}_agree", None)
+            if not (fits is None or agree is None or pd.isna(fits) or pd.isna(agree) or int(fits) == 0):
+                kept.append(f"{int(agree)}/{int(fits)} {name}")
+        return "; " + ", ".join(kept) if kept else ""
 
     flagged = "; ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)} ({esc(wording.get(r.unique, r.unique))}"
                         f"{esc(stable(r))})" for r in rows.itertuples()) or "no axis flagged"

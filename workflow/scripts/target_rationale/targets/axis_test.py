@@ -130,13 +130,76 @@ def leave_one_out(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contr
     return table.reindex(columns=["left_out", *TEST_COLUMNS])
 
 
+def resample_units(data: ad.AnnData, positions: np.ndarray, names: list[str], units: list[str],
+                   unit: str) -> ad.AnnData:
+    """The rows ``positions`` of ``data`` (repeats allowed) as a new cohort with sample names ``names`` and the
+    ``unit`` column set to ``units`` (a patient drawn twice is two patients)."""
+    obs = data.obs.iloc[positions].copy()
+    obs.index = names
+    if unit in obs.columns:
+        obs[unit] = units
+    out = ad.AnnData(X=data.X[positions], obs=obs, var=data.var.copy(),
+                     layers={k: v[positions] for k, v in data.layers.items()})
+    out.uns = data.uns
+    return out
+
+
+def bootstrap(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast],
+              axes: Mapping[str, Sequence[str]], replicates: int, seed: int, unit: str = "patient",
+              layer: str = "vst", adjusted: ad.AnnData | None = None, host_dominated: float = 1.0) -> pd.DataFrame:
+    """:func:`axis_tests` on ``replicates`` resamples of the patients (drawn with replacement, all of a patient's
+    samples together; samples when the sheet has no ``unit`` column), seeded with ``seed``.
+
+    As in :func:`leave_one_out`, the variance-stabilised matrix and the host levels are the full cohort's; a
+    contrast that a resample cannot test (a level without samples, no residual degrees of freedom) is left out of
+    it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``replicate`` and :data:`TEST_COLUMNS`, one block per resample.
+    """
+    contrasts = list(contrasts)
+    sheet = sheet.loc[[s for s in sheet.index if s in set(qc.obs_names)]]
+    labels = sheet[unit].astype(str) if unit in sheet.columns else pd.Series(sheet.index, index=sheet.index)
+    members = {u: [qc.obs_names.get_loc(s) for s in labels.index[labels == u]] for u in dict.fromkeys(labels)}
+    pool = list(members)
+    rng = np.random.default_rng(seed)
+    blocks = []
+    for replicate in range(replicates):
+        drawn = rng.choice(len(pool), size=len(pool), replace=True)
+        positions, names, units = [], [], []
+        for copy, index in enumerate(drawn):
+            for position in members[pool[index]]:
+                positions.append(position)
+                names.append(f"{qc.obs_names[position]}#{copy}")
+                units.append(f"{pool[index]}#{copy}")
+        positions = np.asarray(positions)
+        sample = resample_units(qc, positions, names, units, unit)
+        host = None if adjusted is None else resample_units(
+            adjusted, adjusted.obs_names.get_indexer(qc.obs_names[positions]), names, units, unit)
+        for contrast in contrasts:
+            try:
+                block = fry_contrast(sample, sample.obs, contrast, axes, layer, host, host_dominated)
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            blocks.append(block.assign(replicate=replicate))
+    table = pd.concat(blocks, ignore_index=True) if blocks else pd.DataFrame(columns=TEST_COLUMNS)
+    LOG.info("bootstrap: %d resamples of %d %ss (seed %d), %d contrast fits", replicates, len(pool),
+             unit if unit in sheet.columns else "sample", seed, len(blocks))
+    return table.reindex(columns=["replicate", *TEST_COLUMNS])
+
+
 def write_axis_tests(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast],
-                     axes: Mapping[str, Sequence[str]], out_table: str, out_loo: str,
-                     adjusted: ad.AnnData | None = None, host_dominated: float = 1.0) -> pd.DataFrame:
-    """Rule ``axis_tests``: the table of :func:`axis_tests` and that of :func:`leave_one_out` (``adjusted``: the
-    adjusted cohort when the host-tissue adjustment is on)."""
+                     axes: Mapping[str, Sequence[str]], out_table: str, out_loo: str, out_bootstrap: str,
+                     replicates: int = 0, seed: int = 0, adjusted: ad.AnnData | None = None,
+                     host_dominated: float = 1.0) -> pd.DataFrame:
+    """Rule ``axis_tests``: the tables of :func:`axis_tests`, :func:`leave_one_out` and :func:`bootstrap`
+    (``replicates`` resamples; ``adjusted``: the adjusted cohort when the host-tissue adjustment is on)."""
     contrasts = list(contrasts)
     table = axis_tests(qc, sheet, contrasts, axes, adjusted=adjusted, host_dominated=host_dominated)
     write_tsv(table, out_table)
     write_tsv(leave_one_out(qc, sheet, contrasts, axes, adjusted=adjusted, host_dominated=host_dominated), out_loo)
+    write_tsv(bootstrap(qc, sheet, contrasts, axes, replicates, seed, adjusted=adjusted,
+                        host_dominated=host_dominated), out_bootstrap)
     return table

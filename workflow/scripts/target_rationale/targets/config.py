@@ -125,6 +125,9 @@ class FlagRule:
     min_effect : float
         The flag: least absolute mean log2 change of the axis' genes (variance-stabilised) for a flag. Schema
         default 0.2.
+    bootstrap : int
+        Resamples of the patients on which the tests and flags are redone for their stability. Schema default
+        100.
     """
 
     min_genes: int
@@ -134,6 +137,7 @@ class FlagRule:
     min_lines: int
     alpha: float
     min_effect: float
+    bootstrap: int
 
     @classmethod
     def from_config(cls, section: Mapping | None = None) -> FlagRule:

@@ -49,6 +49,7 @@ from target_rationale.targets.evidence import (
 from target_rationale.targets.score_stats import SCORE_COLUMNS, score_contrast
 
 AXES_COLUMNS = ["contrast", "axis", "flag", "unique", "loo_fits", "flag_loo_agree", "unique_loo_agree",
+                "boot_fits", "flag_boot_agree", "unique_boot_agree",
                 *TEST_COLUMNS[2:], "test_p_holm", "vote_flag",
                 "vote_genes", "vote_pathway", "vote_score",
                 "n_genes", "n_genes_measured", "n_genes_up", "n_genes_down", "receptors_up", "receptors_down",
@@ -262,34 +263,37 @@ def uniqueness(flags: pd.DataFrame, metastasis: str, primary: str, direct: str |
     return pd.Series(labels, index=met.index, name="unique", dtype=object)
 
 
-def loo_flags(loo: pd.DataFrame, targets: Targets, direct: str | None) -> dict[str, pd.DataFrame]:
-    """The flags and uniqueness labels of every leave-one-out fit (:func:`~.axis_test.leave_one_out` rows).
+def loo_flags(loo: pd.DataFrame, targets: Targets, direct: str | None, key: str = "left_out"
+              ) -> dict[str, pd.DataFrame]:
+    """The flags and uniqueness labels of every refit: leave-one-out (:func:`~.axis_test.leave_one_out` rows,
+    ``key`` ``left_out``) or bootstrap (:func:`~.axis_test.bootstrap`, ``key`` ``replicate``).
 
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``{left_out: contrast, axis, flag, unique}``; Holm is taken within each fit, as on the full data.
+        ``{fit: contrast, axis, flag, unique}``; Holm is taken within each fit, as on the full data.
     """
     fits = {}
-    for left_out, block in loo.groupby("left_out", sort=False):
-        flags = calibrated_flags(block.drop(columns="left_out"), targets.flag)[["contrast", "axis", "flag"]]
+    for fit, block in loo.groupby(key, sort=False):
+        flags = calibrated_flags(block.drop(columns=key), targets.flag)[["contrast", "axis", "flag"]]
         labels = uniqueness(flags, targets.metastasis, targets.primary,
                             direct if direct in set(flags["contrast"]) else None)
         is_met = flags["contrast"] == targets.metastasis
         flags["unique"] = ""
         flags.loc[is_met, "unique"] = flags.loc[is_met, "axis"].map(labels).to_numpy()
-        fits[str(left_out)] = flags.reset_index(drop=True)
+        fits[str(fit)] = flags.reset_index(drop=True)
     return fits
 
 
-def stability(table: pd.DataFrame, fits: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """How many leave-one-out fits agree with the full data's flag (and uniqueness label) per contrast x axis.
+def stability(table: pd.DataFrame, fits: Mapping[str, pd.DataFrame], kind: str = "loo") -> pd.DataFrame:
+    """How many refits (:func:`loo_flags`) agree with the full data's flag (and uniqueness label) per contrast x
+    axis.
 
     Returns
     -------
     pandas.DataFrame
-        ``loo_fits`` (fits in which the contrast could be tested), ``flag_loo_agree`` and, on the rows with a
-        uniqueness label, ``unique_loo_agree``; aligned with ``table``'s rows.
+        ``<kind>_fits`` (fits in which the contrast could be tested), ``flag_<kind>_agree`` and, on the rows
+        with a uniqueness label, ``unique_<kind>_agree``; aligned with ``table``'s rows.
     """
     keys = list(zip(table["contrast"], table["axis"]))
     n = dict.fromkeys(keys, 0)
@@ -305,10 +309,10 @@ def stability(table: pd.DataFrame, fits: Mapping[str, pd.DataFrame]) -> pd.DataF
             flag_agree[key] += row.flag == full.loc[key, "flag"]
             unique_agree[key] += row.unique == full.loc[key, "unique"]
     has_label = table["unique"].astype(str).ne("").to_numpy()
-    return pd.DataFrame({"loo_fits": [n[k] for k in keys], "flag_loo_agree": [flag_agree[k] for k in keys],
-                         "unique_loo_agree": [unique_agree[k] if label else pd.NA
-                                              for k, label in zip(keys, has_label)]},
-                        index=table.index).astype({"unique_loo_agree": "Int64"})
+    return pd.DataFrame({f"{kind}_fits": [n[k] for k in keys], f"flag_{kind}_agree": [flag_agree[k] for k in keys],
+                         f"unique_{kind}_agree": [unique_agree[k] if label else pd.NA
+                                                  for k, label in zip(keys, has_label)]},
+                        index=table.index).astype({f"unique_{kind}_agree": "Int64"})
 
 
 def liver_caveat(gene_ev: pd.DataFrame, pathway_ev: Mapping | None, liver_genes: set[str]) -> str:
@@ -365,7 +369,8 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
                contrasts: Iterable[Contrast] = (), alpha: float = 0.05, gsea_fdr: float = 0.25,
                ora_fdr: float = 0.05, liver_genes: set[str] | None = None,
                tests: pd.DataFrame | None = None,
-               loo_fits: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
+               loo_fits: Mapping[str, pd.DataFrame] | None = None,
+               boot_fits: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """The calibrated test, all evidence, the votes, the flag and the uniqueness call, one row per contrast x axis.
 
     Parameters
@@ -390,16 +395,17 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     tests : pandas.DataFrame, optional
         The axis tests (:func:`~.axis_test.axis_tests`) of the same contrasts: the flags come from them
         (:func:`calibrated_flags`). Without them the flag is the evidence lines' ``vote_flag``.
-    loo_fits : mapping of str to pandas.DataFrame, optional
-        The flags of the leave-one-out fits (:func:`loo_flags`): their agreement with the flags is counted
-        (:func:`stability`).
+    loo_fits, boot_fits : mapping of str to pandas.DataFrame, optional
+        The flags of the leave-one-out and of the bootstrap fits (:func:`loo_flags`): their agreement with the
+        flags is counted (:func:`stability`).
 
     Returns
     -------
     pandas.DataFrame
         ``contrast, axis, flag, unique`` (set on the ``targets.metastasis`` rows, empty elsewhere; compared with
         the direct metastasis-vs-primary contrast when ``contrasts`` has one), the test's columns and
-        ``test_p_holm``, the leave-one-out agreement (:func:`stability`; NA without ``loo_fits``), ``vote_flag``
+        ``test_p_holm``, the leave-one-out and bootstrap agreement (:func:`stability`; NA without the fits),
+        ``vote_flag``
         and the three votes, gene counts and ';'-joined up/down genes by role,
         the :func:`~.evidence.pathway_evidence` and :func:`~.scores.score_contrast` fields, ``liver_caveat``,
         ``host_caveat`` (:func:`host_caveat`) and the axis' ``caveat``.
@@ -461,6 +467,8 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     table.loc[is_met, "unique"] = table.loc[is_met, "axis"].map(unique).to_numpy()
     if loo_fits:
         table = pd.concat([table, stability(table, loo_fits)], axis=1)
+    if boot_fits:
+        table = pd.concat([table, stability(table, boot_fits, "boot")], axis=1)
     for column in ("n_terms_found", "n_terms_up", "n_terms_down"):
         table[column] = table[column].fillna(0).astype(int)
     for column in ("n_target", "n_reference"):

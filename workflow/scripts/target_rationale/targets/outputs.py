@@ -21,30 +21,32 @@ def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tu
                   ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets, scores: pd.DataFrame,
                   contrasts: Iterable[Contrast], alpha: float, pathway_fdr: float, ora_fdr: float,
                   liver_genes: set[str], out: Mapping[str, str], tests: pd.DataFrame | None = None,
-                  loo: pd.DataFrame | None = None) -> pd.DataFrame:
+                  loo: pd.DataFrame | None = None, boot: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rule ``targets``: the axes, genes and rationale tables and the readable rationale.
 
     ``pathway_fdr`` is the threshold of the ``fdr`` of ``gsea_tables``: the term test's (``enrichment.term_fdr``)
     when they come from :func:`~.evidence.with_term_tests`, as in the workflow. With the leave-one-out tests
-    (``loo``) the axes table counts the fits that agree with each flag and the rationale table how many fits rank
-    each therapy first (``first_in_loo`` of ``loo_fits``).
+    (``loo``) and the bootstrap tests (``boot``) the axes table counts the fits that agree with each flag and the
+    rationale table how many fits rank each therapy first (``first_in_loo`` of ``loo_fits``, ``first_in_boot`` of
+    ``boot_fits``).
     """
     contrasts = list(contrasts)
     axis_names = list(targets.axes)
     sheet = scores.drop(columns=[c for c in axis_names if c in scores.columns])
-    fits = None
-    if loo is not None and len(loo):
-        fits = loo_flags(loo, targets, direct_contrast(contrasts, targets.metastasis, targets.primary))
+    direct = direct_contrast(contrasts, targets.metastasis, targets.primary)
+    fits = {kind: loo_flags(refits, targets, direct, key)
+            for kind, key, refits in (("loo", "left_out", loo), ("boot", "replicate", boot))
+            if refits is not None and len(refits)}
     table = axes_table(de_tables, gsea_tables, ora_tables, targets, scores=scores[axis_names], sheet=sheet,
                        contrasts=contrasts, alpha=alpha, gsea_fdr=pathway_fdr, ora_fdr=ora_fdr, liver_genes=liver_genes,
-                       tests=tests, loo_fits=fits)
+                       tests=tests, loo_fits=fits.get("loo"), boot_fits=fits.get("boot"))
     ranked = rationale(table, targets)
-    if fits:
-        first = first_in_fits(fits, targets)
-        ranked["first_in_loo"] = ranked["therapy"].map(first).fillna(0).astype(int)
-        ranked["loo_fits"] = first.attrs["fits"]
-        LOG.info("leave-one-out: %s ranked first in %d of %d fits", ranked.loc[0, "therapy"],
-                 ranked.loc[0, "first_in_loo"], first.attrs["fits"])
+    for kind, refits in fits.items():
+        first = first_in_fits(refits, targets, kind)
+        ranked[f"first_in_{kind}"] = ranked["therapy"].map(first).fillna(0).astype(int)
+        ranked[f"{kind}_fits"] = first.attrs["fits"]
+        LOG.info("%s: %s ranked first in %d of %d fits", kind, ranked.loc[0, "therapy"],
+                 ranked.loc[0, f"first_in_{kind}"], first.attrs["fits"])
     for row in table.itertuples():
         LOG.info("%s / %s: flag %s%s", row.contrast, row.axis, row.flag, f" ({row.unique})" if row.unique else "")
     LOG.info("best therapy: %s (covers %s; uncovered: %s)", ranked.loc[0, "therapy"], ranked.loc[0, "covers"],

@@ -78,11 +78,12 @@ def rationale(table: pd.DataFrame, targets: Targets) -> pd.DataFrame:
     return result
 
 
-def first_in_fits(fits: Mapping[str, pd.DataFrame], targets: Targets) -> pd.Series:
-    """How many leave-one-out fits rank each therapy first (:func:`rationale` of each fit's flags).
+def first_in_fits(fits: Mapping[str, pd.DataFrame], targets: Targets, kind: str = "loo") -> pd.Series:
+    """How many refits rank each therapy first (:func:`rationale` of each fit's flags).
 
-    ``fits`` is :func:`~.flags.loo_flags` output; fits without the metastasis contrast are skipped. The Series is
-    indexed by therapy and named ``first_in_loo``; its ``attrs['fits']`` is the number of fits ranked.
+    ``fits`` is :func:`~.flags.loo_flags` output (leave-one-out or bootstrap: ``kind``); fits without the
+    metastasis contrast are skipped. The Series is indexed by therapy and named ``first_in_<kind>``; its
+    ``attrs['fits']`` is the number of fits ranked.
     """
     counts: dict[str, int] = {}
     ranked_fits = 0
@@ -93,7 +94,7 @@ def first_in_fits(fits: Mapping[str, pd.DataFrame], targets: Targets) -> pd.Seri
         ranked = rationale(flags, targets)
         if len(ranked):
             counts[ranked.loc[0, "therapy"]] = counts.get(ranked.loc[0, "therapy"], 0) + 1
-    result = pd.Series(counts, name="first_in_loo", dtype=int)
+    result = pd.Series(counts, name=f"first_in_{kind}", dtype=int)
     result.attrs["fits"] = ranked_fits
     return result
 
@@ -131,12 +132,14 @@ def axis_sentence(row: Mapping, primary_row: Mapping | None, primary: str) -> st
             head += f" (opposite: {primary_flag} in {primary})"
         elif label == "unknown":
             head += f" (no {primary} result to compare)"
-        fits = row.get("loo_fits")
-        if _finite(fits) and int(fits) > 0:
-            agree = row.get("unique_loo_agree") if label else row.get("flag_loo_agree")
-            what = f"{label.replace('_', ' ')}" if label else f"{row['flag']}"
-            if _finite(agree):
-                head += f" [{what} in {int(agree)}/{int(fits)} leave-one-patient-out fits]"
+        kept = []
+        for kind, name in (("loo", "leave-one-patient-out fits"), ("boot", "bootstrap resamples of the patients")):
+            fits = row.get(f"{kind}_fits")
+            agree = row.get(f"unique_{kind}_agree") if label else row.get(f"flag_{kind}_agree")
+            if _finite(fits) and int(fits) > 0 and _finite(agree):
+                kept.append(f"{int(agree)}/{int(fits)} {name}")
+        if kept:
+            head += f" [{label.replace('_', ' ') if label else row['flag']} in {', '.join(kept)}]"
     else:
         head = f"{axis}: not flagged in {contrast}"
     parts = []
@@ -216,8 +219,12 @@ def rationale_markdown(table: pd.DataFrame, ranked: pd.DataFrame, targets: Targe
         for _, r in shown.iterrows():
             text = f"{r['rank']}. {r['therapy']}: covers {r['n_covered']} of {r['n_flagged']}"
             text += f" ({r['covers'].replace(';', ', ')}; receptors hit {r['receptors_hit']})"
-            if "first_in_loo" in r and _finite(r.get("loo_fits")) and int(r["loo_fits"]) > 0 and r["rank"] == 1:
-                text += f"; ranked first in {int(r['first_in_loo'])}/{int(r['loo_fits'])} leave-one-out fits"
+            if r["rank"] == 1:
+                kept = [f"{int(r[f'first_in_{kind}'])}/{int(r[f'{kind}_fits'])} {name}"
+                        for kind, name in (("loo", "leave-one-out fits"), ("boot", "bootstrap resamples"))
+                        if f"first_in_{kind}" in r and _finite(r.get(f"{kind}_fits")) and int(r[f"{kind}_fits"]) > 0]
+                if kept:
+                    text += f"; ranked first in {', '.join(kept)}"
             if r["uncovered"]:
                 text += f"; leaves {r['uncovered'].replace(';', ', ')} uncovered"
             lines.append(text + ".")
