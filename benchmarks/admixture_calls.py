@@ -126,10 +126,16 @@ def run_targets(layout: dict[str, dict[str, str]]) -> list[str]:
 
 
 def prepare_config(out: Path) -> dict[str, float]:
-    """Keep GO BP only and turn the host-tissue stage on in ``out/config.yaml``; return the enrichment FDRs."""
+    """Keep GO BP only, turn the host-tissue stage on and the flags' bootstrap off in ``out/config.yaml``; return
+    the enrichment FDRs."""
     config = yaml.safe_load((out / "config.yaml").read_text(encoding="utf-8"))
     config["genesets"] = {COLLECTION: config["genesets"][COLLECTION]}
     config["admixture"] = {"hosts": dict(HOSTS), "variable": "site"}
+    # the flags are what is measured: no bootstrap of their stability (it changes no flag)
+    targets = yaml.safe_load((REPO / "config" / "targets.yaml").read_text(encoding="utf-8"))
+    targets["flag"] = {**targets.get("flag", {}), "bootstrap": 0}
+    (out / "targets.yaml").write_text(yaml.safe_dump(targets, sort_keys=False), encoding="utf-8")
+    config["targets"] = str(out / "targets.yaml")
     (out / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     enrichment = with_defaults(config.get("enrichment"), "config", "enrichment")
     return {"gsea_fdr": float(enrichment["gsea_fdr"]), "ora_fdr": float(enrichment["ora_fdr"]),

@@ -23,6 +23,10 @@ MAX_EXTRAPOLATION = 4.0
 #: Host level (a share of reads) from which a gene counts in the comparison of a fitted make-up with the tissue
 #: profile (:func:`fit_host_mix`).
 MIN_LEVEL = 1e-6
+#: Least sd of the host fractions of a host's samples for the make-up fit and the per-gene calibration.
+MIN_SPREAD = 0.02
+#: Grid points of the posterior of a gene's host factor (:func:`calibrate_host_levels`).
+GRID_POINTS = 241
 
 
 def mix_components(reference: HostReference, host: str, specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
@@ -118,7 +122,7 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
     weights = np.zeros(len(components))
     weights[0] = 1.0
     n = len(fractions)
-    if n < min_samples or float(np.std(fractions)) < 0.02:
+    if n < min_samples or float(np.std(fractions)) < MIN_SPREAD:
         return weights, float("nan"), False
     y = counts / library[:, None]
     design = np.column_stack([np.ones(n), fractions])
@@ -153,17 +157,21 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
 
 
 def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, prior: np.ndarray,
-                          prior_sd: float, min_samples: int = 4, min_t: float = 2.0
+                          prior_sd: float, min_samples: int = 4, min_spread: float = MIN_SPREAD
                           ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per gene, a factor on the host's expected reads: 1 (the reference), corrected where the samples show
     otherwise.
 
     Within the samples of one host, ``count / library = (1 - f) x tumour + k x prior`` for every gene, with
     ``prior`` the sample's expected host share of the gene (:func:`sample_host_levels`); a least-squares fit
-    over the samples gives the gene's factor ``k`` with a standard error. It is combined with ``k = 1`` in log
-    space (prior sd ``prior_sd``: the spread of a gene's level around the host's make-up) wherever the fit is
-    informative (``k >= min_t`` standard errors); elsewhere the reference stands. Needs ``min_samples``
-    samples.
+    over the samples gives the gene's factor ``k`` with a standard error ``se``. The factor used is the posterior
+    mean of ``log k`` (on a grid of :data:`GRID_POINTS` over +-6 prior sd) under the prior ``log k ~ N(0,
+    prior_sd^2)`` (``prior_sd``: the spread of a gene's level around the host's make-up) and the likelihood
+    ``k_hat ~ N(k, se^2)`` on the linear scale, with its posterior sd: where ``se`` is large against ``k`` the
+    likelihood is flat and the reference stands, with no threshold to pass and no winner's curse for the genes
+    that would pass one by chance. Needs ``min_samples`` samples whose host fractions have an sd of at least
+    ``min_spread``: with fractions all near 0 (a configured host that is not there) there is nothing to
+    calibrate on.
 
     Parameters
     ----------
@@ -177,7 +185,7 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         Samples x genes, :func:`sample_host_levels`.
     prior_sd : float
         sd (log) of a real host's levels around the reference's.
-    min_samples, min_t : float
+    min_samples, min_spread : float
         When the samples can correct the reference (see above).
 
     Returns
@@ -191,7 +199,7 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
     """
     n_genes = counts.shape[1]
     factor, log_sd = np.ones(n_genes), np.full(n_genes, float(prior_sd))
-    if len(fractions) < min_samples or not prior_sd > 0:
+    if len(fractions) < min_samples or not prior_sd > 0 or float(np.std(fractions)) < min_spread:
         return factor, log_sd, False
     a, b, y = (1 - fractions)[:, None], prior, counts / library[:, None]
     saa, sab, sbb = float((a ** 2).sum()), (a * b).sum(axis=0), (b ** 2).sum(axis=0)
@@ -203,10 +211,14 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         residual = y - a * tumour - b * k
         sigma2 = (residual ** 2).sum(axis=0) / max(len(fractions) - 2, 1)
         se = np.sqrt(sigma2 * saa / det)
-        informative = np.isfinite(k) & np.isfinite(se) & (det > 1e-12 * saa * sbb) & (k > 0) & (k >= min_t * se)
-        data_log = np.where(informative, np.log(np.where(informative, k, 1.0)), 0.0)
-        data_precision = np.where(informative, (k / np.where(informative, se, 1.0)) ** 2, 0.0)
-    precision = 1 / prior_sd ** 2 + data_precision
-    factor = np.exp(data_log * data_precision / precision)
-    log_sd = 1 / np.sqrt(precision)
+    usable = np.isfinite(k) & np.isfinite(se) & (se > 0) & (det > 1e-12 * saa * sbb)
+    if usable.any():
+        grid = np.linspace(-6.0, 6.0, GRID_POINTS) * prior_sd
+        log_post = -0.5 * (grid / prior_sd) ** 2 - 0.5 * ((np.exp(grid)[None, :] - k[usable, None])
+                                                          / se[usable, None]) ** 2
+        weight = np.exp(log_post - log_post.max(axis=1, keepdims=True))
+        weight /= weight.sum(axis=1, keepdims=True)
+        mean = weight @ grid
+        factor[usable] = np.exp(mean)
+        log_sd[usable] = np.sqrt(np.maximum(weight @ grid ** 2 - mean ** 2, 0.0))
     return factor, log_sd, True

@@ -71,16 +71,20 @@ def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
     """
     samples, design, vector = contrast_design_matrix(sheet, contrast, qc.obs_names)
     y = np.asarray(qc[samples].layers[layer], dtype=float).T
-    extra, dominated = host_terms(adjusted, sheet.loc[samples], contrast, pd.Index(qc.var_names), host_dominated)
     measured = {name: axis_genes(qc.var, genes) for name, genes in axes.items()}
+    tested = pd.Index(list(dict.fromkeys(g for ids in measured.values() for g in ids)))
+    extra, dominated = host_terms(adjusted, sheet.loc[samples], contrast, tested, host_dominated)
     sets = {name: [qc.var_names.get_loc(g) for g in ids if g not in dominated] for name, ids in measured.items()}
+    if extra is not None:  # the axes' genes carry the host's error; the others only inform fry's variance prior
+        extra = pd.Series(extra, index=tested).reindex(qc.var_names, fill_value=0.0).to_numpy()
     reparametrised = contrast_design(design.to_numpy(dtype=float), vector)  # the contrast is the last coefficient
     result = fry(y, reparametrised, sets, extra_variance=extra)
-    change = np.linalg.lstsq(reparametrised, y.T, rcond=None)[0][-1]
+    in_sets = sorted({i for index in sets.values() for i in index})
+    change = dict(zip(in_sets, np.linalg.lstsq(reparametrised, y[in_sets].T, rcond=None)[0][-1])) if in_sets else {}
     df = len(samples) - design.shape[1]
     rows = []
     for name, index in sets.items():
-        effect = float(change[index].mean()) if index else np.nan
+        effect = float(np.mean([change[i] for i in index])) if index else np.nan
         left_out = ",".join(str(qc.var.loc[g, "symbol"]) for g in measured[name] if g in dominated)
         rows.append([contrast.name, name, len(index), effect, result.loc[name, "t"], df,
                      result.loc[name, "p_value"], left_out])
@@ -131,15 +135,15 @@ def leave_one_out(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contr
 
 
 def resample_units(data: ad.AnnData, positions: np.ndarray, names: list[str], units: list[str],
-                   unit: str) -> ad.AnnData:
-    """The rows ``positions`` of ``data`` (repeats allowed) as a new cohort with sample names ``names`` and the
-    ``unit`` column set to ``units`` (a patient drawn twice is two patients)."""
+                   unit: str, layers: Sequence[str]) -> ad.AnnData:
+    """The rows ``positions`` of ``data`` (repeats allowed) as a new cohort with sample names ``names``, the
+    ``unit`` column set to ``units`` (a patient drawn twice is two patients), and only the ``layers`` named."""
     obs = data.obs.iloc[positions].copy()
     obs.index = names
     if unit in obs.columns:
         obs[unit] = units
     out = ad.AnnData(X=data.X[positions], obs=obs, var=data.var.copy(),
-                     layers={k: v[positions] for k, v in data.layers.items()})
+                     layers={k: data.layers[k][positions] for k in layers})
     out.uns = data.uns
     return out
 
@@ -175,9 +179,10 @@ def bootstrap(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast]
                 names.append(f"{qc.obs_names[position]}#{copy}")
                 units.append(f"{pool[index]}#{copy}")
         positions = np.asarray(positions)
-        sample = resample_units(qc, positions, names, units, unit)
+        sample = resample_units(qc, positions, names, units, unit, [layer])
         host = None if adjusted is None else resample_units(
-            adjusted, adjusted.obs_names.get_indexer(qc.obs_names[positions]), names, units, unit)
+            adjusted, adjusted.obs_names.get_indexer(qc.obs_names[positions]), names, units, unit,
+            [k for k in adjusted.layers if k == HOST_LAYER])
         for contrast in contrasts:
             try:
                 block = fry_contrast(sample, sample.obs, contrast, axes, layer, host, host_dominated)

@@ -89,7 +89,7 @@ def axis_genes(var: pd.DataFrame, axis: Axis | Sequence[str]) -> list[str]:
     ``var['symbol']`` (on the index itself when there is no ``symbol`` column)."""
     symbols = var["symbol"] if "symbol" in var.columns else pd.Series(var.index, index=var.index)
     wanted = set(axis.genes if isinstance(axis, Axis) else axis)
-    return [str(g) for g, s in symbols.items() if s in wanted]
+    return [str(g) for g in symbols.index[symbols.isin(wanted)]]
 
 
 @dataclass(frozen=True)
