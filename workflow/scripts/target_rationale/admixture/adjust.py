@@ -14,15 +14,18 @@ gene that only the host expresses, so the workflow models the mixture where it h
    the reference lacks get a small floor level, so that the samples can show one.
 2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
    counts (size factors on the purified library: the tumour's).
-3. The extra variance (:func:`adjust_wald`): a real host differs from the reference gene by gene. Left in the
-   purified count, the error of ``k_g`` (sd ``sigma_g`` in log: the calibration's posterior sd; where the samples
-   cannot tell, the spread of a gene's level around the host's fitted make-up, or around the reference on the
-   host's anchors when the make-up could not be fitted) errs by about ``r x sigma_g`` in log, with
-   ``r = share / (1 - share)`` and ``share`` the host's share of the group's reads of that gene. This error is
-   the same in every sample of a group (a per-gene factor), so it adds ``(r_T sigma_T)^2 + (r_R sigma_R)^2`` to
-   the variance of the log fold change when the two groups have different hosts (or one has none),
-   ``((r_T - r_R) sigma)^2`` when they have the same host. ``lfcSE``, ``stat``, ``pvalue`` and ``padj``
-   (Benjamini-Hochberg over the genes pydeseq2 kept) are recomputed with it.
+3. The extra variance (:func:`host_variance`, :func:`adjust_wald`): a real host differs from the reference gene
+   by gene. Left in the purified count, the error ``delta`` of ``log k_g`` (sd ``sigma_g``: the calibration's
+   posterior sd; where the samples cannot tell, the spread of a gene's level around the host's fitted make-up,
+   or around the reference on the host's anchors when the make-up could not be fitted) makes the group's
+   purified log level err by ``log((1 - s) / (1 - s exp(delta)))``, with ``s`` the host's share of the group's
+   reads of that gene (about ``s / (1 - s) x delta`` when ``sigma_g`` is small; far more when the host's level
+   is under-estimated, since its true share is then higher). This error is the same in every sample of a
+   group (a per-gene factor), so its mean square over ``delta`` (:func:`level_error_moment`) is added to the
+   variance of the log fold change, one term per group when the two groups have different hosts (or one has
+   none), the square of their difference (one ``delta``) when they have the same host. ``lfcSE``, ``stat``,
+   ``pvalue`` and ``padj`` (Benjamini-Hochberg over the genes pydeseq2 kept) are recomputed with it, and the
+   axis test (:mod:`target_rationale.targets.axis_test`) carries it too.
 4. Host-dominated genes: where the host makes at least ``threshold`` of a group's reads of a gene, its tumour
    level cannot be estimated; the gene is reported as such (``host_dominated``; no ``stat``, ``pvalue`` or
    ``padj``), so enrichment and axis evidence leave it out. So is a host-specific gene (an anchor: made by the
