@@ -167,6 +167,26 @@ def test_report_of_a_real_cohort_has_no_simulation_warning(tiny_run: Path, tmp_p
 
 
 @pytest.mark.workflow
+def test_the_report_asks_the_configured_question(tiny_run: Path, tmp_path: Path) -> None:
+    """The built-in question names no disease or trial (the tiny config sets none); `report.question` replaces
+    it (the demo config asks the pNEN trial's)."""
+    text = read_report(tiny_run)
+    assert "Which of the configured target axes are changed" in text and "NCT06592989" not in text
+    results = tmp_path / "results"
+    shutil.copytree(tiny_run / "results", results)
+    config_path = results / "provenance" / "config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    question = "Is FGFR up in `colorectal` liver metastases & why?"
+    config["report"] = {**(config.get("report") or {}), "question": question}
+    config_path.write_text(yaml.safe_dump(config))
+    asked = build_report(results, "", "")
+    assert "Is FGFR up in <code>colorectal</code> liver metastases &amp; why?" in asked  # escaped, `code` kept
+    assert "Which of the configured target axes" not in asked
+    demo = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert "NCT06592989" in demo["report"]["question"]
+
+
+@pytest.mark.workflow
 def test_snakemake_report_collects_every_category(tiny_run: Path, tmp_path: Path) -> None:
     result = run_workflow(tiny_run, TEST_CONFIG, "--report", str(tmp_path / "report.zip"))
     assert result.returncode == 0, result.stderr[-3000:]

@@ -44,10 +44,8 @@ FEW_GENES = 0.8
 LIVER_SHARE = 0.01
 
 DEFAULT_QUESTION = (
-    "Which receptor-tyrosine-kinase axes (EGFR, VEGFR, FGFR, CSF1R) are changed in the tumours, and are they "
-    "shared between primaries and metastases or unique to metastases? Which drug or drug pair covers the "
-    "axes flagged in metastases? (The rationale of trial NCT06592989 — surufatinib/sorafenib with gefitinib "
-    "in pNENs — came from this kind of expression evidence.)")
+    "Which of the configured target axes are changed in the tumours, and are they shared between primaries and "
+    "metastases or unique to metastases? Which drug or drug pair covers the axes flagged in metastases?")
 
 
 # ---- reading results ---------------------------------------------------------------------------------------
