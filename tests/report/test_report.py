@@ -15,7 +15,16 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, require, run_workflow
-from target_rationale.report.html import build_report, de_summary, geneset_rows, make_up_sentence, qc_flags
+from target_rationale.paths import result
+from target_rationale.report.html import (
+    ReportContext,
+    build_report,
+    de_summary,
+    geneset_rows,
+    glance,
+    make_up_sentence,
+    qc_flags,
+)
 from target_rationale.report.render import Table, format_cell, markdown_to_html, table_html
 
 ASSETS = REPO / "workflow" / "report" / "html"
@@ -279,3 +288,22 @@ def test_make_up_sentence_lists_fitted_weights_and_names_a_host_left_at_its_tiss
     fitted_alone = make_up_sentence({"liver": {"hepatocytes": 1.0}})  # one profile, not the tissue: fitted
     assert fitted_alone.endswith("liver: hepatocytes 1.00.")
     assert make_up_sentence({}) == ""
+
+
+def test_glance_names_no_therapy_when_none_covers_a_flagged_axis(tmp_path: Path) -> None:
+    """An axis flagged down only: the ranking's first row covers 0 of 0 axes flagged up, and the answer says no
+    therapy is named instead of calling it the best-covering one; with an axis up and covered it is named."""
+    axes = pd.DataFrame({"contrast": ["met", "prim"], "axis": ["EGFR", "EGFR"], "flag": ["down", "none"],
+                         "unique": ["unique", None]})
+    ranked = pd.DataFrame({"rank": [1], "therapy": ["gefitinib"], "n_covered": [0], "n_flagged": [0],
+                           "covers": [""]})
+    table = Path(result("rationale_table", root=tmp_path / "results"))
+    table.parent.mkdir(parents=True)
+    ranked.to_csv(table, sep="\t", index=False)
+    ctx = ReportContext(results=tmp_path / "results", config={}, versions=pd.DataFrame(),
+                        checksums=pd.DataFrame(), genesets={}, run={}, simulated=False, qc=pd.DataFrame(), axes=axes)
+    text = " ".join(glance(ctx))
+    assert "no therapy is named" in text and "gefitinib" not in text
+    ranked.assign(n_covered=1, n_flagged=1, covers="EGFR").to_csv(table, sep="\t", index=False)
+    ctx.axes.loc[0, "flag"] = "up"
+    assert "Best-covering therapy: <strong>gefitinib</strong> (covers 1 of 1" in " ".join(glance(ctx))

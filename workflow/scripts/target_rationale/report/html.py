@@ -199,9 +199,12 @@ def glance(ctx: ReportContext) -> list[str]:
     rationale = read_table(ctx.path("rationale_table"))
     if len(rationale) and len(rows):
         best = rationale.iloc[0]
-        sentences.append(f"Best-covering therapy: <strong>{esc(best['therapy'])}</strong> (covers "
-                         f"{int(best['n_covered'])} of {int(best['n_flagged'])} flagged axes: "
-                         f"{esc(best['covers'])}).")
+        if int(best["n_covered"]) > 0:
+            sentences.append(f"Best-covering therapy: <strong>{esc(best['therapy'])}</strong> (covers "
+                             f"{int(best['n_covered'])} of {int(best['n_flagged'])} axes flagged up: "
+                             f"{esc(best['covers'])}).")
+        else:
+            sentences.append("No configured drug covers an axis flagged up: no therapy is named.")
     return ["<div class='glance'><h3>At a glance</h3><p>" + " ".join(sentences)
             + " Evidence in section 4, caveats in section 6.</p></div>"]
 
