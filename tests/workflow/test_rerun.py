@@ -46,7 +46,7 @@ def test_unchanged_config_reruns_nothing(tiny_run: Path, tmp_path: Path) -> None
       "compare_contrasts", "targets", "target_plots"}),
     (lambda c, f: c.setdefault("admixture", {}).update(host_dominated=0.6),
      {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "term_tests", "enrichment_plots",
-      "compare_contrasts", "targets", "target_plots"}),
+      "compare_contrasts", "axis_tests", "targets", "target_plots"}),
 ], ids=["enrichment.curves", "diffexp.highlight", "enrichment.gsea_fdr", "enrichment.term_fdr", "diffexp.alpha",
         "admixture.host_dominated"])
 def test_a_key_reruns_only_its_readers(tiny_run: Path, tmp_path: Path, edit, expected: set[str]) -> None:
