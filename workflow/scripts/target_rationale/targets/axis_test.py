@@ -135,10 +135,11 @@ def leave_one_out(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contr
 
 
 def resample_units(data: ad.AnnData, positions: np.ndarray, names: list[str], units: list[str],
-                   unit: str, layers: Sequence[str]) -> ad.AnnData:
+                   unit: str, layers: Sequence[str], sheet: pd.DataFrame | None = None) -> ad.AnnData:
     """The rows ``positions`` of ``data`` (repeats allowed) as a new cohort with sample names ``names``, the
-    ``unit`` column set to ``units`` (a patient drawn twice is two patients), and only the ``layers`` named."""
-    obs = data.obs.iloc[positions].copy()
+    ``unit`` column set to ``units`` (a patient drawn twice is two patients), and only the ``layers`` named;
+    its sample variables from ``sheet`` (indexed by ``data``'s sample names) when given, else ``data.obs``."""
+    obs = (data.obs if sheet is None else sheet.reindex(data.obs_names)).iloc[positions].copy()
     obs.index = names
     if unit in obs.columns:
         obs[unit] = units
@@ -164,7 +165,7 @@ def bootstrap(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast]
         ``replicate`` and :data:`TEST_COLUMNS`, one block per resample.
     """
     contrasts = list(contrasts)
-    sheet = sheet.loc[[s for s in sheet.index if s in set(qc.obs_names)]]
+    sheet = sheet.loc[sheet.index.isin(qc.obs_names)]
     labels = sheet[unit].astype(str) if unit in sheet.columns else pd.Series(sheet.index, index=sheet.index)
     members = {u: [qc.obs_names.get_loc(s) for s in labels.index[labels == u]] for u in dict.fromkeys(labels)}
     pool = list(members)
@@ -179,7 +180,7 @@ def bootstrap(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast]
                 names.append(f"{qc.obs_names[position]}#{copy}")
                 units.append(f"{pool[index]}#{copy}")
         positions = np.asarray(positions)
-        sample = resample_units(qc, positions, names, units, unit, [layer])
+        sample = resample_units(qc, positions, names, units, unit, [layer], sheet)
         host = None if adjusted is None else resample_units(
             adjusted, adjusted.obs_names.get_indexer(qc.obs_names[positions]), names, units, unit,
             [k for k in adjusted.layers if k == HOST_LAYER])
