@@ -176,3 +176,14 @@ def test_patient_bootstrap_is_seeded_pairs_resampled_patients_and_measures_stabi
     kept = sum(f.set_index(["contrast", "axis"]).loc[(MET, "A"), "unique"] == "unique" for f in weak_fits.values())
     assert 5 < kept < 40  # 29 (the flag itself: 44)
     assert first_in_fits(fits, targets, "boot").name == "first_in_boot"
+
+
+def test_bootstrap_without_patients_resamples_samples() -> None:
+    """No patient column (an unpaired cohort): the samples themselves are drawn with replacement, 24 per resample
+    (design ``~ site`` over all of them: 21 residual df), and every contrast is tested in each."""
+    qc = cohort(1, {("A", "liver_metastasis"): 1.0})
+    qc.obs = qc.obs.drop(columns="patient")
+    unpaired = [Contrast(c.name, c.variable, c.target, c.reference, "~ site") for c in CONTRASTS]
+    boot = bootstrap(qc, qc.obs, unpaired, AXES, replicates=5, seed=1)
+    assert boot.groupby("replicate").size().tolist() == [6] * 5
+    assert (boot["test_df"] == 21).all()
