@@ -5,6 +5,8 @@ From the repository root::
 
     python benchmarks/axis_calibration.py --nulls 500 --planted 40
     python benchmarks/axis_calibration.py --nulls 20 --planted 4 --out benchmarks/out/axis_calibration.json
+    python benchmarks/axis_calibration.py --nulls 0 --planted 200 --sizes 8 --effects 0.6 0.7 0.8 0.9 \
+        --out benchmarks/results/axis_power_8_patients.json    # where 80% power is reached at 8 patients
 
 Each cohort has ``n`` patients with normal tissue, a primary and a liver metastasis. Counts are negative binomial
 (dispersions lognormal around 0.1, as in real tumours; library sizes 15-40 M) over 2,500 background genes and the
@@ -132,7 +134,7 @@ def summarise(rows: list[dict]) -> dict:
             lambda f: (f != "none").any())
         cell["another_axis_flagged"] = {"cohorts": int(others.sum()), "of": int(len(others))}
         summary["planted"][f"{patients}_patients_effect_{effect}"] = cell
-    at8 = [e for e in EFFECTS if summary["planted"].get(f"8_patients_effect_{e}", {})
+    at8 = [e for e in sorted(planted["effect"].unique()) if summary["planted"].get(f"8_patients_effect_{e}", {})
            .get("liver_met_vs_primary", {}).get("power") is not None
            and summary["planted"][f"8_patients_effect_{e}"]["liver_met_vs_primary"]["power"] >= 0.8]
     summary["smallest_effect_with_80pct_power_at_8_patients_met_vs_primary"] = min(at8) if at8 else None
@@ -143,6 +145,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nulls", type=int, default=500, help="null cohorts, spread over the sizes (default 500)")
     parser.add_argument("--planted", type=int, default=40, help="planted cohorts per size x effect (default 40)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="patients of planted cohorts")
+    parser.add_argument("--effects", type=float, nargs="+", default=list(EFFECTS), help="planted log2 effects")
     parser.add_argument("--out", type=Path, default=RESULTS / "axis_calibration.json", help="the JSON written")
     args = parser.parse_args()
     logging.getLogger("target_rationale").setLevel(logging.WARNING)
@@ -153,7 +157,8 @@ def main() -> None:
     jobs = [("null", 1000 + i, SIZES[i % len(SIZES)], None, 0.0) for i in range(args.nulls)]
     names = list(axes)
     jobs += [("planted", 5000 + 100 * j + i, size, names[i % len(names)], effect)
-             for j, (size, effect) in enumerate((s, e) for s in SIZES for e in EFFECTS) for i in range(args.planted)]
+             for j, (size, effect) in enumerate((s, e) for s in args.sizes for e in args.effects)
+             for i in range(args.planted)]
     for k, (kind, seed, patients, planted, effect) in enumerate(jobs):
         flags = flags_of(simulate(seed, patients, axes, planted, effect), axes)
         for row in flags.itertuples():
