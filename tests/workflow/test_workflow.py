@@ -42,7 +42,7 @@ def job_counts(stdout: str) -> dict[str, int]:
 @pytest.mark.workflow
 @pytest.mark.parametrize("configfile, expected", [
     # both run the host-tissue stage with its adjustment (the demo carries realistic liver and exocrine host)
-    (DEFAULT_CONFIG, {"all": 1, "cohort": 1, "collection": 3, **DE_JOBS, **ADJUST_JOBS, **enrichment_jobs(3)}),
+    (DEFAULT_CONFIG, {"all": 1, "cohort": 1, "collection": 5, **DE_JOBS, **ADJUST_JOBS, **enrichment_jobs(5)}),
     (TEST_CONFIG, {"all": 1, "cohort": 1, "collection": 1, **DE_JOBS, **ADJUST_JOBS, **enrichment_jobs(1)}),
 ], ids=["default", "test"])
 def test_dry_run_plans_every_stage(tmp_path: Path, configfile: Path, expected: dict[str, int]) -> None:
