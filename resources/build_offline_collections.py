@@ -27,15 +27,15 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
-import io
 import sys
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+sys.path[:0] = [str(REPO / "workflow" / "scripts"), str(REPO / "resources")]
 
+from build_orgdb_resources import gzip_bytes  # noqa: E402  (deterministic gzip, as the GO files)
 from target_rationale.genesets.sources.common import format_gmt, load_id_map, map_entrez_sets  # noqa: E402
 from target_rationale.genesets.sources.wikipathways import parse_wikipathways_gmt  # noqa: E402
 
@@ -46,14 +46,6 @@ HALLMARK_SOURCE = "h.all.v7.0.symbols.gmt.gz"
 #: md5 of the original (uncompressed) release files, as published.
 SOURCE_MD5 = {WIKIPATHWAYS_SOURCE: "cd62aebe24b9245c75862126a0db5451",
               HALLMARK_SOURCE: "010d48b17090db70f25613e8f0c1f8b9"}
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """Gzip ``data`` deterministically (``mtime=0``, no file name, level 9)."""
-    buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=9, mtime=0) as handle:
-        handle.write(data)
-    return buffer.getvalue()
 
 
 def read_source(path: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import http.server
+import importlib.util
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,16 @@ def require(available: bool, reason: str) -> None:
         if IN_CI:
             pytest.fail(f"CI=true and {reason}")
         pytest.skip(reason)
+
+
+def load_script(script: Path) -> ModuleType:
+    """A script of the repository (e.g. ``resources/build_host_reference.py``) imported as a module."""
+    spec = importlib.util.spec_from_file_location(script.stem, script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 DATA_FETCH = REPO / "tests" / "data" / "fetch"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 

@@ -10,16 +10,14 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import importlib.util
 import io
 import math
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, load_script
 from target_rationale.admixture.reference import (
     HOST_MARKERS,
     REBUILD,
@@ -50,13 +48,7 @@ SPOT_VALUES = {
 
 def load_build_script():
     """``resources/build_host_reference.py`` as a module (it is a script, not a package)."""
-    script = REPO / "resources" / "build_host_reference.py"
-    spec = importlib.util.spec_from_file_location("build_host_reference", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "resources" / "build_host_reference.py")
 
 
 @pytest.fixture(scope="module")

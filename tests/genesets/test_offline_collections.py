@@ -4,15 +4,13 @@ genes, and their manifests carry what the report cites (licence, credit, release
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, load_script
 from target_rationale.genesets.gmt import read_gmt, source_provenance
 
 GENESETS = REPO / "resources" / "genesets"
@@ -21,13 +19,7 @@ GENESETS = REPO / "resources" / "genesets"
 @pytest.fixture(scope="module")
 def build() -> ModuleType:
     """``resources/build_offline_collections.py`` as a module (it is a script, not a package)."""
-    script = REPO / "resources" / "build_offline_collections.py"
-    spec = importlib.util.spec_from_file_location("build_offline_collections", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script(REPO / "resources" / "build_offline_collections.py")
 
 
 def test_rebuild_is_byte_identical(build: ModuleType, tmp_path: Path) -> None:
