@@ -9,7 +9,7 @@ from axis_inputs import MET, PRIM, de_table, gsea_table
 from conftest import REPO
 from target_rationale.targets.config import Axis, FlagRule, Targets, load_targets
 from target_rationale.targets.flags import axes_table
-from target_rationale.targets.rationale import rationale, rationale_markdown
+from target_rationale.targets.rationale import rationale, rationale_markdown, refit_counts
 
 
 def demo_axes_table() -> pd.DataFrame:
@@ -72,3 +72,14 @@ def test_rationale_markdown_cites_the_numbers_then_therapies_then_caveats() -> N
     assert text.index("## Axes") < text.index("## Therapies") < text.index("## Caveats")
     assert "3. surufatinib + gefitinib: covers 2 of 2" in text  # ties ranked by name
     assert "hsa04370" in text.split("## Caveats")[1]  # skipped gene sets are listed as caveats
+
+
+def test_refit_counts_name_each_refit_that_ran() -> None:
+    """The agreement of leave-one-out and bootstrap refits, as the axis sentences, the therapy line and the report
+    cite it; a refit that did not run (no fits, or NA) is left out."""
+    row = {"contrast": MET, "axis": "EGFR", "flag": "up", "unique": "unique", "loo_fits": 14, "unique_loo_agree": 13,
+           "flag_loo_agree": 14, "boot_fits": 99, "unique_boot_agree": 97, "flag_boot_agree": 98}
+    assert refit_counts(row, "unique_{kind}_agree") == ["13/14 leave-one-patient-out fits",
+                                                        "97/99 bootstrap resamples of the patients"]
+    assert refit_counts({**row, "boot_fits": 0}, "flag_{kind}_agree") == ["14/14 leave-one-patient-out fits"]
+    assert refit_counts({**row, "loo_fits": pd.NA, "unique_boot_agree": pd.NA}, "unique_{kind}_agree") == []

@@ -56,7 +56,7 @@ from target_rationale.admixture.anchors import (
     read_shares,
 )
 from target_rationale.admixture.fractions import mapped_genes
-from target_rationale.admixture.host_levels import calibrate_host_levels, fit_host_mix, mix_components
+from target_rationale.admixture.host_levels import NORMAL_GRID, calibrate_host_levels, fit_host_mix, mix_components
 from target_rationale.admixture.reference import HostReference
 from target_rationale.admixture.split import host_cell_types
 from target_rationale.core.io import write_atomic
@@ -73,8 +73,6 @@ LEVEL_FLOOR = 1e-7
 SPECIFIC_SHARE = 0.1
 #: The largest true host share of a group's reads of a gene that :func:`level_error_moment` allows.
 MAX_TRUE_SHARE = 0.95
-#: Grid points of :func:`level_error_moment`'s quadrature.
-QUADRATURE_NODES = 241
 #: Columns the adjustment adds to a contrast table.
 HOST_COLUMNS = ["host_share", "host_dominated"]
 
@@ -373,7 +371,7 @@ def level_error_moment(share: np.ndarray, sd: np.ndarray, other_share: np.ndarra
     """
     share = np.asarray(share, dtype=float)[:, None]
     sd = np.asarray(sd, dtype=float)[:, None]
-    nodes = np.linspace(-6.0, 6.0, QUADRATURE_NODES)
+    nodes = NORMAL_GRID
     weights = norm.pdf(nodes)
     weights = weights / weights.sum()
     factor = np.exp(sd * nodes[None, :])

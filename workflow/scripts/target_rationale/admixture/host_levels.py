@@ -25,8 +25,9 @@ MAX_EXTRAPOLATION = 4.0
 MIN_LEVEL = 1e-6
 #: Least sd of the host fractions of a host's samples for the make-up fit and the per-gene calibration.
 MIN_SPREAD = 0.02
-#: Grid points of the posterior of a gene's host factor (:func:`calibrate_host_levels`).
-GRID_POINTS = 241
+#: An even grid over +-6 sd of a standard normal: the quadrature of a host level's error, in units of its sd
+#: (:func:`calibrate_host_levels`; :func:`~target_rationale.admixture.adjust.level_error_moment`).
+NORMAL_GRID = np.linspace(-6.0, 6.0, 241)
 
 
 def mix_components(reference: HostReference, host: str, specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
@@ -165,7 +166,7 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
     Within the samples of one host, ``count / library = (1 - f) x tumour + k x prior`` for every gene, with
     ``prior`` the sample's expected host share of the gene (:func:`sample_host_levels`); a least-squares fit
     over the samples gives the gene's factor ``k`` with a standard error ``se``. The factor used is the posterior
-    mean of ``log k`` (on a grid of :data:`GRID_POINTS` over +-6 prior sd) under the prior ``log k ~ N(0,
+    mean of ``log k`` (on :data:`NORMAL_GRID` times the prior sd) under the prior ``log k ~ N(0,
     prior_sd^2)`` (``prior_sd``: the spread of a gene's level around the host's make-up) and the likelihood
     ``k_hat ~ N(k, se^2)`` on the linear scale, with its posterior sd: where ``se`` is large against ``k`` the
     likelihood is flat and the reference stands, with no threshold to pass and no winner's curse for the genes
@@ -213,7 +214,7 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         se = np.sqrt(sigma2 * saa / det)
     usable = np.isfinite(k) & np.isfinite(se) & (se > 0) & (det > 1e-12 * saa * sbb)
     if usable.any():
-        grid = np.linspace(-6.0, 6.0, GRID_POINTS) * prior_sd
+        grid = NORMAL_GRID * prior_sd
         log_post = -0.5 * (grid / prior_sd) ** 2 - 0.5 * ((np.exp(grid)[None, :] - k[usable, None])
                                                           / se[usable, None]) ** 2
         weight = np.exp(log_post - log_post.max(axis=1, keepdims=True))

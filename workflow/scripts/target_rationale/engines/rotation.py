@@ -122,11 +122,6 @@ def posterior_sd(effects: np.ndarray) -> np.ndarray:
     return np.sqrt(squeeze_var(robust, 0.92 * d, scale, df_prior))
 
 
-def standardise(effects: np.ndarray) -> np.ndarray:
-    """Effects divided by each gene's :func:`posterior_sd`."""
-    return effects / posterior_sd(effects)[:, None]
-
-
 def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         contrast: Sequence[float] | None = None, extra_variance: np.ndarray | None = None) -> pd.DataFrame:
     """Directional fry test of each gene set for one contrast.

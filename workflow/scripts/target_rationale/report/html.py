@@ -35,6 +35,7 @@ from target_rationale.report.render import (
     markdown_to_html,
     table_html,
 )
+from target_rationale.targets.rationale import refit_counts
 
 #: QC flags: a sample is flagged when its library is below this fraction of the median library size ...
 SMALL_LIBRARY = 1 / 3
@@ -186,11 +187,7 @@ def glance(ctx: ReportContext) -> list[str]:
                "shared_stronger_in_metastasis": "shared with the primary contrast, stronger here",
                "shared_stronger_in_primary": "shared with the primary contrast, stronger there"}
     def stable(row) -> str:
-        kept = []
-        for kind, name in (("loo", "leave-one-patient-out fits"), ("boot", "patient bootstraps")):
-            fits, agree = getattr(row, f"{kind}_fits", None), getattr(row, f"unique_{kind}_agree", None)
-            if not (fits is None or agree is None or pd.isna(fits) or pd.isna(agree) or int(fits) == 0):
-                kept.append(f"{int(agree)}/{int(fits)} {name}")
+        kept = refit_counts(row._asdict(), "unique_{kind}_agree")
         return "; " + ", ".join(kept) if kept else ""
 
     flagged = "; ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)} ({esc(wording.get(r.unique, r.unique))}"

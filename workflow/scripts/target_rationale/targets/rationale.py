@@ -113,6 +113,22 @@ def _p(value: float) -> str:
     return f"{value:.1e}" if value < 1e-3 else f"{value:.2g}"
 
 
+#: The refits whose agreement the tables count: column prefix and how the text names them.
+REFITS = (("loo", "leave-one-patient-out fits"), ("boot", "bootstrap resamples of the patients"))
+
+
+def refit_counts(row: Mapping, agree: str) -> list[str]:
+    """``"k/n <refits>"`` for each refit kind of :data:`REFITS` that ``row`` has: ``n`` from ``<kind>_fits``,
+    ``k`` from the column ``agree`` names with ``{kind}`` filled in (``unique_{kind}_agree``,
+    ``first_in_{kind}``); none where the kind was not run."""
+    counts = []
+    for kind, name in REFITS:
+        fits, agreed = row.get(f"{kind}_fits"), row.get(agree.format(kind=kind))
+        if _finite(fits) and int(fits) > 0 and _finite(agreed):
+            counts.append(f"{int(agreed)}/{int(fits)} {name}")
+    return counts
+
+
 def axis_sentence(row: Mapping, primary_row: Mapping | None, primary: str) -> str:
     """One sentence on one axis in one contrast, citing the numbers behind its flag."""
     contrast, axis = row["contrast"], row["axis"]
@@ -132,12 +148,7 @@ def axis_sentence(row: Mapping, primary_row: Mapping | None, primary: str) -> st
             head += f" (opposite: {primary_flag} in {primary})"
         elif label == "unknown":
             head += f" (no {primary} result to compare)"
-        kept = []
-        for kind, name in (("loo", "leave-one-patient-out fits"), ("boot", "bootstrap resamples of the patients")):
-            fits = row.get(f"{kind}_fits")
-            agree = row.get(f"unique_{kind}_agree") if label else row.get(f"flag_{kind}_agree")
-            if _finite(fits) and int(fits) > 0 and _finite(agree):
-                kept.append(f"{int(agree)}/{int(fits)} {name}")
+        kept = refit_counts(row, "unique_{kind}_agree" if label else "flag_{kind}_agree")
         if kept:
             head += f" [{label.replace('_', ' ') if label else row['flag']} in {', '.join(kept)}]"
     else:
@@ -220,9 +231,7 @@ def rationale_markdown(table: pd.DataFrame, ranked: pd.DataFrame, targets: Targe
             text = f"{r['rank']}. {r['therapy']}: covers {r['n_covered']} of {r['n_flagged']}"
             text += f" ({r['covers'].replace(';', ', ')}; receptors hit {r['receptors_hit']})"
             if r["rank"] == 1:
-                kept = [f"{int(r[f'first_in_{kind}'])}/{int(r[f'{kind}_fits'])} {name}"
-                        for kind, name in (("loo", "leave-one-out fits"), ("boot", "bootstrap resamples"))
-                        if f"first_in_{kind}" in r and _finite(r.get(f"{kind}_fits")) and int(r[f"{kind}_fits"]) > 0]
+                kept = refit_counts(r, "first_in_{kind}")
                 if kept:
                     text += f"; ranked first in {', '.join(kept)}"
             if r["uncovered"]:
