@@ -436,6 +436,17 @@ def test_workflow_plans_before_download_and_validates_in_the_cohort_job(geo_serv
     assert "rule cohort:" not in again.stdout
 
 
+@pytest.mark.workflow
+def test_shipped_gse98894_config_plans_the_target_stage_without_normal_tissue(tmp_path: Path) -> None:
+    """config/gse98894.yaml as shipped (no normals, no patients): the dry run plans the whole workflow, the target
+    stage included (judged in metastasis vs primary), without touching the network and without a deprecation."""
+    dry = run_workflow(tmp_path, REPO / "config" / "gse98894.yaml", "-n")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    for rule in ("geo_download", "import_cohort", "axis_tests", "targets", "target_plots", "report"):
+        assert f"rule {rule}:" in dry.stdout, dry.stdout[-3000:]
+    assert "Deprecated" not in dry.stderr and "Input error" not in dry.stderr
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # A tar cut short without Content-Length; a download killed half-way
 

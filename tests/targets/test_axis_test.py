@@ -12,7 +12,14 @@ from target_rationale.admixture.adjust import HOST_LAYER
 from target_rationale.cohort.design import Contrast, contrast_vector
 from target_rationale.targets.axis_test import axis_tests, bootstrap, leave_one_out
 from target_rationale.targets.config import FlagRule, Targets
-from target_rationale.targets.flags import calibrated_flags, direct_contrast, loo_flags, stability, uniqueness
+from target_rationale.targets.flags import (
+    calibrated_flags,
+    direct_contrast,
+    loo_flags,
+    stability,
+    unique_column,
+    uniqueness,
+)
 from target_rationale.targets.rationale import first_in_fits
 
 PRIM, MET, DIRECT = "primary_vs_normal", "liver_met_vs_normal", "liver_met_vs_primary"
@@ -126,7 +133,8 @@ def test_leave_one_patient_out_counts_the_fits_that_keep_each_call() -> None:
     contrast is also tested in every fit. With a weaker effect (0.75) on the same cohort the flag is borderline
     (Holm p 0.023) and not stable: 5 of 8 fits keep it."""
 
-    targets = Targets(axes={}, drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM)
+    targets = Targets(axes={}, drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM,
+                      metastasis_vs_primary=DIRECT)
     qc = cohort(1, {("A", "liver_metastasis"): 1.0})
     loo = leave_one_out(qc, qc.obs, CONTRASTS, AXES)
     assert sorted(loo["left_out"].unique()) == [f"p{i}" for i in range(8)]
@@ -141,7 +149,7 @@ def test_leave_one_patient_out_counts_the_fits_that_keep_each_call() -> None:
     assert (counts["loo_fits"] == 8).all()
     assert counts.loc[(MET, "A"), "flag_loo_agree"] == 8 and counts.loc[(MET, "A"), "unique_loo_agree"] == 8
     assert pd.isna(counts.loc[(PRIM, "A"), "unique_loo_agree"])
-    assert first_in_fits(fits, targets).attrs["fits"] == 8
+    assert first_in_fits(fits, full, targets).attrs["fits"] == 8
 
     weak = cohort(1, {("A", "liver_metastasis"): 0.75})
     weak_fits = loo_flags(leave_one_out(weak, weak.obs, CONTRASTS, AXES), targets, DIRECT)
@@ -153,7 +161,8 @@ def test_patient_bootstrap_is_seeded_pairs_resampled_patients_and_measures_stabi
     """50 resamples of the 8 patients (with replacement, each drawn patient's samples together, a patient drawn
     twice is two patients): the same seed gives the same table; the planted A stays up and unique in at least 90%
     of them (the borderline 0.75 effect's unique label in far fewer), B is almost never flagged."""
-    targets = Targets(axes={}, drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM)
+    targets = Targets(axes={}, drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM,
+                      metastasis_vs_primary=DIRECT)
     qc = cohort(1, {("A", "liver_metastasis"): 1.0})
     boot = bootstrap(qc, qc.obs, CONTRASTS, AXES, replicates=50, seed=7)
     assert boot.equals(bootstrap(qc, qc.obs, CONTRASTS, AXES, replicates=50, seed=7))
@@ -175,7 +184,7 @@ def test_patient_bootstrap_is_seeded_pairs_resampled_patients_and_measures_stabi
                           key="replicate")
     kept = sum(f.set_index(["contrast", "axis"]).loc[(MET, "A"), "unique"] == "unique" for f in weak_fits.values())
     assert 5 < kept < 40  # 29 (the flag itself: 44)
-    assert first_in_fits(fits, targets, "boot").name == "first_in_boot"
+    assert first_in_fits(fits, full, targets, "boot").name == "first_in_boot"
 
 
 def test_bootstrap_without_patients_resamples_samples() -> None:
@@ -187,3 +196,30 @@ def test_bootstrap_without_patients_resamples_samples() -> None:
     boot = bootstrap(qc, qc.obs, unpaired, AXES, replicates=5, seed=1)
     assert boot.groupby("replicate").size().tolist() == [6] * 5
     assert (boot["test_df"] == 21).all()
+
+
+def test_a_cohort_of_primaries_and_metastases_only_flags_what_differs_between_them() -> None:
+    """No normal tissue, no patient ids (as GSE98894): the unpaired metastasis-vs-primary contrast alone. Planted:
+    A up in metastases (1.0); B up by 0.8 in both sites, which this cohort cannot see (no normals) and must not
+    call. The null twin has B only. Seed 1 (over seeds 0-29: A flagged in 29, B left unflagged in 27, the twin
+    flag-free in 27)."""
+    unpaired = [Contrast(DIRECT, "site", "liver_metastasis", "primary", "~ site")]
+    targets = Targets(axes={}, drugs={}, flag=FlagRule.from_config(), metastasis=None, primary=None,
+                      metastasis_vs_primary=DIRECT)
+
+    def flags(effects: dict[tuple[str, str], float]) -> pd.DataFrame:
+        qc = cohort(1, effects)
+        qc = qc[(qc.obs["site"] != "normal").to_numpy()].copy()
+        qc.obs = qc.obs.drop(columns="patient")
+        flagged = calibrated_flags(axis_tests(qc, qc.obs, unpaired, AXES))
+        flagged["unique"] = unique_column(flagged, targets)
+        return flagged.set_index("axis")
+
+    shared = {("B", "liver_metastasis"): 0.8, ("B", "primary"): 0.8}
+    planted = flags({("A", "liver_metastasis"): 1.0, **shared})
+    assert planted["flag"].to_dict() == {"A": "up", "B": "none"}
+    assert planted.loc["A", "test_effect"] == pytest.approx(1.0, abs=0.3)
+    assert (planted["test_df"] == 24 - 8 - 2).all()  # 16 samples, ~ site: no patient terms
+    assert (planted["unique"] == "").all()  # no normals: no shared / unique to call
+    twin = flags(shared)
+    assert (twin["flag"] == "none").all()

@@ -151,7 +151,7 @@ def test_calibrated_flags_need_holm_and_the_effect_floor() -> None:
 
 def test_flags_come_from_the_test_when_there_is_one() -> None:
     targets = Targets(axes={"FGFR": Axis("FGFR", ("FGFR1",), ("FGF1",), terms=("GO:0008543",))},
-                      drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM)
+                      drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM, metastasis_vs_primary=None)
     de = {MET: de_table({"FGFR1": (1.0, 0.01), "FGF1": (1.0, 0.01)}),
           PRIM: de_table({"FGFR1": (1.0, 0.01), "FGF1": (1.0, 0.01)})}
     gsea = {(MET, "GO_BP"): gsea_table([("GO:0008543", 2.0, 0.01, "FGFR1")]),
@@ -203,7 +203,7 @@ def test_user_added_axis_and_drug_flow_through_the_axes_table_and_the_rationale(
 
 def test_liver_caveat_names_liver_signature_genes_behind_the_evidence() -> None:
     targets = Targets(axes={"FGFR": Axis("FGFR", ("FGFR1",), ("FGF1",), terms=("GO:0008543",))},
-                      drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM)
+                      drugs={}, flag=FlagRule.from_config(), metastasis=MET, primary=PRIM, metastasis_vs_primary=None)
     de = {MET: de_table({"FGFR1": (1.0, 0.01), "FGF1": (1.0, 0.01), "ALB": (8.0, 1e-20)}, liver={"ALB"}),
           PRIM: de_table({"FGFR1": (1.0, 0.01), "FGF1": (1.0, 0.01)})}
     gsea = {(MET, "GO_BP"): gsea_table([("GO:0008543", 2.0, 0.01, "FGFR1;ALB;FGA")]),

@@ -21,7 +21,7 @@ from target_rationale.targets.scores import write_scores
 TARGETS = Targets(axes={"MET": Axis("MET", ("MET",), ("HGF",), terms=("GO:0048012",)),
                         "EGFR": Axis("EGFR", ("EGFR",), ("EGF",))},
                   drugs={"crizotinib": Drug("crizotinib", ("MET", "ALK"))}, flag=FlagRule.from_config(),
-                  metastasis=MET, primary=PRIM)
+                  metastasis=MET, primary=PRIM, metastasis_vs_primary=None)
 
 
 def test_write_scores_puts_the_axis_scores_next_to_the_sample_sheet(tmp_path) -> None:

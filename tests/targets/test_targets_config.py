@@ -12,8 +12,9 @@ import pytest
 import yaml
 from axis_inputs import MET, PRIM, write_targets
 from conftest import REPO
+from target_rationale.cohort.design import Contrast
 from target_rationale.core.errors import InputError
-from target_rationale.targets.config import SCHEMA_PATH, FlagRule, Targets, load_targets
+from target_rationale.targets.config import SCHEMA_PATH, FlagRule, Targets, infer_direct, load_targets
 
 
 def test_shipped_targets_load_with_the_four_axes_the_five_drugs_and_the_default_rule() -> None:
@@ -39,12 +40,17 @@ def test_the_schema_is_the_one_source_of_the_flag_rule_and_contrast_defaults(tmp
     targets = load_targets(minimal)
     assert targets.flag == FlagRule(**defaults)
     assert (targets.metastasis, targets.primary) == tuple(schema["properties"]["contrasts"]["default"].values())
+    assert targets.metastasis_vs_primary is None  # found among the workflow's contrasts, with a deprecation line
+    # a section given is the roles: a role it leaves out is not named (no cohort without normals gets the
+    # demo's tumour-vs-normal names by default)
     partial = write_targets(tmp_path, {"axes": {"A": {"receptors": ["R"]}}, "drugs": {"d": {"targets": ["R"]}},
-                                       "flag": {"score_p": 0.01}, "contrasts": {"primary": "other"}}, "partial.yaml")
+                                       "flag": {"score_p": 0.01},
+                                       "contrasts": {"metastasis_vs_primary": "met_vs_prim"}}, "partial.yaml")
     targets = load_targets(partial)
     assert targets.flag == FlagRule(**{**defaults, "score_p": 0.01})
-    assert (targets.metastasis, targets.primary) == (schema["properties"]["contrasts"]["default"]["metastasis"],
-                                                     "other")
+    assert (targets.metastasis, targets.primary, targets.metastasis_vs_primary) == (None, None, "met_vs_prim")
+    assert targets.judged == "met_vs_prim" and not targets.compares
+    assert targets.roles == {"met_vs_prim": "metastasis_vs_primary"}
 
 
 @pytest.mark.parametrize(("data", "expected"), [
@@ -84,3 +90,52 @@ def test_every_problem_gets_its_own_line_and_unknown_contrasts_are_named(tmp_pat
                          "good.yaml")
     with pytest.raises(InputError, match=r"contrasts.metastasis: 'met_vs_normal' is not a contrast"):
         load_targets(good, contrasts=["prim_vs_normal", "other"])
+
+
+CONTRASTS = [Contrast(PRIM, "site", "primary", "normal", "~ site"),
+             Contrast(MET, "site", "liver_metastasis", "normal", "~ site"),
+             Contrast("liver_met_vs_primary", "site", "liver_metastasis", "primary", "~ site"),
+             Contrast("primary_vs_liver_met", "site", "primary", "liver_metastasis", "~ site")]
+MINIMAL = {"axes": {"MET": {"receptors": ["MET"]}}, "drugs": {"crizotinib": {"targets": ["MET"]}}}
+
+
+@pytest.mark.parametrize(("roles", "expected"), [
+    ({}, "contrasts: name `metastasis` (metastasis vs normal tissue) or `metastasis_vs_primary` (a cohort without "
+         "normal tissue): the stage judges axes in one of them"),
+    ({"primary": PRIM}, "contrasts: `primary` is compared with `metastasis`, which is not named"),
+    ({"metastasis": MET, "primary": PRIM, "metastasis_vs_primary": MET},
+     f"contrasts: metastasis and metastasis_vs_primary are both '{MET}'"),
+    ({"metastasis": MET, "primary": PRIM, "metastasis_vs_primary": "primary_vs_liver_met"},
+     "contrasts.metastasis_vs_primary: 'primary_vs_liver_met' compares 'primary' with 'liver_metastasis'; name the "
+     "contrast of 'liver_metastasis' (metastasis' target) vs 'primary' (primary's target)"),
+    ({"metastasis_vs_primary": "met_vs_prim"}, "contrasts.metastasis_vs_primary: 'met_vs_prim' is not a contrast"),
+], ids=["none", "primary-alone", "same-contrast", "reversed", "unknown"])
+def test_roles_that_cannot_work_are_named_in_the_file_or_in_the_config(tmp_path, roles, expected) -> None:
+    path = write_targets(tmp_path, {**MINIMAL, "contrasts": roles})
+    with pytest.raises(InputError) as err:
+        load_targets(path, contrasts=CONTRASTS)
+    assert len(err.value.problems) == 1 and err.value.problems[0].startswith(f"targets file '{path}': {expected}"), \
+        err.value.problems
+    # the same roles given by the workflow config's target_contrasts replace a good section, and are reported there
+    good = write_targets(tmp_path, {**MINIMAL, "contrasts": {"metastasis": MET, "primary": PRIM}}, "good.yaml")
+    with pytest.raises(InputError) as err:
+        load_targets(good, contrasts=CONTRASTS, roles=roles)
+    assert err.value.problems[0].startswith(f"config: target_{expected}"), err.value.problems
+
+
+def test_a_cohort_without_normals_names_only_the_direct_contrast_and_old_files_find_it_with_a_deprecation(
+        tmp_path) -> None:
+    shipped = REPO / "config" / "targets.yaml"
+    only = load_targets(shipped, contrasts=CONTRASTS, roles={"metastasis_vs_primary": "liver_met_vs_primary"})
+    assert (only.metastasis, only.primary, only.judged, only.compares) == (None, None, "liver_met_vs_primary", False)
+    assert infer_direct(only, CONTRASTS) == (only, None)
+    full = load_targets(shipped, contrasts=CONTRASTS)
+    assert (full.metastasis_vs_primary, full.compares, full.judged) == ("liver_met_vs_primary", True, MET)
+    old = load_targets(write_targets(tmp_path, {**MINIMAL, "contrasts": {"metastasis": MET, "primary": PRIM}}),
+                       contrasts=CONTRASTS)
+    found, note = infer_direct(old, CONTRASTS)
+    assert old.metastasis_vs_primary is None and found.metastasis_vs_primary == "liver_met_vs_primary"
+    assert note == ("targets contrasts: metastasis_vs_primary is not named, so 'liver_met_vs_primary' (found by its "
+                    "levels) is used; name it (`metastasis_vs_primary: liver_met_vs_primary`): finding it by its "
+                    "levels will be removed")
+    assert infer_direct(old, CONTRASTS[:2]) == (old, None)  # no such contrast: a difference in significance

@@ -27,12 +27,14 @@ from target_rationale.planning import (
     filter_problems,
     fit_settings,
     highlight_genes,
+    infer_direct,
     load_targets,
     plan_fits,
     plan_import,
     plan_admixture,
     plan_inputs,
     result,
+    TARGET_ROLE_KEYS,
     wald_settings,
     validate_inputs,
 )
@@ -144,9 +146,14 @@ TARGETS_FILE = resolve(config["targets"]) if config["targets"] else None
 TARGETS = None
 if TARGETS_FILE:
     try:
-        TARGETS = load_targets(TARGETS_FILE, contrasts=list(CONTRASTS))
+        TARGETS = load_targets(TARGETS_FILE, contrasts=CONTRASTS.values(), roles=config["target_contrasts"])
     except InputError as _error:
         stop(_error.problems)
+    TARGETS, _note = infer_direct(TARGETS, CONTRASTS.values())
+    if _note:
+        print(f"Deprecated: {_note}", file=sys.stderr)
+# The contrasts by role, as resolved here: the targets job reads them as a param.
+TARGET_ROLES = {role: getattr(TARGETS, role) for role in TARGET_ROLE_KEYS} if TARGETS else {}
 
 # ---- enrichment: contrasts whose significance classifies terms as shared / unique -----------------------------
 

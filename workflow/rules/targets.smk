@@ -79,6 +79,7 @@ rule targets:
                         category="8. Therapy rationale"),
     params:
         contrasts=list(CONTRASTS.values()),
+        roles=TARGET_ROLES,
         collections=list(COLLECTIONS),
         alpha=config["diffexp"]["alpha"],
         term_fdr=config["enrichment"]["term_fdr"],
@@ -106,7 +107,7 @@ rule target_plots:
         **figure("grid", result("targets_figure", plot="evidence"), "evidence", "7. Target axes"),
     params:
         axes=AXIS_GENES,
-        group=CONTRASTS[TARGETS.metastasis].variable if TARGETS else None,
+        group=CONTRASTS[TARGETS.judged].variable if TARGETS else None,
         annotate="patient" if "patient" in INPUTS.sheet.columns else None,
     log:
         "logs/targets/target_plots.log",

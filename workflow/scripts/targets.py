@@ -17,7 +17,7 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
                                     {pair: read_tsv(p) for pair, p in zip(pairs, snakemake.input.camera)}),
         ora_tables={**{(c, k, "up"): read_tsv(p) for (c, k), p in zip(pairs, snakemake.input.ora_up)},
                     **{(c, k, "down"): read_tsv(p) for (c, k), p in zip(pairs, snakemake.input.ora_down)}},
-        targets=load_targets(snakemake.input.targets),
+        targets=load_targets(snakemake.input.targets, roles=snakemake.params.roles),
         scores=read_tsv(snakemake.input.scores).set_index("sample"),
         tests=read_tsv(snakemake.input.tests),
         loo=read_tsv(snakemake.input.loo),

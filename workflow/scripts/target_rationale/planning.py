@@ -34,13 +34,14 @@ from target_rationale.diffexp.settings import FitSettings, WaldSettings
 from target_rationale.enrichment.settings import EnrichSettings
 from target_rationale.genesets.sources.registry import cache_key
 from target_rationale.paths import result
-from target_rationale.targets.config import Targets, load_targets
+from target_rationale.targets.config import ROLE_KEYS as TARGET_ROLE_KEYS
+from target_rationale.targets.config import Targets, infer_direct, load_targets
 
 __all__ = [
-    "COMMAND_VARIABLE", "InputError", "plan_admixture", "cache_key", "cohort_config_problems",
+    "COMMAND_VARIABLE", "InputError", "TARGET_ROLE_KEYS", "plan_admixture", "cache_key", "cohort_config_problems",
     "config_problems", "curve_terms", "design_variables", "direct_comparison", "enrich_settings", "filter_problems",
-    "fit_name", "fit_settings", "highlight_genes", "load_targets", "plan_fits", "plan_import", "plan_inputs", "result",
-    "validate_inputs", "wald_settings",
+    "fit_name", "fit_settings", "highlight_genes", "infer_direct", "load_targets", "plan_fits", "plan_import",
+    "plan_inputs", "result", "validate_inputs", "wald_settings",
 ]
 
 

@@ -24,6 +24,7 @@ from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
 from target_rationale.core.tsv import read_tsv
 from target_rationale.paths import result
+from target_rationale.report.answer import glance_html, metastasis_contrast
 from target_rationale.report.measured import AXIS_OPERATING_CHARACTERISTICS
 from target_rationale.report.render import (
     Table,
@@ -35,7 +36,6 @@ from target_rationale.report.render import (
     markdown_to_html,
     table_html,
 )
-from target_rationale.targets.rationale import refit_counts
 
 #: QC flags: a sample is flagged when its library is below this fraction of the median library size ...
 SMALL_LIBRARY = 1 / 3
@@ -167,43 +167,12 @@ def section(anchor: str, title: str, content: Iterable[str]) -> str:
     return f'<section id="{anchor}"><h2>{esc(title)}</h2>\n' + "\n".join(content) + "\n</section>"
 
 
-def metastasis_contrast(axes: pd.DataFrame | None) -> str | None:
-    """The contrast the target stage judges axes in (the one whose rows say shared / unique), if any."""
-    if axes is None or "unique" not in axes:
-        return None
-    judged = axes.loc[axes["unique"].notna(), "contrast"]
-    return str(judged.iloc[0]) if len(judged) else None
-
-
 def glance(ctx: ReportContext) -> list[str]:
-    """The answer in two sentences: flagged axes in the judged contrast, and the best-covering therapy."""
-    axes = ctx.axes
-    judged = metastasis_contrast(axes)
-    if judged is None:
+    """The answer in two sentences (:func:`~.answer.glance_html`): flagged axes in the judged contrast, and the
+    best-covering therapy."""
+    if metastasis_contrast(ctx.axes) is None:
         return []
-    rows = axes[(axes["contrast"] == judged) & (axes["flag"] != "none")]
-    wording = {"unique": "unique to this contrast", "shared": "shared with the primary contrast",
-               "unconfirmed": "flagged here only, but not different from primaries",
-               "shared_stronger_in_metastasis": "shared with the primary contrast, stronger here",
-               "shared_stronger_in_primary": "shared with the primary contrast, stronger there"}
-    def stable(row) -> str:
-        kept = refit_counts(row._asdict(), "unique_{kind}_agree")
-        return "; " + ", ".join(kept) if kept else ""
-
-    flagged = "; ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)} ({esc(wording.get(r.unique, r.unique))}"
-                        f"{esc(stable(r))})" for r in rows.itertuples()) or "no axis flagged"
-    sentences = [f"Flagged in <code>{esc(judged)}</code>: {flagged}."]
-    rationale = read_table(ctx.path("rationale_table"))
-    if len(rationale) and len(rows):
-        best = rationale.iloc[0]
-        if int(best["n_covered"]) > 0:
-            sentences.append(f"Best-covering therapy: <strong>{esc(best['therapy'])}</strong> (covers "
-                             f"{int(best['n_covered'])} of {int(best['n_flagged'])} axes flagged up: "
-                             f"{esc(best['covers'])}).")
-        else:
-            sentences.append("No configured drug covers an axis flagged up: no therapy is named.")
-    return ["<div class='glance'><h3>At a glance</h3><p>" + " ".join(sentences)
-            + " Evidence in section 4, caveats in section 6.</p></div>"]
+    return glance_html(ctx.axes, read_table(ctx.path("rationale_table")))
 
 
 def cohort_section(ctx: ReportContext) -> str:
@@ -413,7 +382,8 @@ def targets_section(ctx: ReportContext) -> str:
                        ["<p>The target-axis stage is off (<code>targets: null</code>).</p>"])
     genes = read_table(ctx.path("axis_genes_table"))
     rationale = read_table(ctx.path("rationale_table"))
-    axis_columns = ["contrast", "axis", "flag", "unique", "test_effect", "test_p", "test_p_holm", "vote_flag",
+    axis_columns = ["contrast", "axis", "role", "flag", "unique", "compartment", "receptors_supported",
+                    "test_effect", "test_p", "test_p_holm", "vote_flag",
                     "vote_genes", "vote_pathway", "vote_score",
                     "n_genes_measured", "n_genes_up", "n_genes_down", "best_term", "best_term_name", "best_nes",
                     "best_fdr", "score_diff", "score_p"]
@@ -426,7 +396,9 @@ def targets_section(ctx: ReportContext) -> str:
               "<h3>Therapy rationale</h3>",
               markdown_to_html(ctx.path("rationale_markdown").read_text()),
               table_html(Table(rationale, source=result("rationale_table"),
-                               caption="Drugs and drug pairs ranked by the flagged axes they cover."),
+                               caption="Drugs and drug pairs ranked by the evidence: weighted coverage of "
+                                       "the flagged axes through receptors with evidence, then fewer drugs, then "
+                                       "the covered axes' test strength (`why` says it per therapy)."),
                          "rationale"),
               ctx.image("targets_figure", "Per-sample axis scores by group.", plot="axis_scores"),
               ctx.image("targets_figure", "Expression of each axis's genes per sample.", plot="axis_genes"),

@@ -1,8 +1,12 @@
-"""The target-rationale configuration (``config/targets.yaml``): axes, drugs, the flag rule and the two contrasts.
+"""The target-rationale configuration (``config/targets.yaml``): axes, drugs, the flag rule and the contrasts by role.
 
 :func:`load_targets` reads and validates the file against ``workflow/schemas/targets.schema.yaml`` and returns a
 typed :class:`Targets`. The schema is the one source of the defaults: :class:`FlagRule` and :class:`Targets` fill
 what the file leaves out from it (:meth:`FlagRule.from_config`, :func:`parse_targets`).
+
+The contrasts are named by role (:data:`ROLE_KEYS`): ``metastasis`` (metastasis vs normal tissue), ``primary``
+(primary vs normal tissue) and ``metastasis_vs_primary`` (the direct contrast); a cohort without normal tissue
+names only the last. :func:`resolve_roles` checks them against the workflow's contrasts.
 
 The vote values (``up`` / ``down`` / ``none``) and gene roles used by the evidence lines are defined here too.
 """
@@ -10,7 +14,7 @@ The vote values (``up`` / ``down`` / ``none``) and gene roles used by the eviden
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +22,18 @@ import jsonschema
 import pandas as pd
 import yaml
 
+from target_rationale.cohort.design import Contrast, direct_between
 from target_rationale.core.errors import InputError
 from target_rationale.core.schema import (
     SCHEMA_DIR,
     error_message,
     key_name,
+    load_schema,
     load_yaml,
     short,
     short_list,
     size_problems,
+    subschema,
     with_defaults,
 )
 
@@ -39,6 +46,8 @@ UP, DOWN, NONE = "up", "down", "none"
 ROLES = ("receptor", "ligand", "marker")
 #: Roles counted by the gene evidence line.
 CORE_ROLES = ("receptor", "ligand")
+#: The roles a contrast can play in the target stage (``contrasts:`` keys of the targets file).
+ROLE_KEYS = ("metastasis", "primary", "metastasis_vs_primary")
 
 
 @dataclass(frozen=True)
@@ -147,7 +156,7 @@ class FlagRule:
 
 @dataclass(frozen=True)
 class Targets:
-    """The whole of ``config/targets.yaml``: axes and drugs in file order, the flag rule and the two contrasts.
+    """The whole of ``config/targets.yaml``: axes and drugs in file order, the flag rule and the contrasts by role.
 
     No field has a default: :func:`parse_targets` fills what the file leaves out from the schema.
 
@@ -156,17 +165,68 @@ class Targets:
     axes : dict of str to Axis
     drugs : dict of str to Drug
     flag : FlagRule
-    metastasis : str
-        Contrast whose up-flagged axes the therapies should cover.
-    primary : str
-        Contrast against which an axis flagged in ``metastasis`` is called unique (not flagged here).
+    metastasis : str or None
+        Metastasis vs normal tissue: the contrast whose up-flagged axes the therapies should cover.
+    primary : str or None
+        Primary vs normal tissue: an axis flagged in ``metastasis`` and not here is unique to metastasis (when
+        ``metastasis_vs_primary`` confirms it).
+    metastasis_vs_primary : str or None
+        The direct contrast. Without ``metastasis`` (a cohort without normal tissue) the therapies cover the axes
+        flagged up here: up in metastases relative to primaries. None with both others named: :func:`infer_direct`
+        finds it among the contrasts.
     """
 
     axes: dict[str, Axis]
     drugs: dict[str, Drug]
     flag: FlagRule
-    metastasis: str
-    primary: str
+    metastasis: str | None
+    primary: str | None
+    metastasis_vs_primary: str | None
+
+    @property
+    def judged(self) -> str:
+        """The contrast whose up-flagged axes the therapies should cover: ``metastasis``, else
+        ``metastasis_vs_primary``."""
+        return str(self.metastasis or self.metastasis_vs_primary)
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """``{contrast: role}`` of the named roles."""
+        return {getattr(self, role): role for role in ROLE_KEYS if getattr(self, role)}
+
+    @property
+    def compares(self) -> bool:
+        """Whether shared / unique are called: both tumour-vs-normal contrasts are named."""
+        return bool(self.metastasis and self.primary)
+
+
+def role_problems(roles: Any) -> list[str]:
+    """One line per way the ``contrasts:`` roles (validated types) cannot work together (empty if none)."""
+    if not isinstance(roles, Mapping):
+        return []
+    named = {role: roles.get(role) for role in ROLE_KEYS if roles.get(role)}
+    problems = []
+    if not (named.get("metastasis") or named.get("metastasis_vs_primary") or named.get("primary")):
+        problems.append("contrasts: name `metastasis` (metastasis vs normal tissue) or `metastasis_vs_primary` (a "
+                        "cohort without normal tissue): the stage judges axes in one of them")
+    if named.get("primary") and not named.get("metastasis"):
+        problems.append("contrasts: `primary` is compared with `metastasis`, which is not named; name both "
+                        "tumour-vs-normal contrasts or only `metastasis_vs_primary`")
+    values = list(named.values())
+    for value in dict.fromkeys(v for v in values if values.count(v) > 1):
+        same = [r for r, v in named.items() if v == value]
+        problems.append(f"contrasts: {', '.join(same[:-1])} and {same[-1]} are "
+                        f"{'both' if len(same) == 2 else 'all'} {short(value)}; each role needs its own contrast")
+    return problems
+
+
+def roles_of(data: Mapping) -> dict[str, str | None]:
+    """The roles of a targets file: its ``contrasts:`` section (a role it leaves out is not named), or the
+    schema's default section when it has none."""
+    section = data.get("contrasts")
+    if section is None:
+        section = subschema(load_schema("targets"), "contrasts")["default"]
+    return {role: (str(section[role]) if section.get(role) else None) for role in ROLE_KEYS}
 
 
 def targets_problems(data: Any, schema: Mapping) -> list[str]:
@@ -194,11 +254,7 @@ def targets_problems(data: Any, schema: Mapping) -> list[str]:
             problems.append(f"{key}: must list at least one gene symbol")
         else:
             problems.append(f"{key}: {error_message(error)}")
-    contrasts = data.get("contrasts") or {}
-    if isinstance(contrasts, Mapping) and contrasts.get("metastasis") and \
-            contrasts.get("metastasis") == contrasts.get("primary"):
-        problems.append(f"contrasts: metastasis and primary are both {short(contrasts['metastasis'])}; name two "
-                        "different contrasts")
+    problems += role_problems(data.get("contrasts"))
     return problems
 
 
@@ -214,22 +270,55 @@ def parse_targets(data: Mapping) -> Targets:
     drugs = {str(name): Drug(name=str(name), targets=symbols(spec, "targets"),
                              note=" ".join(str(spec.get("note") or "").split()))
              for name, spec in data["drugs"].items()}
-    contrasts = with_defaults(data.get("contrasts"), "targets", "contrasts")
-    return Targets(axes=axes, drugs=drugs, flag=FlagRule.from_config(data.get("flag")),
-                   metastasis=str(contrasts["metastasis"]), primary=str(contrasts["primary"]))
+    return Targets(axes=axes, drugs=drugs, flag=FlagRule.from_config(data.get("flag")), **roles_of(data))
 
 
-def load_targets(path: str | Path, contrasts: Iterable[str] | None = None,
-                 schema_path: str | Path = SCHEMA_PATH) -> Targets:
+def contrast_problems(targets: Targets, contrasts: Iterable[Contrast | str]) -> list[str]:
+    """One line per role naming no contrast of the workflow config, or a ``metastasis_vs_primary`` that does
+    not compare the metastasis contrast's target with the primary contrast's (lines start ``contrasts.<role>``).
+    ``contrasts`` are the workflow's contrasts (names only: the direction is not checked)."""
+    contrasts = list(contrasts)
+    known = [c.name if isinstance(c, Contrast) else str(c) for c in contrasts]
+    problems = [f"contrasts.{role}: {short(name)} is not a contrast of the workflow config; set it to one of "
+                f"{', '.join(known)}" for name, role in targets.roles.items() if name not in known]
+    definitions = {c.name: c for c in contrasts if isinstance(c, Contrast)}
+    direct, met, prim = (definitions.get(str(getattr(targets, role))) for role in
+                         ("metastasis_vs_primary", "metastasis", "primary"))
+    if not problems and direct and met and prim and len({direct.variable, met.variable, prim.variable}) == 1 and \
+            (direct.target, direct.reference) != (met.target, prim.target):
+        problems.append(f"contrasts.metastasis_vs_primary: {short(direct.name)} compares {short(direct.target)} "
+                        f"with {short(direct.reference)}; name the contrast of {short(met.target)} (metastasis' "
+                        f"target) vs {short(prim.target)} (primary's target)")
+    return problems
+
+
+def infer_direct(targets: Targets, contrasts: Iterable[Contrast]) -> tuple[Targets, str | None]:
+    """``targets`` with ``metastasis_vs_primary`` found among ``contrasts`` when both tumour-vs-normal roles are
+    named and it is not, and the deprecation line saying so (None when nothing was inferred)."""
+    if not targets.compares or targets.metastasis_vs_primary:
+        return targets, None
+    name = direct_between(list(contrasts), str(targets.primary), str(targets.metastasis))
+    if name is None:
+        return targets, None
+    return replace(targets, metastasis_vs_primary=name), (
+        f"targets contrasts: metastasis_vs_primary is not named, so {short(name)} (found by its levels) is used; "
+        f"name it (`metastasis_vs_primary: {name}`): finding it by its levels will be removed")
+
+
+def load_targets(path: str | Path, contrasts: Iterable[Contrast | str] | None = None,
+                 roles: Mapping | None = None, schema_path: str | Path = SCHEMA_PATH) -> Targets:
     """Read, validate and type ``config/targets.yaml``.
 
     Parameters
     ----------
     path : str or path
         The targets YAML file.
-    contrasts : iterable of str, optional
-        Contrast names of the workflow config; when given, ``contrasts.metastasis`` and ``contrasts.primary``
-        must be among them.
+    contrasts : iterable of Contrast or str, optional
+        The workflow config's contrasts (or their names); when given, every role must name one of them
+        (:func:`contrast_problems`).
+    roles : mapping, optional
+        The workflow config's ``target_contrasts``: replaces the file's ``contrasts:`` (a role it leaves out is
+        not named); its problems are reported under ``config: target_contrasts``.
     schema_path : str or path
         JSON schema (draft 2020-12) to validate against; the shipped ``workflow/schemas/targets.schema.yaml``.
 
@@ -240,8 +329,8 @@ def load_targets(path: str | Path, contrasts: Iterable[str] | None = None,
     Raises
     ------
     InputError
-        One line per problem, each starting with the file and naming the key (``drugs.crizotinib: missing
-        required key(s) 'targets'``).
+        One line per problem, each starting with the file (or ``config: target_contrasts``) and naming the key
+        (``drugs.crizotinib: missing required key(s) 'targets'``).
     """
     path = Path(path)
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -251,16 +340,16 @@ def load_targets(path: str | Path, contrasts: Iterable[str] | None = None,
         raise InputError(f"targets file '{path}' does not exist") from err
     except ValueError as err:  # too large, not YAML, an alias bomb: one short line
         raise InputError(str(err)) from err
-    problems = targets_problems(data, schema)
+    problems = [f"targets file '{path}': {p}" for p in targets_problems(data, schema)]
+    if roles is not None and not problems:
+        data = {**data, "contrasts": {role: roles.get(role) for role in ROLE_KEYS}}
+    source = f"targets file '{path}'" if roles is None else "config: target_"
     if not problems:
+        role_lines = role_problems(data["contrasts"]) if roles is not None else []
         targets = parse_targets(data)
-        if contrasts is not None:
-            known = list(contrasts)
-            for role in ("metastasis", "primary"):
-                name = getattr(targets, role)
-                if name not in known:
-                    problems.append(f"contrasts.{role}: {short(name)} is not a contrast of the workflow config; "
-                                    f"set it to one of {', '.join(known)}")
+        if not role_lines and contrasts is not None:
+            role_lines = contrast_problems(targets, contrasts)
+        problems = [f"{source}: {line}" if roles is None else f"{source}{line}" for line in role_lines]
     if problems:
-        raise InputError([f"targets file '{path}': {p}" for p in problems])
+        raise InputError(problems)
     return targets

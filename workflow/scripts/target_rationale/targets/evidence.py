@@ -18,7 +18,8 @@ import pandas as pd
 
 from target_rationale.targets.config import DOWN, NONE, UP, Axis, Targets
 
-GENE_COLUMNS = ["contrast", "axis", "symbol", "role", "gene_id", "baseMean", "log2FoldChange", "padj", "direction",
+GENE_COLUMNS = ["contrast", "axis", "symbol", "role", "gene_id", "baseMean", "log2FoldChange", "pvalue", "padj",
+                "direction",
                 "liver_signature", "host_share", "host_dominated", "measured"]
 PATHWAY_COLUMNS = ["contrast", "axis", "terms_found", "n_terms_found", "terms_skipped", "best_term", "best_term_name",
                    "best_term_collection", "best_nes", "best_fdr", "n_terms_up", "n_terms_down", "terms_up",
@@ -59,7 +60,7 @@ def gene_evidence(de_tables: Mapping[str, pd.DataFrame], axis: Axis, alpha: floa
     Returns
     -------
     pandas.DataFrame
-        ``contrast, axis, symbol, role, gene_id, baseMean, log2FoldChange, padj, direction, liver_signature,
+        ``contrast, axis, symbol, role, gene_id, baseMean, log2FoldChange, pvalue, padj, direction, liver_signature,
         host_share, host_dominated, measured`` (the host columns from the DE table: 0 and False without them).
         ``direction`` is ``up`` / ``down`` when ``padj < alpha`` (by the sign of ``log2FoldChange``), else ``none``
         (also for NaN ``padj``, e.g. independent filtering). Genes absent from a table keep their
@@ -77,10 +78,12 @@ def gene_evidence(de_tables: Mapping[str, pd.DataFrame], axis: Axis, alpha: floa
                 share = float(gene["host_share"]) if "host_share" in by_symbol.columns else 0.0
                 dominated = bool(gene["host_dominated"]) if "host_dominated" in by_symbol.columns else False
                 rows.append([contrast, axis.name, symbol, role, gene.get("gene_id", np.nan),
-                             float(gene.get("baseMean", np.nan)), lfc, padj, _direction(lfc, padj, alpha), liver,
+                             float(gene.get("baseMean", np.nan)), lfc, float(gene.get("pvalue", np.nan)), padj,
+                             _direction(lfc, padj, alpha), liver,
                              share, dominated, True])
             else:
-                rows.append([contrast, axis.name, symbol, role, np.nan, np.nan, np.nan, np.nan, NONE, False, np.nan,
+                rows.append([contrast, axis.name, symbol, role, np.nan, np.nan, np.nan, np.nan, np.nan, NONE, False,
+                             np.nan,
                              False, False])
     return pd.DataFrame(rows, columns=GENE_COLUMNS)
 

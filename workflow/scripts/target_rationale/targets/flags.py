@@ -5,7 +5,10 @@ The flag comes from the calibrated axis test (:mod:`.axis_test`, limma's fry on 
 with the contrast's design): :func:`calibrated_flags` flags an axis ``up`` / ``down`` when its Holm-adjusted p-value
 across axes x contrasts is below ``flag.alpha`` and its mean log2 change reaches ``flag.min_effect``.
 :func:`uniqueness` then compares the flags of the metastasis and primary contrasts with the direct
-metastasis-vs-primary contrast when the config has one (:func:`unique_label`).
+metastasis-vs-primary contrast when the config has one (:func:`unique_label`; a cohort without normal tissue
+names only the direct contrast and gets no labels). For the ranking, :func:`compartment` says whether a flagged
+axis' cell-type markers move with it and :func:`supported_receptors` which of its receptors have evidence of their
+own.
 
 Three lines of evidence per contrast x axis stay in the table as reported evidence, each voting ``up`` / ``down``
 / ``none`` (their combination is ``vote_flag``; it was the flag before the calibrated test, and is the flag when
@@ -37,7 +40,7 @@ import pandas as pd
 
 from target_rationale.cohort.design import Contrast, direct_between
 from target_rationale.targets.axis_test import TEST_COLUMNS
-from target_rationale.targets.config import CORE_ROLES, DOWN, NONE, ROLES, UP, FlagRule, Targets
+from target_rationale.targets.config import CORE_ROLES, DOWN, NONE, ROLES, UP, FlagRule, Targets, infer_direct
 from target_rationale.targets.evidence import (
     PATHWAY_COLUMNS,
     genes_table,
@@ -48,12 +51,14 @@ from target_rationale.targets.evidence import (
 )
 from target_rationale.targets.score_stats import SCORE_COLUMNS, score_contrast
 
-AXES_COLUMNS = ["contrast", "axis", "flag", "unique", "loo_fits", "flag_loo_agree", "unique_loo_agree",
+AXES_COLUMNS = ["contrast", "axis", "role", "flag", "unique", "compartment", "loo_fits", "flag_loo_agree",
+                "unique_loo_agree",
                 "boot_fits", "flag_boot_agree", "unique_boot_agree",
                 *TEST_COLUMNS[2:], "test_p_holm", "vote_flag",
                 "vote_genes", "vote_pathway", "vote_score",
                 "n_genes", "n_genes_measured", "n_genes_up", "n_genes_down", "receptors_up", "receptors_down",
-                "ligands_up", "ligands_down", "markers_up", "markers_down", "not_measured",
+                "receptors_supported",
+                "ligands_up", "ligands_down", "markers_up", "markers_down", "marker_effect", "not_measured",
                 *PATHWAY_COLUMNS[2:], *SCORE_COLUMNS[2:], "liver_caveat", "host_caveat", "caveat"]
 #: Host share of a gene's reads from which a significant axis gene is named in the host caveat.
 HOST_CAVEAT_SHARE = 0.25
@@ -263,6 +268,19 @@ def uniqueness(flags: pd.DataFrame, metastasis: str, primary: str, direct: str |
     return pd.Series(labels, index=met.index, name="unique", dtype=object)
 
 
+def unique_column(flags: pd.DataFrame, targets: Targets, direct: str | None = None) -> np.ndarray:
+    """The ``unique`` column of ``contrast, axis, flag`` rows: :func:`uniqueness` on the metastasis rows when
+    both tumour-vs-normal roles are named (``direct``: the metastasis-vs-primary contrast, when in ``flags``),
+    empty elsewhere and always without them (no shared / unique to call)."""
+    labels = np.full(len(flags), "", dtype=object)
+    if targets.compares:
+        is_met = (flags["contrast"] == targets.metastasis).to_numpy()
+        unique = uniqueness(flags, str(targets.metastasis), str(targets.primary),
+                            direct if direct in set(flags["contrast"]) else None)
+        labels[is_met] = flags.loc[is_met, "axis"].map(unique).to_numpy()
+    return labels
+
+
 def loo_flags(loo: pd.DataFrame, targets: Targets, direct: str | None, key: str = "left_out"
               ) -> dict[str, pd.DataFrame]:
     """The flags and uniqueness labels of every refit: leave-one-out (:func:`~.axis_test.leave_one_out` rows,
@@ -271,17 +289,14 @@ def loo_flags(loo: pd.DataFrame, targets: Targets, direct: str | None, key: str 
     Returns
     -------
     dict of str to pandas.DataFrame
-        ``{fit: contrast, axis, flag, unique}``; Holm is taken within each fit, as on the full data.
+        ``{fit: contrast, axis, flag, test_p_holm, unique}``; Holm is taken within each fit, as on the full data.
     """
     fits = {}
     for fit, block in loo.groupby(key, sort=False):
-        flags = calibrated_flags(block.drop(columns=key), targets.flag)[["contrast", "axis", "flag"]]
-        labels = uniqueness(flags, targets.metastasis, targets.primary,
-                            direct if direct in set(flags["contrast"]) else None)
-        is_met = flags["contrast"] == targets.metastasis
-        flags["unique"] = ""
-        flags.loc[is_met, "unique"] = flags.loc[is_met, "axis"].map(labels).to_numpy()
-        fits[str(fit)] = flags.reset_index(drop=True)
+        flags = calibrated_flags(block.drop(columns=key), targets.flag)[["contrast", "axis", "flag", "test_p_holm"]]
+        flags = flags.reset_index(drop=True)
+        flags["unique"] = unique_column(flags, targets, direct)
+        fits[str(fit)] = flags
     return fits
 
 
@@ -313,6 +328,39 @@ def stability(table: pd.DataFrame, fits: Mapping[str, pd.DataFrame], kind: str =
                          f"unique_{kind}_agree": [unique_agree[k] if label else pd.NA
                                                   for k, label in zip(keys, has_label)]},
                         index=table.index).astype({f"unique_{kind}_agree": "Int64"})
+
+
+#: Values of ``compartment``: where a flagged axis' signal most plausibly sits.
+COMPARTMENTS = ("microenvironment", "no_marker_shift", "no_markers")
+
+
+def compartment(flag_value: str, marker_effect: float, min_effect: float) -> str:
+    """Whether a flagged axis' evidence rests on its cell-type markers: ``microenvironment`` when the mean log2
+    change of its measured markers has the flag's sign and at least ``min_effect`` (the marker cells, e.g.
+    endothelium or macrophages, change with the axis: read it as tissue composition), ``no_marker_shift`` when
+    the markers do not move that way, ``no_markers`` without measured markers; empty for an axis not flagged."""
+    if flag_value not in (UP, DOWN):
+        return ""
+    if not np.isfinite(marker_effect):
+        return "no_markers"
+    sign = 1 if flag_value == UP else -1
+    return "microenvironment" if sign * marker_effect >= min_effect else "no_marker_shift"
+
+
+def supported_receptors(gene_ev: pd.DataFrame | None, flag_value: str, alpha: float = 0.05) -> list[str]:
+    """The receptors of a flagged axis with evidence of their own, the ones a drug can cover it through.
+
+    The axis flag gatekeeps: only in a flagged axis are its measured receptors tested, by Holm on their DE
+    p-values at ``alpha``; a receptor is supported when its Holm-adjusted p is below ``alpha`` and its log2
+    change has the flag's sign. None for an axis not flagged.
+    """
+    if flag_value not in (UP, DOWN) or gene_ev is None or not len(gene_ev) or "pvalue" not in gene_ev.columns:
+        return []
+    receptors = gene_ev.loc[(gene_ev["role"] == "receptor") & gene_ev["measured"].astype(bool)]
+    adjusted = holm(receptors["pvalue"].astype(float))
+    sign = 1 if flag_value == UP else -1
+    keep = (adjusted < alpha) & (sign * receptors["log2FoldChange"].astype(float) > 0)
+    return [str(s) for s in receptors.loc[keep.to_numpy(), "symbol"]]
 
 
 def liver_caveat(gene_ev: pd.DataFrame, pathway_ev: Mapping | None, liver_genes: set[str]) -> str:
@@ -402,8 +450,11 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     Returns
     -------
     pandas.DataFrame
-        ``contrast, axis, flag, unique`` (set on the ``targets.metastasis`` rows, empty elsewhere; compared with
-        the direct metastasis-vs-primary contrast when ``contrasts`` has one), the test's columns and
+        ``contrast, axis, role`` (the contrast's role in ``targets``, empty for others), ``flag, unique`` (set
+        on the ``targets.metastasis`` rows when ``targets.primary`` is named, empty elsewhere; compared with
+        the metastasis-vs-primary contrast, found in ``contrasts`` when not named), ``compartment``
+        (:func:`compartment` of the flag and ``marker_effect``, the mean log2 change of the axis' measured
+        markers), the test's columns and
         ``test_p_holm``, the leave-one-out and bootstrap agreement (:func:`stability`; NA without the fits),
         ``vote_flag``
         and the three votes, gene counts and ';'-joined up/down genes by role,
@@ -434,6 +485,8 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
             row["vote_flag"] = combine_votes(votes.values(), targets.flag.min_lines)
             row.update(votes)
             core = ev.loc[ev["role"].isin(CORE_ROLES)]
+            markers = ev.loc[(ev["role"] == "marker") & ev["measured"].astype(bool), "log2FoldChange"]
+            row["marker_effect"] = float(markers.astype(float).mean()) if len(markers) else np.nan
             row.update(n_genes=len(core), n_genes_measured=int(core["measured"].sum()),
                        n_genes_up=int((core["direction"] == UP).sum()),
                        n_genes_down=int((core["direction"] == DOWN).sum()),
@@ -460,11 +513,14 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
         table["flag"] = tested["flag"].reindex(keys).fillna(NONE).to_numpy()
     else:
         table["flag"] = table["vote_flag"]
-    direct = direct_contrast(definitions.values(), targets.metastasis, targets.primary)
-    unique = uniqueness(table, targets.metastasis, targets.primary, direct if direct in de_tables else None)
-    is_met = table["contrast"] == targets.metastasis
-    table["unique"] = ""
-    table.loc[is_met, "unique"] = table.loc[is_met, "axis"].map(unique).to_numpy()
+    targets, _ = infer_direct(targets, definitions.values())
+    table["role"] = table["contrast"].map(targets.roles).fillna("")
+    table["unique"] = unique_column(table, targets, targets.metastasis_vs_primary)
+    table["compartment"] = [compartment(f, e, targets.flag.min_effect)
+                            for f, e in zip(table["flag"], table["marker_effect"].astype(float))]
+    table["receptors_supported"] = [
+        join_cell(supported_receptors(genes.loc[(genes["contrast"] == c) & (genes["axis"] == a)], f, alpha))
+        for c, a, f in zip(table["contrast"], table["axis"], table["flag"])]
     if loo_fits:
         table = pd.concat([table, stability(table, loo_fits)], axis=1)
     if boot_fits:

@@ -11,9 +11,9 @@ import pandas as pd
 from target_rationale.cohort.design import Contrast
 from target_rationale.core.io import write_atomic, write_tsv
 from target_rationale.core.jobs import LOG
-from target_rationale.targets.config import Targets
+from target_rationale.targets.config import Targets, infer_direct
 from target_rationale.targets.evidence import genes_table
-from target_rationale.targets.flags import axes_table, direct_contrast, loo_flags
+from target_rationale.targets.flags import axes_table, loo_flags
 from target_rationale.targets.rationale import first_in_fits, rationale, rationale_markdown
 
 
@@ -33,8 +33,8 @@ def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tu
     contrasts = list(contrasts)
     axis_names = list(targets.axes)
     sheet = scores.drop(columns=[c for c in axis_names if c in scores.columns])
-    direct = direct_contrast(contrasts, targets.metastasis, targets.primary)
-    fits = {kind: loo_flags(refits, targets, direct, key)
+    targets, _ = infer_direct(targets, contrasts)
+    fits = {kind: loo_flags(refits, targets, targets.metastasis_vs_primary, key)
             for kind, key, refits in (("loo", "left_out", loo), ("boot", "replicate", boot))
             if refits is not None and len(refits)}
     table = axes_table(de_tables, gsea_tables, ora_tables, targets, scores=scores[axis_names], sheet=sheet,
@@ -42,15 +42,17 @@ def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tu
                        tests=tests, loo_fits=fits.get("loo"), boot_fits=fits.get("boot"))
     ranked = rationale(table, targets)
     for kind, refits in fits.items():
-        first = first_in_fits(refits, targets, kind)
+        first = first_in_fits(refits, table, targets, kind)
         ranked[f"first_in_{kind}"] = ranked["therapy"].map(first).fillna(0).astype(int)
         ranked[f"{kind}_fits"] = first.attrs["fits"]
         LOG.info("%s: %s ranked first in %d of %d fits", kind, ranked.loc[0, "therapy"],
                  ranked.loc[0, f"first_in_{kind}"], first.attrs["fits"])
     for row in table.itertuples():
         LOG.info("%s / %s: flag %s%s", row.contrast, row.axis, row.flag, f" ({row.unique})" if row.unique else "")
-    LOG.info("best therapy: %s (covers %s; uncovered: %s)", ranked.loc[0, "therapy"], ranked.loc[0, "covers"],
-             ranked.loc[0, "uncovered"] or "none")
+    if ranked["rank"].notna().any():
+        LOG.info("best therapy: %s (%s)", ranked.loc[0, "therapy"], ranked.loc[0, "why"])
+    else:
+        LOG.info("no therapy covers an axis flagged up in %s", targets.judged)
     write_tsv(table, out["axes"])
     write_tsv(genes_table(de_tables, targets, alpha), out["genes"])
     write_tsv(ranked, out["rationale"])
