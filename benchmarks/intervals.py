@@ -1,15 +1,16 @@
-"""Intervals the benchmarks report with their rates."""
+"""Intervals the benchmarks report with their rates (the workflow's own Wilson interval, as a list for JSON)."""
 
 from __future__ import annotations
 
-import numpy as np
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "workflow" / "scripts"))
+
+from target_rationale.core.stats import Z95  # noqa: E402
+from target_rationale.core.stats import wilson as wilson_interval  # noqa: E402
 
 
-def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
+def wilson(k: int, n: int, z: float = Z95) -> list[float]:
     """95% Wilson score interval of the share ``k / n`` (NaN, NaN when ``n`` is 0)."""
-    if n == 0:
-        return [float("nan"), float("nan")]
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [float(max(0.0, centre - half)), float(min(1.0, centre + half))]
+    return list(wilson_interval(k, n, z))
