@@ -21,6 +21,7 @@ include: "workflow/rules/admixture.smk"
 include: "workflow/rules/diffexp.smk"
 include: "workflow/rules/enrichment.smk"
 include: "workflow/rules/targets.smk"
+include: "workflow/rules/patients.smk"
 include: "workflow/rules/report.smk"
 
 

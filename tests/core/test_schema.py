@@ -52,8 +52,9 @@ def renderings(value) -> set[str]:
         return {"null"}
     if isinstance(value, list):
         return {", ".join(map(str, value))}
-    if isinstance(value, dict):
-        return {"{" + ", ".join(f"{k}: {v}" for k, v in value.items()) + "}"}
+    if isinstance(value, dict):  # lists inside as YAML writes them: [a, b]
+        return {"{" + ", ".join(f"{k}: " + (f"[{', '.join(map(str, v))}]" if isinstance(v, list) else f"{v}")
+                                for k, v in value.items()) + "}"}
     if isinstance(value, float | int):
         return {str(value), f"{value:g}"}
     return {str(value), f'"{value}"'}

@@ -106,7 +106,7 @@ def test_report_is_self_contained_and_in_order(tiny_run: Path) -> None:
     assert "@import" not in text and "<link" not in text
     images = re.findall(r'<img src="data:image/png;base64,', text)
     # 3 QC + 3 volcanoes + 3 contrasts x 1 collection GSEA dots + 1 comparison heatmap + 3 target plots.
-    assert len(images) == 3 + 1 + 3 + 3 + 1 + 3  # QC, host tissue, volcanoes, GSEA dots, heatmap, targets
+    assert len(images) == 3 + 1 + 3 + 3 + 1 + 3 + 2  # QC, host, volcanoes, GSEA dots, heatmap, targets, patients
     headings = re.findall(r'<section id="(\w+)">', text)
     assert headings == ["cohort", "diffexp", "enrichment", "targets", "methods", "caveats"]
     assert "Simulated cohort." in text  # the tiny cohort's sample sheet says it is simulated
@@ -204,7 +204,7 @@ def test_snakemake_report_collects_every_category(tiny_run: Path, tmp_path: Path
     index = archive.read("report/report.html").decode()
     categories = sorted({m for path in (REPO / "workflow" / "rules").glob("*.smk")
                          for m in re.findall(r'(?<!sub)category="([^"]+)"', path.read_text())})
-    assert len(categories) == 9
+    assert len(categories) == 10
     for category in categories:
         assert category in index, category
     for data_file in ["report.html", "rationale.md", "liver_met_vs_normal.tsv", "pca.png", "GO_BP.tsv"]:
@@ -264,7 +264,7 @@ def test_report_renders_in_headless_chromium(tiny_run: Path, tmp_path: Path) -> 
     out = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert out["errors"] == []
     assert not re.search(r"CONSOLE.*(Uncaught|Error)", result.stderr)
-    assert out["images"] == 14 and out["broken"] == 0
+    assert out["images"] == 16 and out["broken"] == 0
     assert out["ascending"] == sorted(out["before"]) and out["descending"] == sorted(out["before"], reverse=True)
     samples = pd.read_csv(REPO / "tests" / "data" / "samples.tsv", sep="\t")["sample"]
     expected = [s for s in samples if s.startswith("T2_")]

@@ -63,6 +63,12 @@ def test_write_targets_writes_the_tables_and_the_markdown_it_computes(tmp_path) 
     assert len(pd.read_csv(out["genes"], sep="\t")) == 8
     assert pd.read_csv(out["rationale"], sep="\t")[["therapy", "covers"]].values.tolist() == [["crizotinib", "MET"]]
     assert (tmp_path / "rationale.md").read_text() == rationale_markdown(table, rationale(table, TARGETS), TARGETS)
+    # the patient stage's summary becomes the rationale's Patients section
+    write_targets(de, gsea, {}, TARGETS, scores, contrasts, alpha=0.05, pathway_fdr=0.25, ora_fdr=0.05,
+                  liver_genes=set(), out=out, patients="## Patients\n\n- EGFR: active in 3/5.\n")
+    text = (tmp_path / "rationale.md").read_text()
+    assert text.endswith("\n## Patients\n\n- EGFR: active in 3/5.\n")
+    assert text.index("## Caveats") < text.index("## Patients")
 
 
 def test_computing_modules_load_neither_the_figures_nor_scanpy() -> None:

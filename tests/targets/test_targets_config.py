@@ -25,6 +25,9 @@ def test_shipped_targets_load_with_the_four_axes_the_five_drugs_and_the_default_
     assert "hsa01521" in targets.axes["EGFR"].terms and "HALLMARK_ANGIOGENESIS" in targets.axes["VEGFR"].terms
     assert targets.axes["CSF1R"].genes["CSF1R"] == "receptor"  # listed as marker too; receptor wins
     assert targets.axes["VEGFR"].caveat and targets.axes["CSF1R"].caveat
+    share, source = targets.axes["EGFR"].reference_prevalence
+    assert share == 0.212 and "Xiao" in source
+    assert targets.axes["VEGFR"].reference_prevalence is None
     assert targets.flag == FlagRule.from_config()
     assert (targets.metastasis, targets.primary) == (MET, PRIM)
 

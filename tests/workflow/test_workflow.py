@@ -21,7 +21,8 @@ DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 #: DE and QC, target axes, provenance and report.
 DE_JOBS = {"qc_matrix": 1, "qc_plots": 1, "admixture": 1, "admixture_plot": 1, "fit": 2, "dispersion_plot": 2,
            "contrast": 3, "contrast_plots": 3,
-           "axis_scores": 1, "axis_tests": 1, "targets": 1, "target_plots": 1, "provenance": 1, "report": 1}
+           "axis_scores": 1, "axis_tests": 1, "targets": 1, "target_plots": 1, "patients": 1, "patient_plots": 1,
+           "provenance": 1, "report": 1}
 #: The host-tissue adjustment (admixture.adjust): the purified cohort and its VST, the unadjusted fits and tests.
 ADJUST_JOBS = {"purify": 1, "qc_matrix_adjusted": 1, "fit_unadjusted": 2, "contrast_unadjusted": 3}
 

@@ -29,6 +29,10 @@ from target_rationale.planning import (
     highlight_genes,
     infer_direct,
     load_targets,
+    patient_layout,
+    patient_sheet_problems,
+    PatientSettings,
+    pick,
     plan_fits,
     plan_import,
     plan_admixture,
@@ -154,6 +158,12 @@ if TARGETS_FILE:
         print(f"Deprecated: {_note}", file=sys.stderr)
 # The contrasts by role, as resolved here: the targets job reads them as a param.
 TARGET_ROLES = {role: getattr(TARGETS, role) for role in TARGET_ROLE_KEYS} if TARGETS else {}
+# The sites the patient stage reads (tumour levels, normal tissue), from the same roles, and its sheet columns.
+PATIENT_LAYOUT = patient_layout(TARGETS, CONTRASTS.values()) if TARGETS else None
+if TARGETS and _VALIDATED is not None:
+    _problems = patient_sheet_problems(_VALIDATED.sheet, config["patients"], SAMPLES)
+    if _problems:
+        stop(_problems)
 
 # ---- enrichment: contrasts whose significance classifies terms as shared / unique -----------------------------
 
@@ -242,7 +252,8 @@ def target_outputs():
     """The target-axis stage's files, unless `targets: null` turned the stage off."""
     if TARGETS is None:
         return []
-    return [*rules.axis_scores.output, *rules.axis_tests.output, *rules.targets.output, *rules.target_plots.output]
+    return [*rules.axis_scores.output, *rules.axis_tests.output, *rules.targets.output, *rules.target_plots.output,
+            *rules.patients.output, *rules.patient_plots.output]
 
 
 wildcard_constraints:

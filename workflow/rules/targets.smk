@@ -69,6 +69,7 @@ rule targets:
         bootstrap=rules.axis_tests.output.bootstrap,
         targets=TARGETS_FILE or [],
         liver_signature=LIVER_SIGNATURE,
+        patients=result("patients_summary"),  # rule patients (patients.smk, included after this file)
     output:
         axes=report(result("axes_table"), caption="../report/axes.rst", category="7. Target axes"),
         genes=report(result("axis_genes_table"), caption="../report/axis_genes_table.rst",

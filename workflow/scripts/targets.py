@@ -1,5 +1,7 @@
 """Rule `targets`: axis evidence per contrast, flags, uniqueness in metastases, and the therapy rationale."""
 
+from pathlib import Path
+
 from target_rationale.cohort.signatures import read_liver_signature
 from target_rationale.core.jobs import script_logging
 from target_rationale.core.tsv import read_tsv
@@ -27,5 +29,6 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         pathway_fdr=snakemake.params.term_fdr,
         ora_fdr=snakemake.params.ora_fdr,
         liver_genes=read_liver_signature(snakemake.input.liver_signature),
+        patients=Path(snakemake.input.patients).read_text(encoding="utf-8"),
         out=dict(snakemake.output.items()),
     )

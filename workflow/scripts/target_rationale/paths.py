@@ -57,6 +57,15 @@ LAYOUT: dict[str, str] = {
     "rationale_table": "targets/rationale.tsv",
     "rationale_markdown": "targets/rationale.md",
     "targets_figure": "targets/{plot}",
+    # patients
+    "patients_activity": "patients/activity.tsv",
+    "patients_prevalence": "patients/prevalence.tsv",
+    "patients_changes": "patients/changes.tsv",
+    "patients_associations": "patients/associations.tsv",
+    "patients_survival": "patients/survival.tsv",
+    "patients_survival_data": "patients/survival_data.tsv",
+    "patients_summary": "patients/summary.md",
+    "patients_figure": "patients/{plot}",
     # provenance and report
     "provenance": "provenance/{name}",
     "report_html": "report/report.html",

@@ -34,14 +34,17 @@ from target_rationale.diffexp.settings import FitSettings, WaldSettings
 from target_rationale.enrichment.settings import EnrichSettings
 from target_rationale.genesets.sources.registry import cache_key
 from target_rationale.paths import result
+from target_rationale.patients.settings import PatientSettings, covariate_problems, survival_problems
+from target_rationale.patients.settings import layout as patient_layout
 from target_rationale.targets.config import ROLE_KEYS as TARGET_ROLE_KEYS
 from target_rationale.targets.config import Targets, infer_direct, load_targets
 
 __all__ = [
     "COMMAND_VARIABLE", "InputError", "TARGET_ROLE_KEYS", "plan_admixture", "cache_key", "cohort_config_problems",
     "config_problems", "curve_terms", "design_variables", "direct_comparison", "enrich_settings", "filter_problems",
-    "fit_name", "fit_settings", "highlight_genes", "infer_direct", "load_targets", "plan_fits", "plan_import",
-    "plan_inputs", "result", "validate_inputs", "wald_settings",
+    "fit_name", "fit_settings", "highlight_genes", "infer_direct", "load_targets", "patient_layout",
+    "patient_sheet_problems", "PatientSettings", "pick", "plan_fits", "plan_import", "plan_inputs", "result",
+    "validate_inputs", "wald_settings",
 ]
 
 
@@ -162,3 +165,11 @@ def plan_admixture(section: Mapping, sheet: pd.DataFrame | None, reference: str,
 def enrich_settings(config: Mapping) -> dict:
     """The keys of ``enrichment:`` that rule ``enrich`` reads."""
     return pick(config["enrichment"], EnrichSettings)
+
+
+def patient_sheet_problems(sheet: pd.DataFrame, section: Mapping, sheet_name: str) -> list[str]:
+    """One line per sample-sheet column the ``patients:`` section names and the sheet cannot give (covariates,
+    survival time and event)."""
+    settings = PatientSettings.from_config(section)
+    return covariate_problems(sheet, settings.covariates, sheet_name) + \
+        survival_problems(sheet, settings.survival, sheet_name)

@@ -404,6 +404,16 @@ def targets_section(ctx: ReportContext) -> str:
               ctx.image("targets_figure", "Expression of each axis's genes per sample.", plot="axis_genes"),
               table_html(Table(genes, source=result("axis_genes_table"), hover={"symbol": "gene_id"},
                                caption="Every axis gene in every contrast."), "axis-genes")]
+    if ctx.path("patients_prevalence").exists():  # results of runs before the patient stage have none
+        # the patient stage's summary is the Patients section of the rationale above
+        blocks += [table_html(Table(read_table(ctx.path("patients_prevalence")), source=result("patients_prevalence"),
+                                    caption="Share of tumours with each axis active, per site, with 95% Wilson "
+                                            "intervals (per sample: results/patients/activity.tsv; per patient: "
+                                            "changes.tsv)."), "patients-prevalence"),
+                   ctx.image("patients_figure", "Axis activity per tumour by site, with the rule's threshold.",
+                             plot="activity"),
+                   ctx.image("patients_figure", "Per patient: the axis score in the primary and in the metastasis.",
+                             plot="changes")]
     return section("targets", "4. Target axes and therapy rationale", blocks)
 
 

@@ -65,6 +65,8 @@ class Axis:
         Gene-set term ids in any collection (``GO:0007173``, ``hsa04012``, ``WP673``, ``HALLMARK_ANGIOGENESIS``).
     caveat : str
         Text shown with the axis (what bulk RNA can show about it).
+    reference_prevalence : tuple of (float, str) or None
+        A published share of tumours with the axis active and its source, printed beside the cohort's.
     """
 
     name: str
@@ -73,6 +75,7 @@ class Axis:
     terms: tuple[str, ...] = ()
     markers: tuple[str, ...] = ()
     caveat: str = ""
+    reference_prevalence: tuple[float, str] | None = None
 
     @property
     def genes(self) -> dict[str, str]:
@@ -265,7 +268,10 @@ def parse_targets(data: Mapping) -> Targets:
 
     axes = {str(name): Axis(name=str(name), receptors=symbols(spec, "receptors"), ligands=symbols(spec, "ligands"),
                             terms=symbols(spec, "terms"), markers=symbols(spec, "markers"),
-                            caveat=" ".join(str(spec.get("caveat") or "").split()))
+                            caveat=" ".join(str(spec.get("caveat") or "").split()),
+                            reference_prevalence=(float(spec["reference_prevalence"]["share"]),
+                                                  " ".join(str(spec["reference_prevalence"]["source"]).split()))
+                            if spec.get("reference_prevalence") else None)
             for name, spec in data["axes"].items()}
     drugs = {str(name): Drug(name=str(name), targets=symbols(spec, "targets"),
                              note=" ".join(str(spec.get("note") or "").split()))

@@ -21,14 +21,15 @@ def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tu
                   ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets, scores: pd.DataFrame,
                   contrasts: Iterable[Contrast], alpha: float, pathway_fdr: float, ora_fdr: float,
                   liver_genes: set[str], out: Mapping[str, str], tests: pd.DataFrame | None = None,
-                  loo: pd.DataFrame | None = None, boot: pd.DataFrame | None = None) -> pd.DataFrame:
+                  loo: pd.DataFrame | None = None, boot: pd.DataFrame | None = None,
+                  patients: str = "") -> pd.DataFrame:
     """Rule ``targets``: the axes, genes and rationale tables and the readable rationale.
 
     ``pathway_fdr`` is the threshold of the ``fdr`` of ``gsea_tables``: the term test's (``enrichment.term_fdr``)
     when they come from :func:`~.evidence.with_term_tests`, as in the workflow. With the leave-one-out tests
     (``loo``) and the bootstrap tests (``boot``) the axes table counts the fits that agree with each flag and the
     rationale table how many fits rank each therapy first (``first_in_loo`` of ``loo_fits``, ``first_in_boot`` of
-    ``boot_fits``).
+    ``boot_fits``). ``patients`` (the patient stage's markdown summary) becomes the rationale's Patients section.
     """
     contrasts = list(contrasts)
     axis_names = list(targets.axes)
@@ -57,5 +58,7 @@ def write_targets(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tu
     write_tsv(genes_table(de_tables, targets, alpha), out["genes"])
     write_tsv(ranked, out["rationale"])
     text = rationale_markdown(table, ranked, targets)
+    if patients.strip():
+        text += "\n" + patients.strip() + "\n"
     write_atomic(out["markdown"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
     return table

@@ -1,0 +1,13 @@
+"""Rule `patient_plots`: axis activity by site, per-patient primary-to-metastasis changes."""
+
+from target_rationale.core.jobs import script_logging
+from target_rationale.core.tsv import read_tsv
+from target_rationale.patients.plots import write_patient_plots
+
+with script_logging(snakemake.log[0], outputs=snakemake.output):
+    write_patient_plots(
+        activity=read_tsv(snakemake.input.activity),
+        changes=read_tsv(snakemake.input.changes),
+        survival_data=read_tsv(snakemake.input.survival_data),
+        out=dict(snakemake.output.items()),
+    )
