@@ -17,10 +17,12 @@ from target_rationale.targets.flags import (
     axes_table,
     calibrated_flags,
     combine_votes,
+    compartment,
     direct_contrast,
     flag,
     gene_vote,
     holm,
+    markers_moved,
     pathway_vote,
     score_vote,
     uniqueness,
@@ -212,3 +214,13 @@ def test_liver_caveat_names_liver_signature_genes_behind_the_evidence() -> None:
     assert "ALB, FGA" in table.loc[MET, "liver_caveat"] and table.loc[PRIM, "liver_caveat"] == ""
     assert table.loc[MET, "flag"] == "up" and table.loc[MET, "unique"] == "shared"
     assert math.isnan(table.loc[MET, "score_p"])  # no scores given: the score line abstains
+
+
+def test_compartment_needs_the_markers_to_move_the_flags_way_and_one_of_them_significantly() -> None:
+    assert compartment("up", 1.5, 0.2) == "microenvironment"
+    assert compartment("up", 0.27, 0.2, markers_moved=False) == "no_marker_shift"  # a mean of non-significant genes
+    assert compartment("up", -0.5, 0.2) == "no_marker_shift" and compartment("down", -0.5, 0.2) == "microenvironment"
+    assert compartment("up", float("nan"), 0.2) == "no_markers" and compartment("none", 1.5, 0.2) == ""
+    assert markers_moved({"markers_up": "CD68;CD163", "markers_down": ""}, "up")
+    assert not markers_moved({"markers_up": "", "markers_down": "VWF"}, "up")
+    assert not markers_moved({"markers_up": "CD68"}, "none")

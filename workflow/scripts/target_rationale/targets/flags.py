@@ -334,17 +334,26 @@ def stability(table: pd.DataFrame, fits: Mapping[str, pd.DataFrame], kind: str =
 COMPARTMENTS = ("microenvironment", "no_marker_shift", "no_markers")
 
 
-def compartment(flag_value: str, marker_effect: float, min_effect: float) -> str:
+def compartment(flag_value: str, marker_effect: float, min_effect: float, markers_moved: bool = True) -> str:
     """Whether a flagged axis' evidence rests on its cell-type markers: ``microenvironment`` when the mean log2
-    change of its measured markers has the flag's sign and at least ``min_effect`` (the marker cells, e.g.
-    endothelium or macrophages, change with the axis: read it as tissue composition), ``no_marker_shift`` when
-    the markers do not move that way, ``no_markers`` without measured markers; empty for an axis not flagged."""
+    change of its measured markers has the flag's sign and at least ``min_effect`` and at least one marker is
+    itself significant that way (``markers_moved``: the marker cells, e.g. endothelium or macrophages, change
+    with the axis: read it as tissue composition), ``no_marker_shift`` when the markers do not, ``no_markers``
+    without measured markers; empty for an axis not flagged."""
     if flag_value not in (UP, DOWN):
         return ""
     if not np.isfinite(marker_effect):
         return "no_markers"
     sign = 1 if flag_value == UP else -1
-    return "microenvironment" if sign * marker_effect >= min_effect else "no_marker_shift"
+    return "microenvironment" if sign * marker_effect >= min_effect and markers_moved else "no_marker_shift"
+
+
+def markers_moved(row: Mapping, flag_value: str) -> bool:
+    """Whether at least one of an axis' markers is significant (DE padj < alpha) in the flag's direction
+    (``markers_up`` / ``markers_down`` of an axes-table row)."""
+    if flag_value not in (UP, DOWN):
+        return False
+    return bool(split_cell(row.get(f"markers_{flag_value}")))
 
 
 def supported_receptors(gene_ev: pd.DataFrame | None, flag_value: str, alpha: float = 0.05) -> list[str]:
@@ -516,8 +525,9 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     targets, _ = infer_direct(targets, definitions.values())
     table["role"] = table["contrast"].map(targets.roles).fillna("")
     table["unique"] = unique_column(table, targets, targets.metastasis_vs_primary)
-    table["compartment"] = [compartment(f, e, targets.flag.min_effect)
-                            for f, e in zip(table["flag"], table["marker_effect"].astype(float))]
+    table["compartment"] = [compartment(f, e, targets.flag.min_effect, markers_moved(row, f))
+                            for f, e, (_, row) in zip(table["flag"], table["marker_effect"].astype(float),
+                                                      table.iterrows())]
     table["receptors_supported"] = [
         join_cell(supported_receptors(genes.loc[(genes["contrast"] == c) & (genes["axis"] == a)], f, alpha))
         for c, a, f in zip(table["contrast"], table["axis"], table["flag"])]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from target_rationale.targets.config import DOWN, NONE, UP, Drug, Targets
 from target_rationale.targets.evidence import join_cell, split_cell
-from target_rationale.targets.flags import compartment
+from target_rationale.targets.flags import compartment, markers_moved
 
 RATIONALE_COLUMNS = ["rank", "therapy", "drugs", "n_drugs", "covers", "uncovered", "n_covered", "n_flagged",
                      "covers_all", "redundant", "receptors_hit", "coverage", "max_coverage", "evidence",
@@ -206,8 +206,9 @@ def first_in_fits(fits: Mapping[str, pd.DataFrame], table: pd.DataFrame, targets
                 refit[column] = fitted[column].reindex(refit.index)
         refit["flag"] = refit["flag"].fillna(NONE)
         if "marker_effect" in refit.columns:
-            refit["compartment"] = [compartment(f, e, targets.flag.min_effect)
-                                    for f, e in zip(refit["flag"], refit["marker_effect"].astype(float))]
+            refit["compartment"] = [compartment(f, e, targets.flag.min_effect, markers_moved(row, f))
+                                    for f, e, (_, row) in zip(refit["flag"], refit["marker_effect"].astype(float),
+                                                              refit.iterrows())]
         ranked = rationale(refit.reset_index(), targets)
         if len(ranked) and ranked.loc[0, "n_covered"] > 0:
             counts[ranked.loc[0, "therapy"]] = counts.get(ranked.loc[0, "therapy"], 0) + 1
