@@ -22,6 +22,7 @@ rule patients:
         references={name: axis.reference_prevalence for name, axis in TARGETS.axes.items()
                     if axis.reference_prevalence} if TARGETS else {},
         seed=config["seed"],
+        sheet_name=SAMPLES,
     log:
         "logs/patients/patients.log",
     benchmark:
