@@ -13,14 +13,15 @@ with script_logging(snakemake.log[0], outputs=snakemake.output), input_errors_re
     scores = read_tsv(snakemake.input.scores).set_index("sample")
     axes = list(snakemake.params.axes)
     settings = PatientSettings.from_config(snakemake.params.settings)
+    sheet = scores.drop(columns=axes)
     # The planning step checked these columns before any job; an imported cohort's sheet did not exist then.
-    problems = covariate_problems(scores.drop(columns=axes), settings.covariates, snakemake.params.sheet_name) + \
-        survival_problems(scores.drop(columns=axes), settings.survival, snakemake.params.sheet_name)
+    problems = covariate_problems(sheet, settings.covariates, snakemake.params.sheet_name) + \
+        survival_problems(sheet, settings.survival, snakemake.params.sheet_name)
     if problems:
         raise InputError(problems)
     write_patients(
         scores=scores[axes],
-        sheet=scores.drop(columns=axes),
+        sheet=sheet,
         where=snakemake.params.layout,
         settings=settings,
         references=snakemake.params.references,

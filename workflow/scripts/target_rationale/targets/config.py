@@ -349,13 +349,13 @@ def load_targets(path: str | Path, contrasts: Iterable[Contrast | str] | None = 
     problems = [f"targets file '{path}': {p}" for p in targets_problems(data, schema)]
     if roles is not None and not problems:
         data = {**data, "contrasts": {role: roles.get(role) for role in ROLE_KEYS}}
-    source = f"targets file '{path}'" if roles is None else "config: target_"
+    where = f"targets file '{path}': " if roles is None else "config: target_"  # + "contrasts...": target_contrasts
     if not problems:
         role_lines = role_problems(data["contrasts"]) if roles is not None else []
         targets = parse_targets(data)
         if not role_lines and contrasts is not None:
             role_lines = contrast_problems(targets, contrasts)
-        problems = [f"{source}: {line}" if roles is None else f"{source}{line}" for line in role_lines]
+        problems = [where + line for line in role_lines]
     if problems:
         raise InputError(problems)
     return targets

@@ -330,10 +330,6 @@ def stability(table: pd.DataFrame, fits: Mapping[str, pd.DataFrame], kind: str =
                         index=table.index).astype({f"unique_{kind}_agree": "Int64"})
 
 
-#: Values of ``compartment``: where a flagged axis' signal most plausibly sits.
-COMPARTMENTS = ("microenvironment", "no_marker_shift", "no_markers")
-
-
 def compartment(flag_value: str, marker_effect: float, min_effect: float, markers_moved: bool = True) -> str:
     """Whether a flagged axis' evidence rests on its cell-type markers: ``microenvironment`` when the mean log2
     change of its measured markers has the flag's sign and at least ``min_effect`` and at least one marker is
@@ -525,9 +521,8 @@ def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple
     targets, _ = infer_direct(targets, definitions.values())
     table["role"] = table["contrast"].map(targets.roles).fillna("")
     table["unique"] = unique_column(table, targets, targets.metastasis_vs_primary)
-    table["compartment"] = [compartment(f, e, targets.flag.min_effect, markers_moved(row, f))
-                            for f, e, (_, row) in zip(table["flag"], table["marker_effect"].astype(float),
-                                                      table.iterrows())]
+    table["compartment"] = [compartment(r["flag"], float(r["marker_effect"]), targets.flag.min_effect,
+                                        markers_moved(r, r["flag"])) for r in table.to_dict("records")]
     table["receptors_supported"] = [
         join_cell(supported_receptors(genes.loc[(genes["contrast"] == c) & (genes["axis"] == a)], f, alpha))
         for c, a, f in zip(table["contrast"], table["axis"], table["flag"])]

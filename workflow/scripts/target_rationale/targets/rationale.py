@@ -206,9 +206,8 @@ def first_in_fits(fits: Mapping[str, pd.DataFrame], table: pd.DataFrame, targets
                 refit[column] = fitted[column].reindex(refit.index)
         refit["flag"] = refit["flag"].fillna(NONE)
         if "marker_effect" in refit.columns:
-            refit["compartment"] = [compartment(f, e, targets.flag.min_effect, markers_moved(row, f))
-                                    for f, e, (_, row) in zip(refit["flag"], refit["marker_effect"].astype(float),
-                                                              refit.iterrows())]
+            refit["compartment"] = [compartment(r["flag"], float(r["marker_effect"]), targets.flag.min_effect,
+                                                markers_moved(r, r["flag"])) for r in refit.to_dict("records")]
         ranked = rationale(refit.reset_index(), targets)
         if len(ranked) and ranked.loc[0, "n_covered"] > 0:
             counts[ranked.loc[0, "therapy"]] = counts.get(ranked.loc[0, "therapy"], 0) + 1
