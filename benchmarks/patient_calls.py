@@ -1,10 +1,11 @@
-"""Patient-level calls on simulated cohorts (issue 18; not a test): the activity rule's false-active rate and
-sensitivity, the prevalence interval's coverage, and the power and null rates of the association and survival
-models, each with a 95% Wilson interval over the cohorts.
+"""Patient-level calls on simulated cohorts (issue 18; not a test): the activity rules' false-active rates and
+sensitivities (the normal rule, and the cohort rule on the same tumours as if there were no normal tissue), the
+prevalence interval's coverage, as called and corrected for the measured rates, and the power and null rates of
+the association and survival models, each with a 95% Wilson interval over the cohorts.
 
 From the repository root::
 
-    python benchmarks/patient_calls.py --cohorts 200
+    python benchmarks/patient_calls.py --cohorts 200 --patients 60
 
 Each cohort has ``--patients`` patients with a normal sample, a primary and a liver metastasis. One axis score
 per sample: a patient effect (sd 0.4, shared by the patient's samples) + noise (sd 0.5). Planted variant: each
@@ -27,6 +28,7 @@ import json
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +43,7 @@ from intervals import wilson  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale.patients.activity import activity_table  # noqa: E402
 from target_rationale.patients.associations import association_table  # noqa: E402
-from target_rationale.patients.prevalence import prevalence_table  # noqa: E402
+from target_rationale.patients.prevalence import corrected_share, prevalence_table  # noqa: E402
 from target_rationale.patients.settings import Layout, PatientSettings  # noqa: E402
 from target_rationale.patients.survival import cox_per_sd, survival_data  # noqa: E402
 
@@ -73,11 +75,15 @@ def simulate(seed: int, patients: int, planted: bool) -> tuple[pd.DataFrame, pd.
 
 
 def one_cohort(seed: int, patients: int, planted: bool, settings: PatientSettings) -> dict:
-    """The calls on one simulated cohort, against its truth."""
+    """The calls on one simulated cohort, against its truth; the cohort rule's calls on the same tumours
+    (``cohort_*``: as if the cohort had no normal tissue)."""
     scores, sheet, truth = simulate(seed, patients, planted)
     activity = activity_table(scores, sheet, WHERE, settings, seed)
     called = activity.set_index("sample")["active"].astype(bool)
     true = pd.Series(truth["active"]).loc[called.index]
+    by_cohort = activity_table(scores, sheet, WHERE, replace(settings, activity="cohort"), seed)
+    cohort_called = by_cohort.set_index("sample")["active"].astype("boolean").fillna(False).astype(bool)
+    cohort_true = pd.Series(truth["active"]).loc[cohort_called.index]
     prevalence = prevalence_table(activity, WHERE).set_index("site").loc["all_tumours"]
     association = association_table(scores, sheet, WHERE, ["high_glycosylation"]).iloc[0]
     cox = cox_per_sd(survival_data(activity, sheet, "months", "dead", ["primary", "liver_metastasis"]))
@@ -85,6 +91,9 @@ def one_cohort(seed: int, patients: int, planted: bool, settings: PatientSetting
             "tumours": int(len(called)), "true_active": int(true.sum()), "called_active": int(called.sum()),
             "false_active": int((called & ~true).sum()), "true_inactive": int((~true).sum()),
             "hits": int((called & true).sum()),
+            "cohort_called_active": int(cohort_called.sum()), "cohort_false_active": int((cohort_called
+                                                                                          & ~cohort_true).sum()),
+            "cohort_hits": int((cohort_called & cohort_true).sum()),
             "covers": bool(prevalence["ci_low"] <= truth["share"] <= prevalence["ci_high"]),
             "association_p": float(association["p"]), "association_effect": float(association["effect"]),
             "hr": float(cox["hr_per_sd"]), "cox_p": float(cox["p"]), "events": int(cox["events"])}
@@ -100,13 +109,29 @@ def summarise(planted: pd.DataFrame, null: pd.DataFrame) -> dict:
     for low, high in ((0.75, 1.25), (1.25, 1.75), (1.75, 2.5)):
         part = planted.loc[(planted["shift"] >= low) & (planted["shift"] < high)]
         sensitivity_by_shift[f"{low}-{high}"] = rate(part["hits"].sum(), part["true_active"].sum())
+    false_active = null["false_active"].sum() / null["true_inactive"].sum()
+    sensitivity = planted["hits"].sum() / planted["true_active"].sum()
+    covered = 0
+    for row in planted.itertuples():
+        low, high = wilson(row.called_active, row.tumours)
+        bounds = [corrected_share(b, false_active, sensitivity) for b in (low, high)]
+        covered += bounds[0] <= row.planted_share <= bounds[1]
     return {
         "null_false_active": rate(null["false_active"].sum(), null["true_inactive"].sum()),
+        "cohort_rule_null_false_active": rate(null["cohort_false_active"].sum(), null["true_inactive"].sum()),
+        "cohort_rule_null_any_active": rate((null["cohort_called_active"] > 0).sum(), len(null)),
+        "cohort_rule_planted_false_active": rate(planted["cohort_false_active"].sum(),
+                                                 planted["true_inactive"].sum()),
+        "cohort_rule_sensitivity": rate(planted["cohort_hits"].sum(), planted["true_active"].sum()),
         "planted_false_active": rate(planted["false_active"].sum(), planted["true_inactive"].sum()),
         "sensitivity": rate(planted["hits"].sum(), planted["true_active"].sum()),
         "sensitivity_by_shift": sensitivity_by_shift,
         "prevalence_interval_covers_planted_share": rate(planted["covers"].sum(), len(planted)),
         "prevalence_called_over_planted": float(planted["called_active"].sum() / planted["true_active"].sum()),
+        "corrected_interval_covers_planted_share": {
+            **rate(covered, len(planted)),
+            "note": "Wilson bounds corrected (Rogan-Gladen) with the pooled rates measured here: false-active "
+                    f"{false_active:.4f} (null cohorts), sensitivity {sensitivity:.4f} (planted cohorts)"},
         "association_planted_significant_positive": rate(
             ((planted["association_p"] < 0.05) & (planted["association_effect"] > 0)).sum(), len(planted)),
         "association_null_significant": rate((null["association_p"] < 0.05).sum(), len(null)),

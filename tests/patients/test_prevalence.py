@@ -12,7 +12,12 @@ import pytest
 from conftest import REPO
 from target_rationale.core.stats import wilson
 from target_rationale.patients.outputs import summary_markdown
-from target_rationale.patients.prevalence import patient_changes, prevalence_table, transitions_summary
+from target_rationale.patients.prevalence import (
+    corrected_share,
+    patient_changes,
+    prevalence_table,
+    transitions_summary,
+)
 from target_rationale.patients.settings import Layout, PatientSettings
 
 WHERE = Layout("site", "primary", "liver_metastasis", "normal")
@@ -38,6 +43,30 @@ def test_prevalence_per_site_with_wilson_intervals_and_the_published_share_besid
     assert table.loc["all_tumours", ["n_active", "n"]].tolist() == [5, 9]
     assert table.loc["all_tumours", ["ci_low", "ci_high"]].tolist() == pytest.approx(list(wilson(5, 9)))
     assert (table["reference_share"] == 0.212).all() and (table["reference_source"] == "IHC").all()
+
+
+def test_corrected_share_undoes_known_error_rates_by_hand() -> None:
+    """Rogan-Gladen by hand: 30% called with 5% false actives and 80% sensitivity is (0.30 - 0.05) / (0.80 -
+    0.05) = 1/3 truly active; a called share below the false-active rate is 0, not negative; no rate known,
+    nothing corrected."""
+    assert corrected_share(0.30, 0.05, 0.80) == pytest.approx(1 / 3)
+    assert corrected_share(0.30, 0.05, None) == pytest.approx(0.25 / 0.95)  # sensitivity taken as 1
+    assert corrected_share(0.02, 0.05, 0.80) == 0.0
+    assert corrected_share(0.95, 0.05, 0.80) == 1.0  # above what the rates allow: clipped
+    assert np.isnan(corrected_share(0.30, None, 0.80)) and np.isnan(corrected_share(0.30, 0.5, 0.4))
+    table = prevalence_table(activity(), WHERE, false_active=0.05, sensitivity=0.8).set_index("site")
+    low, high = wilson(5, 9)
+    assert table.loc["all_tumours", ["share_corrected", "corrected_ci_low", "corrected_ci_high"]].tolist() == \
+        pytest.approx([(5 / 9 - 0.05) / 0.75, (low - 0.05) / 0.75, min((high - 0.05) / 0.75, 1.0)])
+    plain = prevalence_table(activity(), WHERE)
+    assert plain["share_corrected"].isna().all()
+    text = summary_markdown(table.reset_index(), transitions_summary(patient_changes(activity(), WHERE)), "normal",
+                            PatientSettings.from_config({"rule_rates": {"false_active": 0.05, "sensitivity": 0.8}}),
+                            14)
+    assert "Corrected for a false-active rate of 5% and a sensitivity of 80% (Rogan-Gladen)" in text
+    assert f"EGFR {100 * (5 / 9 - 0.05) / 0.75:.0f}%" in text
+    assert "not corrected for the rule's error rates" in summary_markdown(
+        plain, transitions_summary(patient_changes(activity(), WHERE)), "normal", PatientSettings.from_config(), 14)
 
 
 def test_per_patient_change_with_its_noise_interval_and_the_transitions() -> None:

@@ -44,6 +44,20 @@ def rule_sentence(rule: str, settings: PatientSettings, n_normals: int) -> str:
             "raised alike in every tumour has no such group.")
 
 
+def corrected_sentence(prevalence: pd.DataFrame, settings: PatientSettings) -> str:
+    """The shares corrected for the rule's error rates (over all tumours), or why they are not."""
+    rates = settings.rule_rates or {}
+    if rates.get("false_active") is None:
+        return ("Shares as called, not corrected for the rule's error rates (set `patients.rule_rates` to correct "
+                "them; the rates measured on simulated cohorts are in the README's error-rate table).")
+    sens = rates.get("sensitivity")
+    parts = [f"{r.axis} {_pct(r.share_corrected)} ({_pct(r.corrected_ci_low)}-{_pct(r.corrected_ci_high)})"
+             for r in prevalence.loc[prevalence["site"] == ALL_TUMOURS].itertuples()]
+    return (f"Corrected for a false-active rate of {_pct(rates['false_active'])} and a sensitivity of "
+            f"{_pct(1.0 if sens is None else sens)}{' (not set: 1)' if sens is None else ''} (Rogan-Gladen), the "
+            f"share of active tumours over all tumours: {'; '.join(parts)}.")
+
+
 def summary_markdown(prevalence: pd.DataFrame, transitions: pd.DataFrame, rule: str, settings: PatientSettings,
                      n_normals: int) -> str:
     """The patient-level answer in text: the rule, per axis the share of active tumours by site, the literature's
@@ -58,6 +72,7 @@ def summary_markdown(prevalence: pd.DataFrame, transitions: pd.DataFrame, rule: 
             text += (f"; published share {_pct(reference['reference_share'])} ({reference['reference_source']}), "
                      "printed for reading, not compared: a different measure")
         lines.append(text + ".")
+    lines += ["", corrected_sentence(prevalence, settings)]
     if len(transitions):
         lines += ["", "From primary to metastasis, per patient with both:"]
         for r in transitions.itertuples():
@@ -84,7 +99,8 @@ def write_patients(scores: pd.DataFrame, sheet: pd.DataFrame, where: Layout, set
     activity = activity_table(scores, sheet, where, settings, seed)
     normals = sheet.index[sheet[where.variable].astype(str) == where.normal] if where.normal else pd.Index([])
     noise = {axis: float(scores.loc[normals, axis].std(ddof=1)) for axis in axes} if len(normals) >= 2 else {}
-    prevalence = prevalence_table(activity, where, references)
+    rates = settings.rule_rates or {}
+    prevalence = prevalence_table(activity, where, references, rates.get("false_active"), rates.get("sensitivity"))
     changes = patient_changes(activity, where, noise)
     transitions = transitions_summary(changes)
     covariates = sheet.copy()

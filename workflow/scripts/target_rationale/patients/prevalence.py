@@ -13,19 +13,36 @@ from target_rationale.core.stats import Z95, wilson
 from target_rationale.patients.settings import Layout
 
 PREVALENCE_COLUMNS = ["axis", "site", "n_active", "n", "share", "ci_low", "ci_high", "rule", "reference_share",
-                      "reference_source"]
+                      "reference_source", "share_corrected", "corrected_ci_low", "corrected_ci_high"]
 CHANGE_COLUMNS = ["patient", "axis", "primary_sample", "metastasis_sample", "primary_score", "metastasis_score",
                   "change", "ci_low", "ci_high", "primary_active", "metastasis_active", "transition"]
 #: Site label of the rows over every tumour.
 ALL_TUMOURS = "all_tumours"
 
 
+def corrected_share(share: float, false_active: float | None, sensitivity: float | None) -> float:
+    """The share of truly active tumours behind an observed share, given the rule's false-active rate and
+    sensitivity (Rogan & Gladen 1978: ``(share - false_active) / (sensitivity - false_active)``, clipped to [0,
+    1]). A missing sensitivity counts as 1 (only false actives removed: a lower bound when misses are likely);
+    a missing false-active rate gives NaN (nothing known to correct for)."""
+    if false_active is None or pd.isna(share):
+        return float("nan")
+    sens = 1.0 if sensitivity is None else float(sensitivity)
+    if sens <= false_active:
+        return float("nan")
+    return float(np.clip((share - false_active) / (sens - false_active), 0.0, 1.0))
+
+
 def prevalence_table(activity: pd.DataFrame, where: Layout,
-                     references: Mapping[str, tuple[float, str]] | None = None) -> pd.DataFrame:
+                     references: Mapping[str, tuple[float, str]] | None = None,
+                     false_active: float | None = None, sensitivity: float | None = None) -> pd.DataFrame:
     """The share of active tumours per axis and site (and over all tumours), with 95% Wilson intervals.
 
     Samples without a call (``active`` NA) are left out of ``n``. ``references`` (``{axis: (share, source)}``,
-    e.g. EGFR's 0.212 by immunohistochemistry) is printed beside ours for the reader, not compared.
+    e.g. EGFR's 0.212 by immunohistochemistry) is printed beside ours for the reader, not compared. With the
+    rule's ``false_active`` rate (and ``sensitivity``, optional) the share and its interval are also corrected
+    for them (:func:`corrected_share`, applied to the share and to each Wilson bound: the rates are taken as
+    known, their own uncertainty is not carried).
     """
     references = references or {}
     rows = []
@@ -38,7 +55,10 @@ def prevalence_table(activity: pd.DataFrame, where: Layout,
             share, source = references.get(str(axis), (np.nan, ""))
             rows.append({"axis": axis, "site": site, "n_active": k, "n": n, "share": k / n if n else np.nan,
                          "ci_low": low, "ci_high": high, "rule": part["rule"].iloc[0] if len(part) else "",
-                         "reference_share": share, "reference_source": source})
+                         "reference_share": share, "reference_source": source,
+                         **{column: corrected_share(value, false_active, sensitivity) for column, value in
+                            (("share_corrected", k / n if n else np.nan), ("corrected_ci_low", low),
+                             ("corrected_ci_high", high))}})
     return pd.DataFrame(rows, columns=PREVALENCE_COLUMNS)
 
 

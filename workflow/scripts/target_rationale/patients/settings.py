@@ -36,6 +36,9 @@ class PatientSettings(ConfigSettings):
     proxies : dict of str to list of str
         Scores made from gene sets (scanpy score_genes, like the axes) and tested against each axis score, e.g.
         the RNA glycosylation proxy.
+    rule_rates : dict
+        ``{false_active, sensitivity}``, each a share or None: the rule's error rates the prevalence is corrected
+        for (:func:`~target_rationale.patients.prevalence.corrected_share`).
     survival : dict or None
         ``{time, event, site_order}``: sheet columns of follow-up time and event (1 / 0), and which site's sample
         stands for a patient (first present); None: no survival analysis.
@@ -49,6 +52,7 @@ class PatientSettings(ConfigSettings):
     min_tumours: int
     covariates: list
     proxies: dict
+    rule_rates: dict
     survival: dict | None
 
 
