@@ -28,6 +28,16 @@ MIN_SPREAD = 0.02
 #: An even grid over +-6 sd of a standard normal: the quadrature of a host level's error, in units of its sd
 #: (:func:`calibrate_host_levels`; :func:`~target_rationale.admixture.adjust.level_error_moment`).
 NORMAL_GRID = np.linspace(-6.0, 6.0, 241)
+#: The wide component of a host level's prior around the make-up (sd of log k): a cell type the fitted make-up
+#: misses (Kupffer cells, sinusoidal endothelium at 0 where the liver has a few per cent) leaves its genes tens to
+#: hundreds of times above their expected level, which a normal prior of sd ~0.5 cannot reach
+#: (:func:`calibrate_host_levels`).
+WIDE_SD = 3.0
+#: Bounds of the wide component's share of genes (fitted per host on the cohort): at least one gene in 50, so that
+#: a cell type with few specific genes, which cannot raise the fitted share, is still reached.
+MIN_WIDE_SHARE, MAX_WIDE_SHARE = 0.02, 0.5
+#: The grid of log k the posterior is computed on: +-9 (a factor of 8,100 either way), in steps of 0.025.
+LOG_FACTOR_LIMIT, GRID_POINTS = 9.0, 721
 
 
 def mix_components(reference: HostReference, host: str, specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
@@ -166,13 +176,16 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
     Within the samples of one host, ``count / library = (1 - f) x tumour + k x prior`` for every gene, with
     ``prior`` the sample's expected host share of the gene (:func:`sample_host_levels`); a least-squares fit
     over the samples gives the gene's factor ``k`` with a standard error ``se``. The factor used is the posterior
-    mean of ``log k`` (on :data:`NORMAL_GRID` times the prior sd) under the prior ``log k ~ N(0,
-    prior_sd^2)`` (``prior_sd``: the spread of a gene's level around the host's make-up) and the likelihood
+    mean of ``log k`` (on a grid of +-:data:`LOG_FACTOR_LIMIT`) under a heavy-tailed prior, ``log k ~ (1 - w)
+    N(0, prior_sd^2) + w N(0, WIDE_SD^2)`` (``prior_sd``: the spread of a gene's level around the host's make-up;
+    the wide component for the genes of a cell type the make-up misses, its share ``w`` fitted on the genes by
+    maximum marginal likelihood within [:data:`MIN_WIDE_SHARE`, :data:`MAX_WIDE_SHARE`]), and the likelihood
     ``k_hat ~ N(k, se^2)`` on the linear scale, with its posterior sd: where ``se`` is large against ``k`` the
     likelihood is flat and the reference stands, with no threshold to pass and no winner's curse for the genes
-    that would pass one by chance. Needs ``min_samples`` samples whose host fractions have an sd of at least
-    ``min_spread``: with fractions all near 0 (a configured host that is not there) there is nothing to
-    calibrate on.
+    that would pass one by chance; where the samples show a gene far above its expected level, the wide component
+    lets the factor follow them (a normal prior alone capped it near ``e^(6 prior_sd)``). Needs ``min_samples``
+    samples whose host fractions have an sd of at least ``min_spread``: with fractions all near 0 (a configured
+    host that is not there) there is nothing to calibrate on.
 
     Parameters
     ----------
@@ -214,12 +227,45 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         se = np.sqrt(sigma2 * saa / det)
     usable = np.isfinite(k) & np.isfinite(se) & (se > 0) & (det > 1e-12 * saa * sbb)
     if usable.any():
-        grid = NORMAL_GRID * prior_sd
-        log_post = -0.5 * (grid / prior_sd) ** 2 - 0.5 * ((np.exp(grid)[None, :] - k[usable, None])
-                                                          / se[usable, None]) ** 2
-        weight = np.exp(log_post - log_post.max(axis=1, keepdims=True))
-        weight /= weight.sum(axis=1, keepdims=True)
-        mean = weight @ grid
-        factor[usable] = np.exp(mean)
-        log_sd[usable] = np.sqrt(np.maximum(weight @ grid ** 2 - mean ** 2, 0.0))
+        mean, sd = _posterior(k[usable], se[usable], float(prior_sd))
+        factor[usable], log_sd[usable] = np.exp(mean), sd
     return factor, log_sd, True
+
+
+def _component_moments(k: np.ndarray, se: np.ndarray, grid: np.ndarray, densities: np.ndarray,
+                       chunk: int = 4096) -> np.ndarray:
+    """Per gene and prior component, the integrals of ``likelihood x density x (1, log k, log k^2)`` over the
+    grid of ``log k`` (the likelihood ``k_hat ~ N(k, se^2)`` scaled by its largest value on the grid, one scale
+    per gene): genes x components x 3. In chunks of genes, so memory stays near ``chunk x grid``."""
+    out = np.empty((len(k), len(densities), 3))
+    powers = np.vstack([np.ones_like(grid), grid, grid ** 2])        # 3 x grid
+    weighted = densities[:, None, :] * powers[None, :, :]             # components x 3 x grid
+    level = np.exp(grid)
+    for start in range(0, len(k), chunk):
+        part = slice(start, start + chunk)
+        log_lik = -0.5 * ((level[None, :] - k[part, None]) / se[part, None]) ** 2
+        lik = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
+        out[part] = np.einsum("gx,cpx->gcp", lik, weighted)
+    return out
+
+
+def _posterior(k: np.ndarray, se: np.ndarray, prior_sd: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and sd of ``log k`` per gene under the heavy-tailed prior of :func:`calibrate_host_levels`,
+    its wide share fitted on these genes (EM on the marginal likelihood)."""
+    grid = np.linspace(-LOG_FACTOR_LIMIT, LOG_FACTOR_LIMIT, GRID_POINTS)
+    densities = np.vstack([np.exp(-0.5 * (grid / sd) ** 2) / sd for sd in (prior_sd, WIDE_SD)])
+    moments = _component_moments(k, se, grid, densities)
+    narrow, wide = moments[:, 0, 0], moments[:, 1, 0]
+    share = 0.05
+    for _ in range(200):
+        wide_part = share * wide
+        responsibility = wide_part / np.maximum((1 - share) * narrow + wide_part, 1e-300)
+        updated = float(np.clip(responsibility.mean(), MIN_WIDE_SHARE, MAX_WIDE_SHARE))
+        if abs(updated - share) < 1e-6:
+            share = updated
+            break
+        share = updated
+    mixed = (1 - share) * moments[:, 0, :] + share * moments[:, 1, :]    # genes x 3
+    total = np.maximum(mixed[:, 0], 1e-300)
+    mean = mixed[:, 1] / total
+    return mean, np.sqrt(np.maximum(mixed[:, 2] / total - mean ** 2, 0.0))
