@@ -4,7 +4,8 @@ workflow/ imports it.
 
 Modules: ``genes`` (site labels, hand-picked gene lists, the gene universe), ``design`` (the dataclasses of a
 design and of a simulated cohort), ``cohort`` (the presets and :func:`simulate_cohort`), ``host`` (the
-reference-anchored host-admixture model), ``admixture`` (the admixture benchmark designs), ``truth`` (truth tables).
+reference-anchored host-admixture model), ``admixture`` (the admixture benchmark designs), ``patients`` (a
+programme active in a share of tumours, and clinical columns tied to it), ``truth`` (truth tables).
 """
 
 from simulate.admixture import *  # noqa: F401,F403
@@ -17,5 +18,7 @@ from simulate.genes import *  # noqa: F401,F403
 from simulate.genes import __all__ as _genes_all
 from simulate.host import *  # noqa: F401,F403
 from simulate.host import __all__ as _host_all
+from simulate.patients import *  # noqa: F401,F403
+from simulate.patients import __all__ as _patients_all
 
-__all__ = [*_genes_all, *_design_all, *_cohort_all, *_host_all, *_admixture_all]
+__all__ = [*_genes_all, *_design_all, *_cohort_all, *_host_all, *_admixture_all, *_patients_all]

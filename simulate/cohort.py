@@ -53,6 +53,7 @@ from simulate.genes import (
     TRANSCRIPTIONAL_MISREGULATION_GENES,
 )
 from simulate.host import HostDraws, HostModel, build_host_model, draw_hosts, shipped_host_reference, truth_host_genes
+from simulate.patients import PatientLayer, clinical_columns, draw_activity
 from simulate.truth import (
     host_admixture_row,
     legacy_admixture_row,
@@ -132,7 +133,8 @@ def demo_design() -> CohortDesign:
         liver (:data:`LIVER_HOST`'s cell mix), primaries g ~ U(0, 0.20) exocrine pancreas (:data:`EXOCRINE_HOST`),
         both from HPA v23 perturbed per gene; the normal pancreas baseline is the perturbed HPA pancreas tissue.
         Programmes as :func:`pnen_programmes`, but the acinar loss is -8 log2 (tumour cells make no acinar
-        enzymes; see the comment below).
+        enzymes; see the comment below). A patient layer (:class:`PatientLayer`): the EGFR axis in 11 of the 12
+        metastases, with a glycosylation flag and overall survival tied to it.
     """
     all3 = ("normal_pancreas", "primary", "liver_metastasis")
     pm = ("primary", "liver_metastasis")
@@ -148,8 +150,18 @@ def demo_design() -> CohortDesign:
                                description="acinar / exocrine enzymes, very high in normal pancreas, not made by "
                                            "tumour cells (a primary's acinar reads come from its exocrine host)")
                        if p.name == "acinar_loss" else p for p in pnen_programmes())
+    # EGFR signalling in 11 of the 12 metastases only (the patient layer below), +2.0 log2 where it is active. A
+    # tumour without the axis widens the metastases' spread, and EGFR is also made by the liver host: with 10 of 12
+    # active the axis test vs normal fell to Holm p 0.06 (+2.5) and the receptor EGFR itself lost its evidence
+    # (+2.0: p 0.09), so the demo could no longer show the trial's argument it exists to show
+    programmes = tuple(replace(p, lfc_liver_met=2.0, description="EGFR signalling, receptors and ligands, up in 11 "
+                               "of the 12 liver metastases (+2.0 log2 where active), not in primaries")
+                       if p.name == "egfr_axis" else p for p in programmes)
     host = HostAdmixture(liver=replace(LIVER_HOST, fraction_range=(0.05, 0.30)), pancreas=EXOCRINE_HOST)
-    return CohortDesign(name="demo", patients=patients, programmes=programmes, host=host)
+    # the patient layer: EGFR signalling in 11 of the 12 metastases (none of the primaries), a serum glycosylation
+    # flag more common (70% vs 15%) and death three times as fast where the patient's metastasis carries it
+    layer = PatientLayer("egfr_axis", active_share={"liver_metastasis": 11 / 12})
+    return CohortDesign(name="demo", patients=patients, programmes=programmes, host=host, patient_layer=layer)
 
 
 def tiny_design() -> CohortDesign:
@@ -390,16 +402,34 @@ def simulate_cohort(genes: pd.DataFrame, gene_sets: Mapping[str, GeneSet | Seque
     n_s = len(samples)
     depth = r_sample.uniform(*design.depth_range, size=n_s)
     is_met = (samples["site"] == "liver_metastasis").to_numpy()
+    layer, carries, clinical = design.patient_layer, np.ones(n_s, dtype=bool), None
+    inactive: dict[str, np.ndarray] = {}
+    if layer is not None:  # its own stream, spawned last: designs without a layer draw as before
+        r_layer = rng.spawn(1)[0]
+        carries = draw_activity(samples, layer, r_layer)
+        clinical = clinical_columns(samples, carries, layer, r_layer)
+        own = next(item for item in info if item["programme"] == layer.programme)
+        without = {"primary": np.zeros(len(genes)), "liver_metastasis": np.zeros(len(genes))}
+        for site, key in (("primary", "own_p"), ("liver_metastasis", "own_m")):
+            for gi, effect in own[key].items():  # type: ignore[union-attr]
+                without[site][gi] = effect
+        inactive = {"primary": _norm(base + lfc_p - without["primary"]),
+                    "liver_metastasis": _norm(base + lfc_m - without["liver_metastasis"])}
+
+    def tumour(j: int, site: str) -> np.ndarray:
+        """Sample ``j``'s tumour (or normal tissue) profile: without the layer's programme where it is inactive."""
+        return tissue[site] if carries[j] or site not in inactive else inactive[site]
+
     draws: HostDraws | None = None
     if host is None:
         frac = np.where(is_met, r_sample.uniform(*design.liver.fraction_range, size=n_s), 0.0)
-        prop = np.column_stack([(1 - frac[j]) * tissue[site] + frac[j] * liver_prop
+        prop = np.column_stack([(1 - frac[j]) * tumour(j, site) + frac[j] * liver_prop
                                 for j, site in enumerate(samples["site"])])
     else:
         assert model is not None
         draws = draw_hosts(samples["site"].tolist(), host, model, r_draw)
         frac = draws.fraction
-        prop = np.column_stack([(1 - frac[j]) * tissue[site] + frac[j] * draws.profiles[:, j]
+        prop = np.column_stack([(1 - frac[j]) * tumour(j, site) + frac[j] * draws.profiles[:, j]
                                 for j, site in enumerate(samples["site"])])
     mixed = prop
 
@@ -452,6 +482,9 @@ def simulate_cohort(genes: pd.DataFrame, gene_sets: Mapping[str, GeneSet | Seque
             for gi in np.flatnonzero(np.abs(art_p) >= host.artefact_log2):
                 labels[gi].append("exocrine_admixture")
 
+    if clinical is not None:  # the sheet carries the clinical columns; the truth says which tumours are active
+        samples = samples.join(clinical)
+
     # --- subsample rows -------------------------------------------------------------------------------------------
     keep = np.arange(n_g)
     if design.subsample is not None:
@@ -477,7 +510,15 @@ def simulate_cohort(genes: pd.DataFrame, gene_sets: Mapping[str, GeneSet | Seque
     assert draws is not None and model is not None
     share = np.divide(frac[None, :] * draws.profiles, mixed, out=np.zeros_like(mixed), where=mixed > 0)
     is_pri = (samples["site"] == "primary").to_numpy()
+    active_column = {}
+    if layer is not None:  # a tumour carries the programme where the layer leaves it and its site has an effect
+        moved = {site: any(v != 0 for v in own[key].values())  # type: ignore[union-attr]
+                 for site, key in (("primary", "own_p"), ("liver_metastasis", "own_m"))}
+        site_moved = np.array([moved.get(site, False) for site in samples["site"]], dtype=bool)
+        active_column = {f"{layer.programme}_active": np.where(
+            samples["site"].isin(list(moved)), np.where(carries & site_moved, "yes", "no"), "")}
     truth_samples = samples.assign(
+        **active_column,
         liver_fraction=np.round(np.where(is_met, frac, 0.0), 4),
         exocrine_fraction=np.round(np.where(is_pri, frac, 0.0), 4),
         host_fraction=np.round(frac, 4), host_tissue=[t or "none" for t in draws.tissue],

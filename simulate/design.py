@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from simulate.genes import HEPATOCYTE_GENES, TARGET_AXIS_GENES
+from simulate.patients import PatientLayer
 
 __all__ = [
     "ISLET_HORMONE_GENES",
@@ -291,6 +292,10 @@ class CohortDesign:
         If given, the reference-anchored host-admixture model replaces the random baseline and ``liver`` (see
         :class:`HostAdmixture`); ``None`` (the default) keeps the original model, so existing designs give
         byte-identical cohorts.
+    patient_layer : PatientLayer or None
+        If given, one programme is active in a stated share of a site's tumours only, and the sample sheet gains
+        clinical columns that depend on it (:mod:`simulate.patients`); ``None`` (the default) leaves designs
+        without one unchanged.
     """
 
     name: str
@@ -312,6 +317,7 @@ class CohortDesign:
     batch_effect_sd: float = 0.4
     subsample: Subsample | None = None
     host: HostAdmixture | None = None
+    patient_layer: PatientLayer | None = None
 
 
 @dataclass(frozen=True)

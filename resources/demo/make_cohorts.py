@@ -224,6 +224,39 @@ def _host_closing(tg: pd.DataFrame) -> list[str]:
     ]
 
 
+def _patient_layer(cohort: SimulatedCohort, design: CohortDesign) -> list[str]:
+    """The README's patient-layer section (none without a layer)."""
+    layer = design.patient_layer
+    if layer is None:
+        return []
+    truth = cohort.truth_samples
+    column = f"{layer.programme}_active"
+    lines = ["## Patient layer (the truth the patient stage is checked against)", ""]
+    for site in ("liver_metastasis", "primary"):
+        part = truth.loc[truth["site"] == site]
+        active = part.loc[part[column] == "yes", "sample"].tolist()
+        lines.append(f"- `{layer.programme}` active in {len(active)} of {len(part)} {site} samples"
+                     + (f": {', '.join(active)}." if 0 < len(active) < len(part) else "."))
+    per_patient = truth.drop_duplicates("patient")
+    decisive = truth.loc[truth["site"] == layer.decisive_site].set_index("patient")[column]
+    on = per_patient["patient"].map(decisive).eq("yes")
+    high = per_patient["high_glycosylation"].eq("yes")
+    lines += [
+        f"- Sample-sheet columns per patient (every sample of a patient carries them): `high_glycosylation` (yes "
+        f"in a share {layer.glycosylation[0]:g} of the patients whose {layer.decisive_site} carries the "
+        f"programme, {layer.glycosylation[1]:g} of the others, rounded; here yes in {int((high & on).sum())} of "
+        f"{int(on.sum())} and {int((high & ~on).sum())} of {int((~on).sum())}), `os_months` and `os_event` "
+        f"(exponential death times, {layer.hazard:g} per month, x {layer.hazard_ratio:g} where the programme is "
+        f"active; censored uniformly over {layer.follow_up[0]:g}-{layer.follow_up[1]:g} months; here "
+        f"{int(per_patient['os_event'].sum())} deaths in {len(per_patient)} patients).",
+        f"- A tumour without the programme has its genes at the level they have without it (its effect taken "
+        f"out); `truth_samples.tsv` column `{column}` says which tumours carry it. The expected log2 fold changes "
+        "of `truth_genes.tsv` average over the site's samples, active or not.",
+        "",
+    ]
+    return lines
+
+
 def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int, command: str,
            inputs: dict[str, str], term_names: dict[str, str]) -> str:
     """Render the cohort's README (Markdown) from the design and the truth tables.
@@ -317,7 +350,8 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         f"- `counts.tsv.gz`: integer counts, {n_genes} genes x {n_samples} samples; tab-separated; first column "
         "`gene_id` (Ensembl, no version), one column per sample.",
         "- `samples.tsv`: `sample, patient, site, batch, simulated` (`yes` for every sample: the workflow's report "
-        "reads it and warns that the cohort is simulated, not patient data).",
+        "reads it and warns that the cohort is simulated, not patient data)"
+        + (", then the patient layer's clinical columns (below)." if design.patient_layer else "."),
         *(_legacy_files() if host is None else _host_files(host, n_genes)),
         "",
         "## Design",
@@ -353,6 +387,7 @@ def readme(cohort: SimulatedCohort, design: CohortDesign, preset: str, seed: int
         f"f ~ U{design.liver.fraction_range}; here f = {met['liver_fraction'].min():.3f}-"
         f"{met['liver_fraction'].max():.3f}." if host is None else _host_admixture(cohort, host),
         "",
+        *_patient_layer(cohort, design),
         "## Planted effects (the truth the tests use)",
         "",
         "Log2 fold changes are relative to normal pancreas unless stated. Within a GO set, a random "

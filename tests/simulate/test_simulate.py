@@ -191,7 +191,8 @@ def test_tiny_liver_genes_higher_in_metastases():
 
 def test_demo_cohort_files():
     samples = pd.read_csv(DEMO / "samples.tsv", sep="\t")
-    assert list(samples.columns) == ["sample", "patient", "site", "batch", "simulated"]
+    assert list(samples.columns) == ["sample", "patient", "site", "batch", "simulated", "high_glycosylation",
+                                     "os_months", "os_event"]  # the patient layer's clinical columns
     assert (samples["simulated"] == "yes").all()  # the report reads it
     assert samples["site"].value_counts().to_dict() == {"primary": 12, "liver_metastasis": 12,
                                                         "normal_pancreas": 4}
