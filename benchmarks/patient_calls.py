@@ -5,7 +5,7 @@ the association and survival models, each with a 95% Wilson interval over the co
 
 From the repository root::
 
-    python benchmarks/patient_calls.py --cohorts 200 --patients 60
+    python benchmarks/patient_calls.py --cohorts 200 --patients 70
 
 Each cohort has ``--patients`` patients with a normal sample, a primary and a liver metastasis. One axis score
 per sample: a patient effect (sd 0.4, shared by the patient's samples) + noise (sd 0.5). Planted variant: each
