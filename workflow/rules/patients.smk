@@ -40,10 +40,12 @@ rule patient_plots:
         activity=rules.patients.output.activity,
         changes=rules.patients.output.changes,
         survival_data=rules.patients.output.survival_data,
+        associations=rules.patients.output.associations,
     output:
         **figure("activity", result("patients_figure", plot="activity"), "patients_activity", "9. Patients"),
         **figure("changes", result("patients_figure", plot="changes"), "patients_changes", "9. Patients"),
         **figure("survival", result("patients_figure", plot="survival"), "patients_survival", "9. Patients"),
+        **figure("associations", result("patients_figure", plot="associations"), "patients_forest", "9. Patients"),
     log:
         "logs/patients/patient_plots.log",
     benchmark:

@@ -1,4 +1,5 @@
-"""Rule `patient_plots`: axis activity by site, per-patient primary-to-metastasis changes."""
+"""Rule `patient_plots`: axis activity by site, per-patient primary-to-metastasis changes, Kaplan-Meier curves, a
+forest plot of the associations."""
 
 from target_rationale.core.jobs import script_logging
 from target_rationale.core.tsv import read_tsv
@@ -10,4 +11,5 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         changes=read_tsv(snakemake.input.changes),
         survival_data=read_tsv(snakemake.input.survival_data),
         out=dict(snakemake.output.items()),
+        associations=read_tsv(snakemake.input.associations),
     )

@@ -1,5 +1,5 @@
-"""Patient figures: each axis' scores by site with the activity threshold, and each patient's primary-to-metastasis
-change."""
+"""Patient figures: each axis' scores by site with the activity threshold, each patient's primary-to-metastasis
+change, a forest plot of the associations, and Kaplan-Meier curves by activity."""
 
 from __future__ import annotations
 
@@ -105,9 +105,38 @@ def plot_survival(data: pd.DataFrame) -> Figure:
     return fig
 
 
+def plot_associations(associations: pd.DataFrame, fdr: float = 0.05) -> Figure:
+    """Forest plot: one row per axis x covariate, the effect with its 95% CI (filled where padj < ``fdr``); a
+    note instead when nothing was tested."""
+    rows = associations.dropna(subset=["effect"]).reset_index(drop=True)
+    with plot_style():
+        fig = new_figure(6.4, 0.8 + 0.32 * max(len(rows), 2))
+        ax = fig.subplots()
+        if rows.empty:
+            ax.text(0.5, 0.5, "no covariate or proxy tested\n(patients.covariates, patients.proxies)", ha="center",
+                    va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+        else:
+            y = np.arange(len(rows))[::-1]
+            hit = (rows["padj"] < fdr).to_numpy()
+            ax.hlines(y, rows["ci_low"], rows["ci_high"], color=INACTIVE_COLOR, linewidth=1.2)
+            ax.scatter(rows["effect"], y, s=28, zorder=3, color=np.where(hit, UP_COLOR, "white"),
+                       edgecolors=np.where(hit, UP_COLOR, DOWN_COLOR))
+            ax.axvline(0.0, color="black", linewidth=0.8)
+            ax.set_yticks(y, [f"{r.axis} ~ {r.covariate}" for r in rows.itertuples()])
+            ax.set_xlabel(f"effect on the axis score (95% CI; filled: padj < {fdr:g})")
+        ax.set_title("Associations with the axis scores")
+        freeze(fig)
+    return fig
+
+
 def write_patient_plots(activity: pd.DataFrame, changes: pd.DataFrame, survival_data: pd.DataFrame,
-                        out: Mapping[str, str]) -> None:
-    """Rule ``patient_plots``: activity by site, per-patient changes, Kaplan-Meier curves."""
+                        out: Mapping[str, str], associations: pd.DataFrame | None = None) -> None:
+    """Rule ``patient_plots``: activity by site, per-patient changes, Kaplan-Meier curves, and the associations'
+    forest plot (when ``out`` names it)."""
     save_figure(plot_activity(activity), out["activity"], out["activity_svg"])
     save_figure(plot_changes(changes), out["changes"], out["changes_svg"])
     save_figure(plot_survival(survival_data), out["survival"], out["survival_svg"])
+    if "associations" in out:
+        frame = associations if associations is not None else pd.DataFrame(columns=["axis", "effect"])
+        save_figure(plot_associations(frame), out["associations"], out["associations_svg"])

@@ -413,7 +413,11 @@ def targets_section(ctx: ReportContext) -> str:
                    ctx.image("patients_figure", "Axis activity per tumour by site, with the rule's threshold.",
                              plot="activity"),
                    ctx.image("patients_figure", "Per patient: the axis score in the primary and in the metastasis.",
-                             plot="changes")]
+                             plot="changes"),
+                   ctx.image("patients_figure", "Associations of the axis scores with the configured covariates "
+                             "(effect, 95% CI; filled: padj < 0.05).", plot="associations"),
+                   ctx.image("patients_figure", "Kaplan-Meier curves by axis activity (one sample per patient; the "
+                             "Cox models are in the Patients section of the rationale).", plot="survival")]
     return section("targets", "4. Target axes and therapy rationale", blocks)
 
 
