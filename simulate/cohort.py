@@ -500,23 +500,23 @@ def simulate_cohort(genes: pd.DataFrame, gene_sets: Mapping[str, GeneSet | Seque
     else:
         admixture = _host_rows(keep, labels, host, art_m, art_p)
     truth_programmes = truth_programmes_table(info, members_of, keep, design, admixture)
-    library_size = counts_df.sum(axis=0).to_numpy()
-    if host is None:
-        truth_samples = samples.assign(liver_fraction=np.round(frac, 4), depth=np.round(depth).astype(np.int64),
-                                       library_size=library_size)
-        return SimulatedCohort(counts=counts_df, samples=samples, truth_genes=truth_genes,
-                               truth_programmes=truth_programmes, truth_samples=truth_samples)
-
-    assert draws is not None and model is not None
-    share = np.divide(frac[None, :] * draws.profiles, mixed, out=np.zeros_like(mixed), where=mixed > 0)
-    is_pri = (samples["site"] == "primary").to_numpy()
-    active_column = {}
+    active_column: dict[str, np.ndarray] = {}
     if layer is not None:  # a tumour carries the programme where the layer leaves it and its site has an effect
         moved = {site: any(v != 0 for v in own[key].values())  # type: ignore[union-attr]
                  for site, key in (("primary", "own_p"), ("liver_metastasis", "own_m"))}
         site_moved = np.array([moved.get(site, False) for site in samples["site"]], dtype=bool)
         active_column = {f"{layer.programme}_active": np.where(
             samples["site"].isin(list(moved)), np.where(carries & site_moved, "yes", "no"), "")}
+    library_size = counts_df.sum(axis=0).to_numpy()
+    if host is None:
+        truth_samples = samples.assign(**active_column, liver_fraction=np.round(frac, 4),
+                                       depth=np.round(depth).astype(np.int64), library_size=library_size)
+        return SimulatedCohort(counts=counts_df, samples=samples, truth_genes=truth_genes,
+                               truth_programmes=truth_programmes, truth_samples=truth_samples)
+
+    assert draws is not None and model is not None
+    share = np.divide(frac[None, :] * draws.profiles, mixed, out=np.zeros_like(mixed), where=mixed > 0)
+    is_pri = (samples["site"] == "primary").to_numpy()
     truth_samples = samples.assign(
         **active_column,
         liver_fraction=np.round(np.where(is_met, frac, 0.0), 4),
