@@ -12,6 +12,6 @@ AXIS_OPERATING_CHARACTERISTICS = (
     "(86%; 0.7: 74-75%). On the demo cohort with its sites permuted within "
     "patients (500 permutations), every axis x contrast was flagged in at most 2.4% (upper bound 4.1%). On "
     "simulated cohorts whose metastases differ from their primaries only by 10-50% liver, no axis was flagged "
-    "in metastasis-vs-primary in 17 of 20 after the host-tissue adjustment. Sources: "
+    "in metastasis-vs-primary in 18 of 20 after the host-tissue adjustment. Sources: "
     "benchmarks/results/axis_calibration.json, axis_power_8_patients.json, axis_permutation.json, "
     "admixture_calls_null.json.")
