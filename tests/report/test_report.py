@@ -106,7 +106,7 @@ def test_report_is_self_contained_and_in_order(tiny_run: Path) -> None:
     assert "@import" not in text and "<link" not in text
     images = re.findall(r'<img src="data:image/png;base64,', text)
     # 3 QC + 3 volcanoes + 3 contrasts x 1 collection GSEA dots + 1 comparison heatmap + 3 target plots.
-    assert len(images) == 3 + 1 + 3 + 3 + 1 + 3 + 2  # QC, host, volcanoes, GSEA dots, heatmap, targets, patients
+    assert len(images) == 3 + 1 + 3 + 3 + 1 + 3 + 4  # QC, host, volcanoes, GSEA dots, heatmap, targets, patients
     headings = re.findall(r'<section id="(\w+)">', text)
     assert headings == ["cohort", "diffexp", "enrichment", "targets", "methods", "caveats"]
     assert "Simulated cohort." in text  # the tiny cohort's sample sheet says it is simulated
@@ -264,7 +264,7 @@ def test_report_renders_in_headless_chromium(tiny_run: Path, tmp_path: Path) -> 
     out = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
     assert out["errors"] == []
     assert not re.search(r"CONSOLE.*(Uncaught|Error)", result.stderr)
-    assert out["images"] == 16 and out["broken"] == 0
+    assert out["images"] == 18 and out["broken"] == 0
     assert out["ascending"] == sorted(out["before"]) and out["descending"] == sorted(out["before"], reverse=True)
     samples = pd.read_csv(REPO / "tests" / "data" / "samples.tsv", sep="\t")["sample"]
     expected = [s for s in samples if s.startswith("T2_")]

@@ -38,7 +38,8 @@ def test_demo_rationale_adds_an_egfr_inhibitor(demo_qc_adjusted, demo_de: dict[s
     assert primary.loc["EGFR", "flag"] == "none"
     assert metastasis.loc["EGFR", "unique"] == "unique"
     assert metastasis.loc["VEGFR", "unique"] == "shared"
-    assert (metastasis["test_p_holm"] < 1e-4).all()
+    # EGFR at Holm p ~1e-3 (the others < 1e-6): one metastasis of 12 lacks it (the demo's patient layer)
+    assert (metastasis["test_p_holm"] < 0.01).all()
     fits = int(qc.obs["patient"].nunique())
     assert (metastasis["loo_fits"] == fits).all()
     assert (metastasis["unique_loo_agree"] >= 0.9 * fits).all()  # issue 16: stable in >= 90% of the fits
