@@ -10,6 +10,6 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         activity=read_tsv(snakemake.input.activity),
         changes=read_tsv(snakemake.input.changes),
         survival_data=read_tsv(snakemake.input.survival_data),
-        out=dict(snakemake.output.items()),
         associations=read_tsv(snakemake.input.associations),
+        out=dict(snakemake.output.items()),
     )

@@ -131,12 +131,10 @@ def plot_associations(associations: pd.DataFrame, fdr: float = 0.05) -> Figure:
 
 
 def write_patient_plots(activity: pd.DataFrame, changes: pd.DataFrame, survival_data: pd.DataFrame,
-                        out: Mapping[str, str], associations: pd.DataFrame | None = None) -> None:
-    """Rule ``patient_plots``: activity by site, per-patient changes, Kaplan-Meier curves, and the associations'
-    forest plot (when ``out`` names it)."""
+                        associations: pd.DataFrame, out: Mapping[str, str]) -> None:
+    """Rule ``patient_plots``: activity by site, per-patient changes, Kaplan-Meier curves, the associations'
+    forest plot."""
     save_figure(plot_activity(activity), out["activity"], out["activity_svg"])
     save_figure(plot_changes(changes), out["changes"], out["changes_svg"])
     save_figure(plot_survival(survival_data), out["survival"], out["survival_svg"])
-    if "associations" in out:
-        frame = associations if associations is not None else pd.DataFrame(columns=["axis", "effect"])
-        save_figure(plot_associations(frame), out["associations"], out["associations_svg"])
+    save_figure(plot_associations(associations), out["associations"], out["associations_svg"])

@@ -53,12 +53,13 @@ def prevalence_table(activity: pd.DataFrame, where: Layout,
             k, n = int(called.sum()), int(len(called))
             low, high = wilson(k, n)
             share, source = references.get(str(axis), (np.nan, ""))
-            rows.append({"axis": axis, "site": site, "n_active": k, "n": n, "share": k / n if n else np.nan,
+            called_share = k / n if n else np.nan
+            rows.append({"axis": axis, "site": site, "n_active": k, "n": n, "share": called_share,
                          "ci_low": low, "ci_high": high, "rule": part["rule"].iloc[0] if len(part) else "",
                          "reference_share": share, "reference_source": source,
-                         **{column: corrected_share(value, false_active, sensitivity) for column, value in
-                            (("share_corrected", k / n if n else np.nan), ("corrected_ci_low", low),
-                             ("corrected_ci_high", high))}})
+                         "share_corrected": corrected_share(called_share, false_active, sensitivity),
+                         "corrected_ci_low": corrected_share(low, false_active, sensitivity),
+                         "corrected_ci_high": corrected_share(high, false_active, sensitivity)})
     return pd.DataFrame(rows, columns=PREVALENCE_COLUMNS)
 
 

@@ -30,8 +30,8 @@ def survival_data(activity: pd.DataFrame, sheet: pd.DataFrame, time: str, event:
                             _unit=activity["patient"].where(activity["patient"].notna(), activity["sample"]),
                             _axis=activity["axis"].map(axis_order))
     frame = frame.sort_values(["_axis", "_unit", "_rank"], kind="mergesort").drop_duplicates(["axis", "_unit"])
-    times = pd.to_numeric(sheet[time].replace("", np.nan), errors="coerce")
-    events = pd.to_numeric(sheet[event].replace("", np.nan), errors="coerce")
+    times = pd.to_numeric(sheet[time], errors="coerce")  # empty cells coerce to NaN
+    events = pd.to_numeric(sheet[event], errors="coerce")
     frame = frame.assign(time=frame["sample"].map(times), event=frame["sample"].map(events))
     frame = frame.dropna(subset=["time", "event", "score"])
     return frame[SURVIVAL_DATA_COLUMNS].reset_index(drop=True)
