@@ -51,6 +51,11 @@ from scipy.stats import norm
 RIDGE = 1e-6
 #: Elements (samples x genes) per block of genes: bounds the memory of the temporaries (~8 MB each).
 BLOCK_ELEMENTS = 1 << 20
+#: Blocks a transcriptome is cut into at least (when each keeps :data:`MIN_BLOCK_GENES`), so that up to this many
+#: threads have work; fixed, not taken from the threads, so that the blocks and the results are the same for any.
+PARALLEL_BLOCKS = 8
+#: Fewest genes in a block cut for threads.
+MIN_BLOCK_GENES = 1024
 #: L-BFGS-B's projected-gradient tolerance in pydeseq2's dispersion fits: a start this flat is kept.
 PGTOL = 1e-5
 
@@ -91,10 +96,10 @@ class VectorizedInference(DefaultInference):
     # ---- plumbing ------------------------------------------------------------------------------------------
 
     def _blocks(self, n_genes: int, n_samples: int) -> list[slice]:
+        """Blocks of genes, the same for any ``n_cpus``: threads only share them out, so the results do not
+        depend on the cores a run is given (a block's shape changes the last bits of its array operations)."""
         size = max(64, BLOCK_ELEMENTS // max(n_samples, 1))
-        if self.n_cpus > 1:  # at least one block per thread
-            size = min(size, -(-n_genes // self.n_cpus))
-        size = max(size, 1)
+        size = max(min(size, max(MIN_BLOCK_GENES, -(-n_genes // PARALLEL_BLOCKS))), 1)
         return [slice(start, min(start + size, n_genes)) for start in range(0, n_genes, size)]
 
     def _map(self, work: Callable[[slice], tuple], n_genes: int, n_samples: int) -> list[tuple]:
