@@ -8,14 +8,12 @@ collection, so every FDR is over one collection.
 
 from __future__ import annotations
 
-import gseapy
 import numpy as np
 import pandas as pd
 
 from target_rationale.core.io import write_tsv
 from target_rationale.core.jobs import LOG
 from target_rationale.core.stats import benjamini_hochberg
-from target_rationale.engines.gsea import prerank
 from target_rationale.enrichment.settings import EnrichSettings
 from target_rationale.genesets.gmt import GeneSet, as_gseapy_dict, restrict
 
@@ -82,6 +80,8 @@ def ora(genes: list[str], background: list[str], sets: dict[str, GeneSet], min_s
                           "genes": "", "odds_ratio": 0.0})
     # gseapy returns a list, not a table, when no query gene is in any set: every set then keeps p = 1
     if query and tested and any(set(query) & set(s.genes) for s in tested.values()):
+        import gseapy  # here, not at the top: the plot jobs that import this module never need it
+
         result = gseapy.enrich(gene_list=query, gene_sets=as_gseapy_dict(tested), background=sorted(universe),
                                outdir=None, cutoff=1.0, no_plot=True, verbose=False).results
         result = result.set_index("Term")
@@ -128,6 +128,8 @@ def gsea(table: pd.DataFrame, sets: dict[str, GeneSet], settings: EnrichSettings
     if settings.gsea_engine == "gseapy":
         result = _gseapy_prerank(ranked, usable, settings, seed, threads)
     else:
+        from target_rationale.engines.gsea import prerank  # numba: only the jobs that rank
+
         result = prerank(ranked, as_gseapy_dict(usable), min_size=settings.min_size, max_size=settings.max_size,
                          nperm=settings.gsea_nperm, seed=seed, threads=threads, eps=settings.gsea_eps)
     result.insert(1, "term_name", [sets[t].term_name for t in result["term_id"]])
@@ -139,6 +141,8 @@ def gsea(table: pd.DataFrame, sets: dict[str, GeneSet], settings: EnrichSettings
 def _gseapy_prerank(ranked: pd.Series, sets: dict[str, GeneSet], settings: EnrichSettings, seed: int,
                     threads: int) -> pd.DataFrame:
     """gseapy's own multilevel prerank (slow and memory-hungry on large collections; the reference engine)."""
+    import gseapy
+
     result = gseapy.prerank(rnk=ranked.to_frame(), gene_sets=as_gseapy_dict(sets), min_size=settings.min_size,
                             max_size=settings.max_size, permutation_num=settings.gsea_nperm, method="multilevel",
                             seed=seed, threads=threads, outdir=None, no_plot=True, verbose=False).res2d
