@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from conftest import OFFLINE, REPO, SNAKEMAKE, TEST_CONFIG, run_workflow
 from target_rationale.core.io import write_atomic, write_tsv
 from target_rationale.core.jobs import LOG, script_logging
@@ -233,8 +234,9 @@ def interrupted_run(tmp_path_factory: pytest.TempPathFactory) -> Interrupted:
     assert unlock.returncode == 0, unlock.stderr[-3000:]
     enrich_log, seen.after_job_kill_returncode = _run_until_job(workdir, "enrich.py", _kill_job, "--rerun-incomplete")
     seen.enrich_log = str(enrich_log.relative_to(workdir))
-    contrast, collection = enrich_log.parent.name, enrich_log.stem
+    contrast = enrich_log.stem  # logs/enrichment/{contrast}.log: one job per contrast, over every collection
     seen.enrich_outputs = [f"results/enrichment/{contrast}/{collection}.{table}.tsv"
+                           for collection in yaml.safe_load(TEST_CONFIG.read_text())["genesets"]
                            for table in ("ora_up", "ora_down", "gsea")]
     seen.enrich_outputs_left = [p for p in seen.enrich_outputs if (workdir / p).exists()]
 

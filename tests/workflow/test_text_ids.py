@@ -28,7 +28,9 @@ def test_na_like_gene_ids_survive_end_to_end(tmp_path: Path) -> None:
     config = yaml.safe_load(TEST_CONFIG.read_text())
     config.update(counts=str(tmp_path / "counts.tsv.gz"), gene_id_type="symbol")
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    result = run_workflow(tmp_path, tmp_path / "config.yaml", "--cores", "2")
+    # up to the rationale: every stage that reads a table with gene ids (DE, enrichment, comparison, axes,
+    # rationale), without the figures and the report, which only draw what those tables hold
+    result = run_workflow(tmp_path, tmp_path / "config.yaml", "--cores", "2", "results/targets/rationale.tsv")
     assert result.returncode == 0, result.stderr[-3000:]
     for contrast in ("primary_vs_normal", "liver_met_vs_normal", "liver_met_vs_primary"):
         text = (tmp_path / "results" / "diffexp" / f"{contrast}.tsv").read_text().splitlines()
@@ -40,4 +42,4 @@ def test_na_like_gene_ids_survive_end_to_end(tmp_path: Path) -> None:
     gene_ids = pd.read_csv(tmp_path / "results" / "cohort" / "gene_ids.tsv", sep="\t", dtype=str,
                            keep_default_na=False)
     assert set(NA_LIKE) <= set(gene_ids["gene_id"]) and not gene_ids["gene_id"].eq("").any()
-    assert (tmp_path / "results" / "report" / "report.html").stat().st_size > 10_000
+    assert (tmp_path / "results" / "targets" / "rationale.tsv").stat().st_size > 0

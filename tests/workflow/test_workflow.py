@@ -28,9 +28,9 @@ ADJUST_JOBS = {"purify": 1, "qc_matrix_adjusted": 1, "fit_unadjusted": 2, "contr
 
 
 def enrichment_jobs(n_collections: int) -> dict[str, int]:
-    """Enrichment jobs for three contrasts: one per contrast x collection, one comparison per collection."""
-    return {"enrich": 3 * n_collections, "term_tests": 3 * n_collections, "enrichment_plots": 3 * n_collections,
-            "compare_contrasts": n_collections}
+    """Enrichment jobs for three contrasts: one per contrast (over every collection), one comparison per
+    collection."""
+    return {"enrich": 3, "term_tests": 3, "enrichment_plots": 3, "compare_contrasts": n_collections}
 
 
 def job_counts(stdout: str) -> dict[str, int]:

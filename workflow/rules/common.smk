@@ -191,6 +191,17 @@ def collection_source(name):
     return f"{GENESET_CACHE}/{cache_key(spec)}/genesets.gmt"
 
 
+def per_collection(paths_of_one):
+    """One path per configured collection (in config order), the ``{contrast}`` wildcard kept."""
+    return expand(paths_of_one, collection=COLLECTIONS, allow_missing=True)
+
+
+def enrichment_tables(table):
+    """The path of an enrichment table (``ora_up``, ``ora_down``, ``gsea`` of rule ``enrich``; ``camera`` of rule
+    ``term_tests``), the ``{contrast}`` and ``{collection}`` wildcards kept."""
+    return result("enrichment_table", table=table)
+
+
 def collection_gmt(wildcards):
     """Input function: the source GMT of the ``{collection}`` wildcard."""
     return collection_source(wildcards.collection)
@@ -242,8 +253,8 @@ def analysis_outputs():
         *(rules.purify.output if ADJUST else []),
         *expand(rules.dispersion_plot.output, fit=FITS),
         *expand(rules.contrast_plots.output, contrast=CONTRASTS),
-        *expand(rules.enrich.output, contrast=CONTRASTS, collection=COLLECTIONS),
-        *expand(rules.enrichment_plots.output, contrast=CONTRASTS, collection=COLLECTIONS),
+        *expand(rules.enrich.output, contrast=CONTRASTS),
+        *expand(rules.enrichment_plots.output, contrast=CONTRASTS),
         *expand(rules.compare_contrasts.output, collection=COLLECTIONS),
     ] + target_outputs()
 

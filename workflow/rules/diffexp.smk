@@ -27,7 +27,8 @@ rule fit:
     params:
         contrasts=lambda wildcards: FITS[wildcards.fit],
         settings=fit_settings(config),
-    threads: 2
+    threads: 1
+    priority: 10  # the longest chain (fits, tests, GSEA): started first, the plots fill the gaps
     log:
         "logs/diffexp/fit_{fit}.log",
     benchmark:
@@ -53,7 +54,8 @@ rule contrast:
         settings=wald_settings(config),
         adjust=ADJUST,
         host_dominated=config["admixture"]["host_dominated"],
-    threads: 2
+    threads: 1
+    priority: 10  # the longest chain (fits, tests, GSEA): started first, the plots fill the gaps
     log:
         "logs/diffexp/{contrast}.log",
     benchmark:
@@ -90,6 +92,7 @@ use rule fit as fit_unadjusted with:
         "logs/diffexp/unadjusted/fit_{fit}.log",
     benchmark:
         "logs/benchmarks/fit_unadjusted_{fit}.tsv"
+    priority: 0  # for comparison only: nothing downstream waits for it
 
 
 use rule contrast as contrast_unadjusted with:
@@ -109,6 +112,7 @@ use rule contrast as contrast_unadjusted with:
         "logs/diffexp/unadjusted/{contrast}.log",
     benchmark:
         "logs/benchmarks/contrast_unadjusted_{contrast}.tsv"
+    priority: 0
 
 
 rule qc_plots:

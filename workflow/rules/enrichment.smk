@@ -1,23 +1,26 @@
 rule enrich:
-    # One contrast x one collection per job, so every FDR is over one collection.
+    # One job per contrast over every collection: one process and one set of imports instead of one per
+    # collection; each collection is still tested on its own (every FDR is over one collection).
     input:
         table=rules.contrast.output.table,
-        collection=rules.collection.output.gmt,
+        collections=expand(rules.collection.output.gmt, collection=COLLECTIONS),
         liver_signature=LIVER_SIGNATURE,
     output:
-        **{table: report(result("enrichment_table", table=table), caption=f"../report/{caption}.rst",
-                         category="5. Enrichment", subcategory="{contrast}")
+        **{table: [report(path, caption=f"../report/{caption}.rst", category="5. Enrichment",
+                          subcategory="{contrast}") for path in per_collection(enrichment_tables(table))]
            for table, caption in (("ora_up", "ora"), ("ora_down", "ora"), ("gsea", "gsea"))},
     params:
+        collections=list(COLLECTIONS),
         alpha=config["diffexp"]["alpha"],
         exclude_liver_genes=config["diffexp"]["exclude_liver_genes"],
         settings=enrich_settings(config),
         seed=config["seed"],
-    threads: 2
+    threads: 1
+    priority: 10  # the longest chain (fits, tests, GSEA): started first, the plots fill the gaps
     log:
-        "logs/enrichment/{contrast}/{collection}.log",
+        "logs/enrichment/{contrast}.log",
     benchmark:
-        "logs/benchmarks/enrich_{contrast}_{collection}.tsv"
+        "logs/benchmarks/enrich_{contrast}.tsv"
     conda:
         "../envs/python.yaml"
     resources:
@@ -27,24 +30,25 @@ rule enrich:
 
 
 rule term_tests:
-    # camera per contrast x collection on the (adjusted) VST: the FDRs the comparison's classes use.
+    # camera per contrast, every collection, on the (adjusted) VST: the FDRs the comparison's classes use.
     input:
         qc=rules.qc_matrix_adjusted.output.h5ad if ADJUST else rules.qc_matrix.output.h5ad,
         table=rules.contrast.output.table,
-        collection=rules.collection.output.gmt,
+        collections=expand(rules.collection.output.gmt, collection=COLLECTIONS),
         liver_signature=LIVER_SIGNATURE,
     output:
-        table=report(result("enrichment_table", table="camera"), caption="../report/camera.rst",
-                     category="5. Enrichment", subcategory="{contrast}"),
+        table=[report(path, caption="../report/camera.rst", category="5. Enrichment", subcategory="{contrast}")
+               for path in per_collection(enrichment_tables("camera"))],
     params:
+        collections=list(COLLECTIONS),
         contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
         exclude_liver_genes=config["diffexp"]["exclude_liver_genes"],
         min_size=config["enrichment"]["min_size"],
         max_size=config["enrichment"]["max_size"],
     log:
-        "logs/enrichment/{contrast}/{collection}.camera.log",
+        "logs/enrichment/{contrast}.camera.log",
     benchmark:
-        "logs/benchmarks/term_tests_{contrast}_{collection}.tsv"
+        "logs/benchmarks/term_tests_{contrast}.tsv"
     conda:
         "../envs/python.yaml"
     resources:
@@ -56,21 +60,23 @@ rule term_tests:
 rule enrichment_plots:
     input:
         table=rules.contrast.output.table,
-        collection=rules.collection.output.gmt,
+        collections=expand(rules.collection.output.gmt, collection=COLLECTIONS),
         **dict(rules.enrich.output.items()),
         liver_signature=LIVER_SIGNATURE,
     output:
-        **{name: value for plot in paths.ENRICHMENT_PLOTS for name, value in figure(
-            plot, result("enrichment_figure", plot=plot), plot, "5. Enrichment", "{contrast}").items()},
+        **{name: [figure(plot, stem, plot, "5. Enrichment", "{contrast}")[name]
+                  for stem in per_collection(result("enrichment_figure", plot=plot))]
+           for plot in paths.ENRICHMENT_PLOTS for name in (plot, f"{plot}_svg")},
     params:
+        collections=list(COLLECTIONS),
         exclude_liver_genes=config["diffexp"]["exclude_liver_genes"],
         gsea_fdr=config["enrichment"]["gsea_fdr"],
         ora_fdr=config["enrichment"]["ora_fdr"],
         curves=curve_terms(config, TARGETS),
     log:
-        "logs/enrichment/{contrast}/{collection}.plots.log",
+        "logs/enrichment/{contrast}.plots.log",
     benchmark:
-        "logs/benchmarks/enrichment_plots_{contrast}_{collection}.tsv"
+        "logs/benchmarks/enrichment_plots_{contrast}.tsv"
     conda:
         "../envs/python.yaml"
     resources:
@@ -81,8 +87,9 @@ rule enrichment_plots:
 
 rule compare_contrasts:
     input:
-        **{table: expand(path, contrast=CONTRASTS, allow_missing=True) for table, path in rules.enrich.output.items()},
-        camera=expand(rules.term_tests.output.table, contrast=CONTRASTS, allow_missing=True),
+        **{table: expand(enrichment_tables(table), contrast=CONTRASTS, allow_missing=True)
+           for table in paths.ENRICHMENT_TABLES},
+        camera=expand(enrichment_tables("camera"), contrast=CONTRASTS, allow_missing=True),
     output:
         table=report(result("comparison_table"), caption="../report/comparison.rst",
                      category="6. Shared and unique terms"),

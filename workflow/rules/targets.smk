@@ -60,9 +60,9 @@ rule axis_tests:
 rule targets:
     input:
         de=expand(rules.contrast.output.table, contrast=CONTRASTS),
-        **{table: expand(path, contrast=CONTRASTS, collection=COLLECTIONS)
-           for table, path in rules.enrich.output.items()},
-        camera=expand(rules.term_tests.output.table, contrast=CONTRASTS, collection=COLLECTIONS),
+        **{table: expand(enrichment_tables(table), contrast=CONTRASTS, collection=COLLECTIONS)
+           for table in paths.ENRICHMENT_TABLES},
+        camera=expand(enrichment_tables("camera"), contrast=CONTRASTS, collection=COLLECTIONS),
         scores=rules.axis_scores.output.scores,
         tests=rules.axis_tests.output.table,
         loo=rules.axis_tests.output.loo,
