@@ -1,0 +1,144 @@
+"""The default analysis on the demo cohort, timed at two or more commits side by side (not a test).
+
+From the repository root::
+
+    python benchmarks/demo_speed.py --commits 6d36836 HEAD --repeats 2
+
+Each commit is checked out into its own git worktree under a temporary folder (the repository itself is not
+touched) and run with this environment's Snakemake as the README's first command runs it (``snakemake --cores
+N`` with the shipped config, from empty ``results/``), the commits taking turns (A B A B ...), so that a change of
+machine load falls on both. Before the timed runs each worktree's numba kernels are compiled once (a warm install:
+numba caches them next to the source), so the figure is the run a user makes after the first.
+
+Per run: the wall time of the Snakemake process, the number of jobs, the sum of the jobs' wall and CPU times
+(Snakemake's benchmark files, ``logs/benchmarks/``), and the core-seconds left idle (from the start and end of
+every job in Snakemake's log: ``cores x wall`` minus the time jobs held the cores, job by job at one second's
+resolution). Writes ``benchmarks/results/demo_speed.json`` (per-run rows, the median per commit, the commits'
+full hashes, the commit of this script's checkout) and prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from measured_commit import RESULTS, measured_commit  # noqa: E402
+
+#: Compiles (and caches) the GSEA engine's numba kernels in a worktree: a small ranking through ``prerank``.
+WARM_UP = ("import numpy as np, pandas as pd; from target_rationale.engines.gsea import prerank; "
+           "r = pd.Series(np.linspace(3, -3, 400), index=[f'g{i}' for i in range(400)]); "
+           "prerank(r, {'a': [f'g{i}' for i in range(0, 400, 7)], 'b': [f'g{i}' for i in range(5, 60)]}, "
+           "min_size=5, nperm=200)")
+
+
+def git(*args: str, cwd: Path = REPO) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def job_spans(workdir: Path) -> list[tuple[float, float, str]]:
+    """``(start, end, rule)`` in seconds from the first job, from Snakemake's log of the run in ``workdir``."""
+    log = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[-1]
+    stamp, rule, started, spans = None, None, {}, []
+    for line in log.read_text().splitlines():
+        if match := re.fullmatch(r"\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]", line.strip()):
+            stamp = datetime.strptime(match.group(1), "%a %b %d %H:%M:%S %Y").timestamp()
+        elif match := re.match(r"(?:local)?rule (\w+):", line):
+            rule = match.group(1)
+        elif (match := re.match(r"\s+jobid: (\d+)", line)) and stamp is not None:
+            started[match.group(1)] = (stamp, rule)
+        elif (match := re.match(r"Finished jobid: (\d+)", line)) and match.group(1) in started:
+            start, name = started.pop(match.group(1))
+            spans.append((start, stamp, name))
+    first = min(s for s, _, _ in spans)
+    return [(s - first, e - first, name) for s, e, name in spans if name != "all"]
+
+
+def idle_core_seconds(spans: list[tuple[float, float, str]], cores: int) -> int:
+    """Core-seconds no job held, second by second over the run (every job counted as one core)."""
+    end = int(max(e for _, e, _ in spans))
+    return sum(max(0, cores - sum(1 for s, e, _ in spans if s <= t < e)) for t in range(end))
+
+
+def job_times(workdir: Path) -> tuple[float, float]:
+    """Summed wall and CPU seconds of the jobs, from ``logs/benchmarks/``."""
+    wall = cpu = 0.0
+    for path in (workdir / "logs" / "benchmarks").glob("*.tsv"):
+        header, values = path.read_text().splitlines()[:2]
+        row = dict(zip(header.split("\t"), values.split("\t")))
+        wall += float(row["s"])
+        cpu += float(row.get("cpu_time") or 0)
+    return wall, cpu
+
+
+def run_once(workdir: Path, cores: int) -> dict[str, float]:
+    """One default run from empty results in ``workdir``; its figures."""
+    for folder in ("results", "logs", ".snakemake"):
+        shutil.rmtree(workdir / folder, ignore_errors=True)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores)], cwd=workdir,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"the run in {workdir} failed:\n{done.stderr[-3000:]}")
+    spans = job_spans(workdir)
+    job_wall, job_cpu = job_times(workdir)
+    return {"wall_s": round(wall, 1), "jobs": len(spans), "job_wall_s": round(job_wall, 1),
+            "job_cpu_s": round(job_cpu, 1), "idle_core_s": idle_core_seconds(spans, cores)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--commits", nargs="+", default=["HEAD"], help="commits to time (first: the baseline)")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "demo_speed.json")
+    args = parser.parse_args()
+    shas = [git("rev-parse", commit) for commit in args.commits]
+    folder = Path(tempfile.mkdtemp(prefix="demo_speed_"))
+    trees = {}
+    try:
+        for sha in shas:
+            tree = folder / sha[:12]
+            git("worktree", "add", "--detach", str(tree), sha)
+            env = {**os.environ, "PYTHONPATH": str(tree / "workflow" / "scripts")}
+            subprocess.run([sys.executable, "-c", WARM_UP], cwd=tree, env=env, check=True, capture_output=True)
+            trees[sha] = tree
+        rows = []
+        for repeat in range(args.repeats):
+            for sha in shas:
+                row = {"commit": sha, "repeat": repeat + 1, **run_once(trees[sha], args.cores)}
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+    finally:
+        for tree in trees.values():
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+    medians = {sha: {key: statistics.median(r[key] for r in rows if r["commit"] == sha)
+                     for key in ("wall_s", "jobs", "job_wall_s", "job_cpu_s", "idle_core_s")} for sha in shas}
+    load = os.getloadavg()
+    result = {"script": "benchmarks/demo_speed.py", **measured_commit(), "arguments": {
+        "commits": shas, "repeats": args.repeats, "cores": args.cores}, "load_after": load,
+        "median": medians, "runs": rows}
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print("| commit | wall (median) | jobs | jobs' wall sum | jobs' CPU sum | idle core-s |")
+    print("|---|---|---|---|---|---|")
+    for sha, m in medians.items():
+        print(f"| {sha[:7]} | {m['wall_s']:.0f} s | {m['jobs']:.0f} | {m['job_wall_s']:.0f} s | {m['job_cpu_s']:.0f} s"
+              f" | {m['idle_core_s']:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
