@@ -138,7 +138,7 @@ def test_online_collection_is_fetched_once_then_read_from_the_cache(cohort: Coho
 def test_online_collection_while_offline_fails_with_a_clear_message(cohort: Cohort, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     _with_collections(cohort, {"KEGG": {"source": "kegg_rest"}}, cache)
-    result = run_workflow(cohort.folder, cohort.config_path, "--cores", "1")
+    result = run_workflow(cohort.folder, cohort.config_path, "--cores", "1", "results/genesets/KEGG.manifest.yaml")
     assert result.returncode != 0
     log = (cohort.folder / "logs" / "genesets" / "fetch_kegg_rest-hsa.log").read_text().strip().splitlines()
     last = log[-1]
