@@ -15,6 +15,11 @@ renumbering matplotlib's clip-path ids in order of appearance: matplotlib derive
 path from a Python object's memory address, which differs from run to run (tests/slurm/compare.py does the same).
 `check` lists every file
 whose digest differs, is missing, or is new, and exits 1 if there is any.
+
+A manifest holds on the machine that wrote it: numpy's and scipy's OpenBLAS choose their kernels by CPU at run
+time, so another CPU changes the last bits of most tables and figures with the same code and pins (a fresh install
+of 6d36836 on a new machine differed in 152 of the demo's 242 files; the tests passed). Before changing code,
+write the manifest of the unchanged code on the machine at hand, then check the changed code against it.
 """
 
 from __future__ import annotations
