@@ -18,7 +18,10 @@ ENGINES = {"target_rationale.engines.gsea", "target_rationale.engines.nbinom"}
 LAZY = {
     "matplotlib.pyplot": "only to release figures that pyplot may be tracking (core.plotting.save_figure)",
     "gseapy.msigdb": "imports matplotlib; only an MSigDB download needs it (genesets.sources.msigdb)",
-    "gseapy": "imports matplotlib; only an MSigDB download needs it (genesets.sources.msigdb)",
+    "gseapy": "imports matplotlib and scipy's clustering: only the jobs that test enrichment need it, not the plot "
+              "jobs that read rankings (enrichment.analysis), nor anything but an MSigDB download "
+              "(genesets.sources.msigdb)",
+    "target_rationale.engines.gsea": "numba and its compiled kernels: only the jobs that rank (enrichment.analysis)",
 }
 
 
