@@ -11,10 +11,11 @@ machine load falls on both. Before the timed runs each worktree's numba kernels 
 numba caches them next to the source), so the figure is the run a user makes after the first.
 
 Per run: the wall time of the Snakemake process, the number of jobs, the sum of the jobs' wall and CPU times
-(Snakemake's benchmark files, ``logs/benchmarks/``), and the core-seconds left idle (from the start and end of
-every job in Snakemake's log: ``cores x wall`` minus the time jobs held the cores, job by job at one second's
-resolution). Writes ``benchmarks/results/demo_speed.json`` (per-run rows, the median per commit, the commits'
-full hashes, the commit of this script's checkout) and prints a Markdown table.
+(Snakemake's benchmark files, ``logs/benchmarks/``, as ``run_benchmark.job_table`` reads them), and the
+core-seconds left idle (from the start and end of every job in Snakemake's log: ``cores x wall`` minus the time
+jobs held the cores, job by job at one second's resolution). Writes ``benchmarks/results/demo_speed.json``
+(per-run rows, the median per commit, the commits' full hashes, the commit of this script's checkout) and
+prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -22,20 +23,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from measured_commit import RESULTS, measured_commit  # noqa: E402
+from run_benchmark import job_table  # noqa: E402  (Snakemake's log and benchmark files, job by job)
 
 #: Compiles (and caches) the GSEA engine's numba kernels in a worktree: a small ranking through ``prerank``.
 WARM_UP = ("import numpy as np, pandas as pd; from target_rationale.engines.gsea import prerank; "
@@ -48,39 +48,13 @@ def git(*args: str, cwd: Path = REPO) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def job_spans(workdir: Path) -> list[tuple[float, float, str]]:
-    """``(start, end, rule)`` in seconds from the first job, from Snakemake's log of the run in ``workdir``."""
-    log = sorted((workdir / ".snakemake" / "log").glob("*.snakemake.log"))[-1]
-    stamp, rule, started, spans = None, None, {}, []
-    for line in log.read_text().splitlines():
-        if match := re.fullmatch(r"\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]", line.strip()):
-            stamp = datetime.strptime(match.group(1), "%a %b %d %H:%M:%S %Y").timestamp()
-        elif match := re.match(r"(?:local)?rule (\w+):", line):
-            rule = match.group(1)
-        elif (match := re.match(r"\s+jobid: (\d+)", line)) and stamp is not None:
-            started[match.group(1)] = (stamp, rule)
-        elif (match := re.match(r"Finished jobid: (\d+)", line)) and match.group(1) in started:
-            start, name = started.pop(match.group(1))
-            spans.append((start, stamp, name))
-    first = min(s for s, _, _ in spans)
-    return [(s - first, e - first, name) for s, e, name in spans if name != "all"]
-
-
-def idle_core_seconds(spans: list[tuple[float, float, str]], cores: int) -> int:
-    """Core-seconds no job held, second by second over the run (every job counted as one core)."""
-    end = int(max(e for _, e, _ in spans))
-    return sum(max(0, cores - sum(1 for s, e, _ in spans if s <= t < e)) for t in range(end))
-
-
-def job_times(workdir: Path) -> tuple[float, float]:
-    """Summed wall and CPU seconds of the jobs, from ``logs/benchmarks/``."""
-    wall = cpu = 0.0
-    for path in (workdir / "logs" / "benchmarks").glob("*.tsv"):
-        header, values = path.read_text().splitlines()[:2]
-        row = dict(zip(header.split("\t"), values.split("\t")))
-        wall += float(row["s"])
-        cpu += float(row.get("cpu_time") or 0)
-    return wall, cpu
+def idle_core_seconds(jobs, cores: int) -> int:
+    """Core-seconds no job held, second by second over the run (every job counted as one core); ``jobs`` is
+    :func:`run_benchmark.job_table`'s table (``start``, ``end`` from Snakemake's log)."""
+    first = jobs["start"].min()
+    spans = [((s - first).total_seconds(), (e - first).total_seconds()) for s, e in zip(jobs["start"], jobs["end"])]
+    end = int(max(e for _, e in spans))
+    return sum(max(0, cores - sum(1 for s, e in spans if s <= t < e)) for t in range(end))
 
 
 def run_once(workdir: Path, cores: int) -> dict[str, float]:
@@ -93,10 +67,9 @@ def run_once(workdir: Path, cores: int) -> dict[str, float]:
     wall = time.perf_counter() - started
     if done.returncode:
         raise SystemExit(f"the run in {workdir} failed:\n{done.stderr[-3000:]}")
-    spans = job_spans(workdir)
-    job_wall, job_cpu = job_times(workdir)
-    return {"wall_s": round(wall, 1), "jobs": len(spans), "job_wall_s": round(job_wall, 1),
-            "job_cpu_s": round(job_cpu, 1), "idle_core_s": idle_core_seconds(spans, cores)}
+    jobs = job_table(workdir)
+    return {"wall_s": round(wall, 1), "jobs": len(jobs), "job_wall_s": round(float(jobs["wall_s"].sum()), 1),
+            "job_cpu_s": round(float(jobs["cpu_s"].sum()), 1), "idle_core_s": idle_core_seconds(jobs, cores)}
 
 
 def main() -> None:

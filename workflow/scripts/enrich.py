@@ -7,6 +7,7 @@ from target_rationale.core.tsv import read_tsv
 from target_rationale.enrichment.analysis import write_enrichment
 from target_rationale.enrichment.settings import EnrichSettings
 from target_rationale.genesets.gmt import read_gmt
+from target_rationale.paths import ENRICHMENT_TABLES
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     table = read_tsv(snakemake.input.table)
@@ -22,5 +23,5 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
             exclude=exclude,
             seed=snakemake.params.seed,
             threads=snakemake.threads,
-            out={name: snakemake.output[name][i] for name in ("ora_up", "ora_down", "gsea")},
+            out={name: snakemake.output[name][i] for name in ENRICHMENT_TABLES},
         )

@@ -5,6 +5,7 @@ from target_rationale.core.jobs import script_logging
 from target_rationale.core.tsv import read_tsv
 from target_rationale.enrichment.plots import write_enrichment_plots
 from target_rationale.genesets.gmt import read_gmt
+from target_rationale.paths import ENRICHMENT_TABLES
 
 with script_logging(snakemake.log[0], outputs=snakemake.output):
     table = read_tsv(snakemake.input.table)
@@ -14,11 +15,11 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         write_enrichment_plots(
             table=table,
             sets=read_gmt(gmt),
-            results={name: read_tsv(snakemake.input[name][i]) for name in ("ora_up", "ora_down", "gsea")},
+            results={name: read_tsv(snakemake.input[name][i]) for name in ENRICHMENT_TABLES},
             gsea_fdr=snakemake.params.gsea_fdr,
             ora_fdr=snakemake.params.ora_fdr,
             curves=snakemake.params.curves,
             exclude=exclude,
             title=f"{snakemake.wildcards.contrast}, {collection}",
-            out={name: paths[i] for name, paths in snakemake.output.items()},
+            out={name: files[i] for name, files in snakemake.output.items()},
         )
