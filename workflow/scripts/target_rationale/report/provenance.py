@@ -23,8 +23,8 @@ from target_rationale.core.jobs import LOG
 
 #: Distributions whose versions decide the numbers (in the order the report lists them).
 KEY_PACKAGES = ("snakemake", "pydeseq2", "gseapy", "scanpy", "anndata", "numpy", "scipy", "pandas", "formulaic",
-                "numba", "matplotlib", "scikit-learn", "statsmodels", "lifelines", "threadpoolctl", "PyYAML",
-                "jsonschema", "requests")
+                "numba", "matplotlib", "scikit-learn", "statsmodels", "scikit-misc", "lifelines", "threadpoolctl",
+                "PyYAML", "jsonschema", "requests")
 
 
 #: What the single configured seed drives (documented next to it in the provenance).
