@@ -1,4 +1,5 @@
-"""The vectorised pydeseq2 inference (target_rationale.nbinom) against pydeseq2's own per-gene routines."""
+"""The vectorised inference (engines.nbinom) against DESeq2's rules gene by gene and pydeseq2's own routines
+(R DESeq2 itself: tests/diffexp/test_parity.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from pydeseq2 import utils
 from pydeseq2.dds import DeseqDataSet
 from pydeseq2.default_inference import DefaultInference
+from scipy.stats import nbinom
+from target_rationale.engines.dispersion_fit import dlog_posterior, line_search, log_posterior
 from target_rationale.engines.nbinom import FastDeseqDataSet, VectorizedInference
 
 
@@ -30,43 +33,87 @@ def problem() -> dict:
     return {"design": design, "sf": size_factors, "counts": counts, "disp": disp}
 
 
-def test_irls_equals_pydeseq2_gene_by_gene(problem: dict) -> None:
+def deseq2_fit_beta(y: np.ndarray, sf: np.ndarray, x: np.ndarray, alpha: float, tol: float = 1e-8) -> np.ndarray:
+    """DESeq2's ``fitBeta`` for one gene, line by line (C++ in DESeq2 1.38): the vectorised IRLS's reference."""
+    ridge = np.diag(np.full(x.shape[1], 1e-6 / np.log(2) ** 2))
+    q, r = np.linalg.qr(x)
+    beta = np.linalg.solve(r, q.T @ np.log(y / sf + 0.1))
+    mu = np.maximum(sf * np.exp(x @ beta), 0.5)
+    dev_old = 0.0
+    for t in range(100):
+        w = mu / (1.0 + alpha * mu)
+        z = np.log(mu / sf) + (y - mu) / mu
+        beta = np.linalg.solve((x.T * w) @ x + ridge, (x.T * w) @ z)
+        mu = np.maximum(sf * np.exp(x @ beta), 0.5)
+        dev = -2.0 * nbinom.logpmf(y, 1 / alpha, 1 / (1 + alpha * mu)).sum()
+        if t > 0 and abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+            break
+        dev_old = dev
+    return beta
+
+
+def test_irls_is_deseq2s_fit_beta_gene_by_gene(problem: dict) -> None:
     ours = VectorizedInference(n_cpus=2).irls(problem["counts"], problem["sf"], problem["design"], problem["disp"],
                                               min_mu=0.5, beta_tol=1e-8)
-    for g in range(problem["counts"].shape[1]):
-        beta, mu, hat, converged = utils.irls_solver(problem["counts"][:, g], problem["sf"], problem["design"],
-                                                     problem["disp"][g], min_mu=0.5, beta_tol=1e-8)
-        np.testing.assert_allclose(ours[0][g], beta, rtol=1e-7, atol=1e-9)
-        np.testing.assert_allclose(ours[1][:, g], mu, rtol=1e-7)
-        np.testing.assert_allclose(ours[2][:, g], hat, rtol=1e-6, atol=1e-12)
-        assert ours[3][g] == converged
+    assert ours[3].all()
+    for g in range(1, problem["counts"].shape[1]):  # gene 0 is nearly empty: it diverges (the optim fallback)
+        beta = deseq2_fit_beta(problem["counts"][:, g], problem["sf"], problem["design"], problem["disp"][g])
+        np.testing.assert_allclose(ours[0][g], beta, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(ours[1][:, g], problem["sf"] * np.exp(problem["design"] @ beta), rtol=1e-9)
+
+
+def deseq2_fit_disp(y: np.ndarray, mu: np.ndarray, x: np.ndarray, a: float, prior_mean: float | None,
+                    prior_var: float, min_log_alpha: float) -> tuple[float, int]:
+    """DESeq2's ``fitDisp`` for one gene, line by line (C++ in DESeq2 1.38): log alpha and steps taken."""
+    def lp(value: float) -> float:
+        return log_posterior(np.array([value]), y[:, None], mu[:, None], x,
+                             None if prior_mean is None else np.array([prior_mean]), prior_var)[0]
+
+    def dlp(value: float) -> float:
+        return dlog_posterior(np.array([value]), y[:, None], mu[:, None], x,
+                              None if prior_mean is None else np.array([prior_mean]), prior_var)[0]
+
+    current, slope, kappa, accepts = lp(a), dlp(a), 1.0, 0
+    for t in range(100):
+        if a + kappa * slope < -30.0:
+            kappa = (-30.0 - a) / slope
+        if a + kappa * slope > 10.0:
+            kappa = (10.0 - a) / slope
+        theta = -lp(a + kappa * slope)
+        if theta <= -current - kappa * 1e-4 * slope ** 2:
+            accepts += 1
+            a = a + kappa * slope
+            new = lp(a)
+            if new - current < 1e-6 or a < min_log_alpha:
+                return a, t + 1
+            current, slope = new, dlp(a)
+            kappa = min(kappa * 1.1, 1.0)
+            if accepts % 5 == 0:
+                kappa /= 2.0
+        else:
+            kappa /= 2.0
+    return a, 100
 
 
 @pytest.mark.parametrize("prior", [False, True], ids=["gene-wise", "MAP"])
-def test_dispersions_reach_pydeseq2_minimum_or_lower(problem: dict, prior: bool) -> None:
+def test_line_search_is_deseq2s_fit_disp_gene_by_gene(problem: dict, prior: bool) -> None:
     counts, design = problem["counts"], problem["design"]
-    mu = VectorizedInference().irls(counts, problem["sf"], design, problem["disp"], 0.5, 1e-8)[1]
-    start = np.full(counts.shape[1], 0.1)
-    kwargs = {"prior_disp_var": 0.25, "prior_reg": True} if prior else {}
-    ours, converged = VectorizedInference(n_cpus=2).alpha_mle(counts, design, mu, start, 1e-8, 10.0, **kwargs)
-    assert converged.all()
-
-    def loss(g: int, alpha: float) -> float:
-        w = mu[:, g] / (1 + mu[:, g] * alpha)
-        value = utils.nb_nll(counts[:, g], mu[:, g], alpha) + 0.5 * np.linalg.slogdet((design.T * w) @ design)[1]
-        return value + ((np.log(alpha) - np.log(0.1)) ** 2 / 0.5 if prior else 0.0)
-
+    mu = np.maximum(VectorizedInference().irls(counts, problem["sf"], design, problem["disp"], 0.5, 1e-8)[1], 0.5)
+    start = np.log(np.linspace(0.02, 2.0, counts.shape[1]))
+    prior_mean = np.log(np.full(counts.shape[1], 0.1)) if prior else None
+    ours, steps, _, _ = line_search(counts, mu, design, start, prior_mean, 0.25, np.log(1e-9))
+    assert ((steps > 1) & (steps < 100)).mean() > 0.9  # most settle; the rest go to the grid
     for g in range(counts.shape[1]):
-        theirs, _ = utils.fit_alpha_mle(counts[:, g], design, mu[:, g], 0.1, 1e-8, 10.0,
-                                        prior_disp_var=0.25 if prior else None, prior_reg=prior)
-        # the same minimum (pydeseq2's L-BFGS-B stops within ~1e-4 of it), never a worse one
-        assert loss(g, ours[g]) <= loss(g, theirs) + 1e-6 * abs(loss(g, theirs))
-        assert abs(np.log(ours[g]) - np.log(theirs)) < 0.02 or loss(g, ours[g]) < loss(g, theirs) - 1e-6
+        theirs, their_steps = deseq2_fit_disp(counts[:, g], mu[:, g], design, start[g],
+                                              None if prior_mean is None else prior_mean[g], 0.25, np.log(1e-9))
+        assert steps[g] == their_steps
+        assert ours[g] == pytest.approx(theirs, abs=1e-12)
 
 
 def test_wald_test_equals_pydeseq2(problem: dict) -> None:
     counts, design, sf = problem["counts"], problem["design"], problem["sf"]
     lfc, mu = VectorizedInference().irls(counts, sf, design, problem["disp"], 0.5, 1e-8)[:2]
+    mu = np.maximum(mu, 0.5)  # ours bounds the means in the weights, as DESeq2 does; pydeseq2 takes them as given
     ridge, contrast = np.diag(np.full(4, 1e-6)), np.array([0.0, 0.0, 1.0, -1.0])
     for alternative, null in [(None, 0.0), ("greaterAbs", np.log(2) * 0.5)]:
         ours = VectorizedInference(n_cpus=2).wald_test(design, problem["disp"], lfc, mu, ridge, contrast, null,
@@ -97,23 +144,8 @@ def test_shrinkage_finds_pydeseq2_optimum_or_a_better_one(problem: dict, scale: 
             np.testing.assert_allclose(inverse[g][2, 2], their_inverse[2, 2], rtol=0.05)
 
 
-def test_fast_dataset_gives_pydeseq2_trend_and_dispersions(problem: dict) -> None:
-    counts = pd.DataFrame(problem["counts"][:, 1:], columns=[f"g{i}" for i in range(59)],
-                          index=[f"s{i}" for i in range(12)])
-    metadata = pd.DataFrame({"batch": ["a", "b"] * 6, "site": ["n"] * 4 + ["p"] * 4 + ["m"] * 4},
-                            index=counts.index)
-    fits = []
-    for cls in (DeseqDataSet, FastDeseqDataSet):
-        dds = cls(counts=counts.astype(int), metadata=metadata, design="~ batch + site",
-                  inference=VectorizedInference(1), quiet=True)
-        dds.deseq2()
-        fits.append(dds)
-    np.testing.assert_array_equal(fits[0].uns["trend_coeffs"], fits[1].uns["trend_coeffs"])
-    np.testing.assert_array_equal(fits[0].var["dispersions"], fits[1].var["dispersions"])
-
-
 def test_cooks_outliers_are_replaced_and_refitted_as_by_pydeseq2() -> None:
-    """With >= 7 replicates pydeseq2 replaces Cook's outliers and refits those genes through the same inference."""
+    """With >= 7 replicates Cook's outliers are replaced and their genes refitted, the same ones as pydeseq2's."""
     rng = np.random.default_rng(5)
     n, genes = 16, 150
     mu = np.exp(rng.uniform(2, 7, genes))[None, :] * np.exp(np.repeat([0.0, 1.0], 8)[:, None]
@@ -133,7 +165,8 @@ def test_cooks_outliers_are_replaced_and_refitted_as_by_pydeseq2() -> None:
     np.testing.assert_array_equal(fits[0].var["replaced"], fits[1].var["replaced"])
     np.testing.assert_array_equal(fits[0].var["refitted"], fits[1].var["refitted"])
     np.testing.assert_allclose(fits[0].varm["LFC"], fits[1].varm["LFC"], rtol=1e-3, atol=1e-3)
-    np.testing.assert_allclose(np.log(fits[0].var["dispersions"]), np.log(fits[1].var["dispersions"]), atol=0.02)
+    # the dispersions follow DESeq2's rules, not pydeseq2's: against R, tests/diffexp/test_parity.py
+    # (scenario replace_outliers)
 
 
 def test_fit_is_the_same_for_any_number_of_threads() -> None:

@@ -19,7 +19,8 @@
 # The run is deterministic: the only random step in DESeq2 here is the simulation-based estimate of the
 # dispersion prior variance, which DESeq2 uses when the residual degrees of freedom are <= 3 (the
 # primary + liver_metastasis subset: 8 samples - 5 coefficients = 3). A fixed seed is set before each fit.
-# (The estimate is loess-smoothed and did not change across seeds 1, 2, 3, 42 and SEED: dispPriorVar 0.4964965.)
+# (DESeq2 seeds that simulation itself, set.seed(2), so the estimate does not depend on SEED: dispPriorVar
+# 0.5365365 for the subset, trend.tsv.)
 
 suppressPackageStartupMessages(library(DESeq2))
 

@@ -37,6 +37,7 @@ from target_rationale.cohort.design import Contrast, select_samples
 from target_rationale.core.io import write_atomic, write_tsv
 from target_rationale.core.jobs import LOG
 from target_rationale.diffexp.settings import FitSettings, WaldSettings
+from target_rationale.engines.independent_filter import FastDeseqStats
 from target_rationale.engines.nbinom import FastDeseqDataSet, VectorizedInference
 
 #: Default inference engine for pydeseq2 (see :func:`inference`; config key ``diffexp.engine``): the vectorised
@@ -85,6 +86,13 @@ def dataset_class(engine: str):
     if engine == "vectorized":
         return FastDeseqDataSet
     return DeseqDataSet
+
+
+def stats_class(engine: str):
+    """pydeseq2's ``DeseqStats``, or with ``engine="vectorized"`` :class:`.independent_filter.FastDeseqStats`."""
+    if engine == "vectorized":
+        return FastDeseqStats
+    return DeseqStats
 
 
 def fit_model(cohort: ad.AnnData, contrasts: list[Contrast], settings: FitSettings, n_cpus: int,
@@ -151,7 +159,7 @@ def wald_test(dds, contrast: Contrast, settings: WaldSettings, n_cpus: int, engi
     engine = engine or settings.engine
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
-        stats = DeseqStats(dds, contrast=[contrast.variable, contrast.target, contrast.reference],
+        stats = stats_class(engine)(dds, contrast=[contrast.variable, contrast.target, contrast.reference],
                            alpha=settings.alpha, cooks_filter=True,
                            independent_filter=settings.independent_filter, lfc_null=settings.lfc_threshold,
                            alt_hypothesis="greaterAbs" if settings.lfc_threshold > 0 else None,

@@ -1,4 +1,4 @@
-"""Vectorised negative-binomial GLM inference for pydeseq2: all genes at once instead of one at a time.
+"""Vectorised negative-binomial GLM inference for pydeseq2, with R DESeq2's rules: all genes at once.
 
 pydeseq2 0.5.4 fits every gene separately (a Python-level IRLS loop, a scipy L-BFGS-B per dispersion and per
 shrunken fold change) and farms genes out to joblib worker processes; on 20,000 genes x 12 samples that made
@@ -7,16 +7,14 @@ is a drop-in :class:`pydeseq2.inference.Inference` (``DeseqDataSet(..., inferenc
 problems for a block of genes with array operations (one BLAS call builds every gene's ``X^T W X``), in a few
 threads over blocks of genes:
 
-* ``lin_reg_mu``, ``irls`` and ``wald_test`` do exactly what pydeseq2 does gene by gene (same start, same
-  updates, same stopping rule per gene); a gene whose IRLS diverges goes to pydeseq2's own per-gene solver,
-  as it would there.
-* ``alpha_mle`` minimises the same Cox-Reid-adjusted (and, for MAP dispersions, prior-regularised) likelihood
-  over the same bounds, from the same start, by bracketing the first minimum downhill of the start and then
-  solving for the zero of the derivative (regula falsi with bisection safeguards) to 1e-10 in log dispersion.
-  Where L-BFGS-B stops at once (a start with derivative below 1e-5, or so flat that its first step lowers the
-  loss by less than its relative tolerance, typically at the lower bound) the result is L-BFGS-B's.
-  Elsewhere pydeseq2 reaches the same minimum less precisely; on the tiny test cohort gene-wise dispersions
-  agree to 2e-5 in log, and where pydeseq2's L-BFGS-B failed and fell back to a grid, this finds a lower loss.
+* ``lin_reg_mu`` is pydeseq2's; ``irls`` is DESeq2's ``fitBeta`` (pydeseq2's updates with DESeq2's ridge,
+  ``1e-6`` on log2 fold changes, and stopping rule: a deviance change below ``beta_tol`` after the first step,
+  at most 100 steps); a gene whose IRLS diverges goes to DESeq2's optimiser fallback (:mod:`.glm_optim`).
+  ``wald_test`` is pydeseq2's with the means bounded at 0.5 in the weights, as DESeq2's standard errors have them.
+* ``alpha_mle`` is DESeq2's dispersion search (:mod:`.dispersion_fit`: its Armijo line search in log dispersion,
+  its grid where that does not settle, its rules around them), to DESeq2's precision rather than an exact
+  optimum: DESeq2's trend, prior variance and refits read those estimates, so the same rule gives R's answer
+  (gene-wise dispersions within 1e-10 of R's on the parity suite).
 * ``lfc_shrink_nbinom_glm`` minimises the same apeGLM-style posterior by Newton's method with a backtracking
   line search (the Hessian shifted to positive definite where the Cauchy prior makes it indefinite) from
   the fit with a normal prior and, where that ends away from zero, also from that fit with the shrunken
@@ -28,8 +26,10 @@ threads over blocks of genes:
 The inverse Hessians returned by ``lfc_shrink_nbinom_glm`` repeat pydeseq2's formula (whose prior term is
 added to every row of the Hessian), so shrunken standard errors are pydeseq2's.
 
-:class:`FastDeseqDataSet` removes the one per-gene Python loop left outside the inference routines (in the
-dispersion-trend fit).
+:class:`FastDeseqDataSet` fits the dispersion trend (:mod:`.dispersion_trend`, and :mod:`.local_trend` where the
+parametric one fails), its prior variance (:mod:`.dispersion_prior`) and the MAP dispersions (started where DESeq2
+starts them) as R DESeq2 1.38.3 does, where pydeseq2 0.5.4 differs; ``independent_filter.FastDeseqStats`` does
+DESeq2's independent filtering. Checked against R on seven design shapes: ``tests/diffexp/test_parity.py``.
 """
 
 from __future__ import annotations
@@ -44,11 +44,18 @@ import pandas as pd
 from pydeseq2 import utils
 from pydeseq2.dds import DeseqDataSet
 from pydeseq2.default_inference import DefaultInference
-from scipy.special import digamma, expit, gammaln
+from scipy.special import expit, gammaln
 from scipy.stats import norm
 
-#: Ridge pydeseq2 adds to ``X^T W X`` in IRLS.
-RIDGE = 1e-6
+from target_rationale.engines.dispersion_fit import genewise_dispersions, map_dispersions
+from target_rationale.engines.dispersion_prior import prior_variance
+from target_rationale.engines.dispersion_trend import parametric_trend, trend_genes
+from target_rationale.engines.glm_optim import LARGE, optim_fit
+from target_rationale.engines.local_trend import fit_local_trend, predict_local_trend
+
+#: Ridge added to ``X^T W X`` in IRLS: DESeq2's ``lambda = 1e-6`` on log2 fold changes, on the natural-log scale
+#: of the coefficients (``1e-6 / log(2)^2``; pydeseq2 adds 1e-6).
+RIDGE = 1e-6 / np.log(2) ** 2
 #: Elements (samples x genes) per block of genes: bounds the memory of the temporaries (~8 MB each).
 BLOCK_ELEMENTS = 1 << 20
 #: Blocks a transcriptome is cut into at least (when each keeps :data:`MIN_BLOCK_GENES`), so that up to this many
@@ -56,8 +63,10 @@ BLOCK_ELEMENTS = 1 << 20
 PARALLEL_BLOCKS = 8
 #: Fewest genes in a block cut for threads.
 MIN_BLOCK_GENES = 1024
-#: L-BFGS-B's projected-gradient tolerance in pydeseq2's dispersion fits: a start this flat is kept.
-PGTOL = 1e-5
+#: R's ``mad()`` constant (pydeseq2: ``1 / norm.ppf(0.75)`` = 1.48260222, which moves the prior variance by 2e-6).
+R_MAD_CONSTANT = 1.4826
+#: The least mean DESeq2 lets into its dispersion fits (``minmu``; pydeseq2 bounds only its least-squares means).
+MIN_MU = 0.5
 
 
 def _outer_rows(design: np.ndarray) -> np.ndarray:
@@ -120,10 +129,11 @@ class VectorizedInference(DefaultInference):
 
     def irls(self, counts: np.ndarray, size_factors: np.ndarray, design_matrix: np.ndarray, disp: np.ndarray,
              min_mu: float, beta_tol: float, min_beta: float = -30, max_beta: float = 30,
-             optimizer: Literal["BFGS", "L-BFGS-B"] = "L-BFGS-B", maxiter: int = 250
+             optimizer: Literal["BFGS", "L-BFGS-B"] = "L-BFGS-B", maxiter: int = 100
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """pydeseq2's ``irls_solver`` for every gene; returns LFCs (genes x p), mu and hat diagonals (samples x
-        genes) and convergence flags."""
+        """pydeseq2's ``irls_solver`` for every gene, stopping as DESeq2's ``fitBeta`` does (deviance change
+        below ``beta_tol`` after the first step; DESeq2's ridge and 100 steps); returns LFCs (genes x p), mu and
+        hat diagonals (samples x genes) and convergence flags."""
         counts = np.asarray(counts, dtype=float)
         disp = np.asarray(disp, dtype=float)
         n, p = design_matrix.shape
@@ -154,6 +164,8 @@ class VectorizedInference(DefaultInference):
             beta = np.zeros((genes, p))
             beta[:, 0] = np.log(counts / sf[:, None]).mean(axis=0)
         ridge = RIDGE * np.eye(p)
+        initial = beta.copy()
+        beta_last = beta.copy()
         mu = np.maximum(sf[:, None] * np.exp(design @ beta.T), min_mu)
         dev = np.full(genes, 1000.0)
         active = np.ones(genes, dtype=bool)
@@ -170,6 +182,7 @@ class VectorizedInference(DefaultInference):
             iteration += 1
             bad = (np.abs(beta_hat) > max_beta).any(axis=1) | (iteration >= maxiter)
             diverged[idx[bad]] = True
+            beta_last[idx[bad]] = beta_hat[bad]
             active[idx[bad]] = False
             good, beta_good = idx[~bad], beta_hat[~bad]
             beta[good] = beta_good
@@ -177,16 +190,22 @@ class VectorizedInference(DefaultInference):
             old = dev[good]
             dev[good] = -2.0 * _nb_nll(counts[:, good], mu[:, good], disp[good])
             ratio = np.abs(dev[good] - old) / (np.abs(dev[good]) + 0.1)
-            active[good[ratio <= beta_tol]] = False
+            if iteration > 1:  # DESeq2's fitBeta never stops at its first step
+                active[good[ratio < beta_tol]] = False
         w = mu / (1.0 + mu * disp)
         inverse = np.linalg.inv(_gram(w, outer, p) + ridge)
         hat = (inverse.reshape(genes, p * p) @ outer.T).T * w
         mu_out = sf[:, None] * np.exp(design @ beta.T)
         converged = np.ones(genes, dtype=bool)
-        for g in np.flatnonzero(diverged):  # pydeseq2's own solver, as it would have gone there too
-            beta[g], mu_out[:, g], hat[:, g], converged[g] = utils.irls_solver(
-                counts=counts[:, g], size_factors=sf, design_matrix=design, disp=disp[g], min_mu=min_mu,
-                beta_tol=beta_tol, min_beta=min_beta, max_beta=max_beta, optimizer=optimizer, maxiter=maxiter)
+        for g in np.flatnonzero(diverged):  # DESeq2's fallback: its start, or the last step if that is in bounds
+            last = beta_last[g] / np.log(2.0)
+            begin = last if (np.abs(last) < LARGE).all() else initial[g]
+            beta[g], converged[g] = optim_fit(counts[:, g], sf, design, disp[g], begin)
+            mu_out[:, g] = sf * np.exp(design @ beta[g])
+            m = np.maximum(mu_out[:, g], min_mu)
+            w_g = m / (1.0 + m * disp[g])
+            inverse_g = np.linalg.inv((design.T * w_g) @ design + ridge)
+            hat[:, g] = np.einsum("ij,jk,ik->i", design, inverse_g, design) * w_g
         return beta, mu_out, hat, converged
 
     # ---- dispersions ---------------------------------------------------------------------------------------
@@ -195,124 +214,39 @@ class VectorizedInference(DefaultInference):
                   min_disp: float, max_disp: float, prior_disp_var: float | None = None, cr_reg: bool = True,
                   prior_reg: bool = False, optimizer: Literal["BFGS", "L-BFGS-B"] = "L-BFGS-B"
                   ) -> tuple[np.ndarray, np.ndarray]:
-        """Dispersion of every gene: the minimum of pydeseq2's ``fit_alpha_mle`` loss nearest downhill of the start."""
+        """Dispersion of every gene as DESeq2 computes it (:mod:`.dispersion_fit`): gene-wise from the start
+        ``alpha_hat``, or with ``prior_reg`` maximum a posteriori around ``alpha_hat`` (the trend; started there,
+        as pydeseq2 does: :class:`FastDeseqDataSet` starts where DESeq2 does, see :meth:`map_dispersions`)."""
+        if not cr_reg:
+            raise ValueError("the vectorised engine fits Cox-Reid-adjusted dispersions only (as DESeq2)")
         if prior_reg and prior_disp_var is None:
             raise ValueError("Sigma_prior is required for prior regularization")
-        counts = np.asarray(counts, dtype=float)
-        mu = np.asarray(mu, dtype=float)
-        alpha_hat = np.asarray(alpha_hat, dtype=float)
-        outer = _outer_rows(design_matrix)
-        bounds = (np.log(min_disp), np.log(max_disp))
+        if prior_reg:
+            return self.map_dispersions(counts, design_matrix, mu, alpha_hat, alpha_hat, prior_disp_var,
+                                        min_disp, max_disp)
+        counts, alpha_hat = np.asarray(counts, dtype=float), np.asarray(alpha_hat, dtype=float)
+        mu = np.maximum(np.asarray(mu, dtype=float), MIN_MU)
 
         def work(block: slice) -> tuple:
-            return self._alpha_block(counts[:, block], mu[:, block], alpha_hat[block], outer,
-                                     design_matrix.shape[1], bounds, prior_disp_var if prior_reg else None, cr_reg)
+            return genewise_dispersions(counts[:, block], mu[:, block], design_matrix, alpha_hat[block], min_disp,
+                                        max_disp)
 
         parts = self._map(work, counts.shape[1], counts.shape[0])
         return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
 
-    @staticmethod
-    def _alpha_block(counts: np.ndarray, mu: np.ndarray, alpha_hat: np.ndarray, outer: np.ndarray, p: int,
-                     bounds: tuple[float, float], prior_var: float | None, cr_reg: bool) -> tuple:
-        low, high = bounds
-        centre = np.log(alpha_hat)
+    def map_dispersions(self, counts: np.ndarray, design_matrix: np.ndarray, mu: np.ndarray, genewise: np.ndarray,
+                        fitted: np.ndarray, prior_var: float, min_disp: float, max_disp: float
+                        ) -> tuple[np.ndarray, np.ndarray]:
+        """DESeq2's maximum a posteriori dispersions (:func:`.dispersion_fit.map_dispersions`) of every gene."""
+        counts, genewise, fitted = (np.asarray(v, dtype=float) for v in (counts, genewise, fitted))
+        mu = np.maximum(np.asarray(mu, dtype=float), MIN_MU)
 
-        def gradient(log_alpha: np.ndarray, cols: np.ndarray) -> np.ndarray:
-            """d loss / d log(alpha) of genes ``cols`` at ``log_alpha`` (pydeseq2's ``dloss``)."""
-            alpha = np.exp(log_alpha)
-            y, m = counts[:, cols], mu[:, cols]
-            inverse = 1.0 / alpha
-            grad = alpha * (-(inverse ** 2) * (digamma(inverse) - digamma(y + inverse) + np.log1p(m * alpha)
-                                               + (y - m) / (m + inverse)).sum(axis=0))
-            if cr_reg:
-                w = m / (1.0 + m * alpha)
-                gram = _gram(w, outer, p)
-                d_gram = _gram(-(w ** 2), outer, p)
-                grad = grad + 0.5 * (np.linalg.inv(gram) * d_gram).sum(axis=(1, 2)) * alpha
-            if prior_var is not None:
-                grad = grad + (log_alpha - centre[cols]) / prior_var
-            return grad
+        def work(block: slice) -> tuple:
+            return map_dispersions(counts[:, block], mu[:, block], design_matrix, genewise[block], fitted[block],
+                                   float(prior_var), min_disp, max_disp)
 
-        def loss(log_alpha: np.ndarray, cols: np.ndarray) -> np.ndarray:
-            """pydeseq2's ``loss`` of genes ``cols`` at ``log_alpha``."""
-            alpha = np.exp(log_alpha)
-            y, m = counts[:, cols], mu[:, cols]
-            value = _nb_nll(y, m, alpha)
-            if cr_reg:
-                value = value + 0.5 * np.linalg.slogdet(_gram(m / (1.0 + m * alpha), outer, p))[1]
-            if prior_var is not None:
-                value = value + (log_alpha - centre[cols]) ** 2 / (2 * prior_var)
-            return value
-
-        genes = counts.shape[1]
-        every = np.arange(genes)
-        x0 = np.clip(centre, low, high)
-        g0 = gradient(x0, every)
-        result = x0.copy()
-        # Where L-BFGS-B (as pydeseq2 calls it) stops at once, stop too: a start whose projected derivative is
-        # below PGTOL, or one so flat that its first step (x0 - g0 within the bounds: L-BFGS-B's first step on
-        # a bounded problem) lowers the loss by about g0^2 <= factr * eps * |loss| (2.2e-9 relative), typically
-        # at the lower bound. (The loss itself cannot be compared there: at alpha = 1e-8 its terms are ~1e10
-        # and cancel to ~1e2, leaving rounding noise larger than the change.)
-        moving = (np.abs(g0) > PGTOL) & ~((x0 <= low) & (g0 > 0)) & ~((x0 >= high) & (g0 < 0))
-        idx = np.flatnonzero(moving)
-        flat = g0[idx] ** 2 <= 2.220446049250313e-9 * np.maximum(np.abs(loss(x0[idx], idx)), 1.0)
-        result[idx[flat]] = np.clip(x0[idx] - g0[idx], low, high)[flat]
-        moving[idx[flat]] = False
-        direction = -np.sign(g0)
-        # 1. bracket the first minimum downhill of x0: step out (1, 2, 4, ... in log units) until the derivative
-        #    changes sign; a bound reached first is the minimum
-        a, ga = x0.copy(), g0.copy()
-        b, gb = x0.copy(), g0.copy()
-        step = np.ones(genes)
-        searching = moving.copy()
-        at_bound = np.zeros(genes, dtype=bool)
-        for _ in range(64):
-            idx = np.flatnonzero(searching)
-            if not len(idx):
-                break
-            trial = np.clip(a[idx] + direction[idx] * step[idx], low, high)
-            g_trial = gradient(trial, idx)
-            b[idx], gb[idx] = trial, g_trial
-            flipped = np.sign(g_trial) != np.sign(g0[idx])
-            hit = ~flipped & ((trial <= low) | (trial >= high))
-            at_bound[idx[hit]] = True
-            result[idx[hit]] = trial[hit]
-            onward = ~flipped & ~hit
-            a[idx[onward]], ga[idx[onward]] = trial[onward], g_trial[onward]
-            step[idx[onward]] *= 2.0
-            searching[idx[~onward]] = False
-        # 2. the zero of the derivative inside [a, b]: Illinois regula falsi, with a bisection step whenever the
-        #    bracket did not at least halve over the previous step
-        solving = moving & ~at_bound
-        converged = ~solving
-        side = np.zeros(genes, dtype=int)
-        width = np.abs(b - a)
-        for _ in range(200):
-            idx = np.flatnonzero(solving)
-            if not len(idx):
-                break
-            xa, xb, fa, fb = a[idx], b[idx], ga[idx], gb[idx]
-            x = (xa * fb - xb * fa) / (fb - fa)
-            lo, hi = np.minimum(xa, xb), np.maximum(xa, xb)
-            bisect = ~np.isfinite(x) | (x <= lo) | (x >= hi) | (np.abs(xb - xa) > 0.5 * width[idx])
-            width[idx] = np.abs(xb - xa)
-            x = np.where(bisect, 0.5 * (xa + xb), x)
-            fx = gradient(x, idx)
-            like_b = np.sign(fx) == np.sign(fb)
-            like_a = ~like_b & (np.sign(fx) == np.sign(fa))
-            # x replaces the endpoint on its side; the endpoint kept twice in a row has its value halved
-            a[idx] = np.where(like_a, x, xa)
-            ga[idx] = np.where(like_a, fx, np.where(like_b & (side[idx] == -1), 0.5 * fa, fa))
-            b[idx] = np.where(like_b, x, xb)
-            gb[idx] = np.where(like_b, fx, np.where(like_a & (side[idx] == 1), 0.5 * fb, fb))
-            side[idx] = np.where(like_b, -1, np.where(like_a, 1, 0))
-            done = (fx == 0) | (np.abs(b[idx] - a[idx]) < 1e-10)
-            result[idx[done]] = x[done]
-            converged[idx[done]] = True
-            solving[idx[done]] = False
-        result[solving] = 0.5 * (a[solving] + b[solving])
-        return np.exp(result), converged
+        parts = self._map(work, counts.shape[1], counts.shape[0])
+        return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
 
     # ---- tests and shrinkage -------------------------------------------------------------------------------
 
@@ -327,7 +261,7 @@ class VectorizedInference(DefaultInference):
         contrast = np.asarray(contrast, dtype=float)
 
         def work(block: slice) -> tuple:
-            m, d = mu[:, block], disp[block]
+            m, d = np.maximum(mu[:, block], MIN_MU), disp[block]  # DESeq2's weights bound the mean, as in its fit
             se = np.full(m.shape[1], np.nan)
             ok = np.isfinite(m).all(axis=0) & np.isfinite(d)  # e.g. all-zero genes: NaN, as per gene
             gram = _gram(m[:, ok] / (1.0 + m[:, ok] * d[ok]), outer, p)
@@ -493,35 +427,35 @@ class VectorizedInference(DefaultInference):
         return beta, inverse, converged
 
 
-def _fast_parametric_trend(dds, vst: bool = False) -> None:
-    """pydeseq2 0.5.4's ``DeseqDataSet._fit_parametric_dispersion_trend`` without its per-gene pandas loop.
+def _deseq2_parametric_trend(dds, vst: bool = False) -> None:
+    """DESeq2's parametric dispersion trend (:mod:`.dispersion_trend`) in place of pydeseq2's.
 
-    The same steps and results (the gamma-family GLM of the dispersion on ``1 / mean``, refitted after
-    dropping genes too far from the curve until the coefficients settle); only the removal of genes with an
-    infinite or missing covariate is one vectorised mask instead of a ``.loc`` lookup per gene, which took
-    ~0.1 ms per gene (1.5 s on 15,000 genes, per fit).
+    The trend is fitted on the genes with a gene-wise dispersion above ``100 x min_disp``, by DESeq2's passes and
+    R's GLM; where that fit fails, by DESeq2's local regression (:mod:`.local_trend`), with a warning (for the
+    variance-stabilising transformation, whose pydeseq2 code knows no local trend, by the mean, as pydeseq2).
     """
     disp_param_name = "vst_genewise_dispersions" if vst else "genewise_dispersions"
     if disp_param_name not in dds.var:
         dds.fit_genewise_dispersions(vst)
-    targets = pd.Series(dds.var.loc[dds.non_zero_genes, disp_param_name].copy(), index=dds.non_zero_genes)
-    covariates = pd.Series(1 / dds.var.loc[dds.non_zero_genes, "_normed_means"], index=dds.non_zero_genes)
-    usable = np.isfinite(covariates.to_numpy(dtype=float))
-    targets, covariates = targets[usable].copy(), covariates[usable].copy()
-    old_coeffs: np.ndarray | pd.Series = pd.Series([0.1, 0.1])
-    coeffs: np.ndarray | pd.Series = pd.Series([1.0, 1.0])
-    while (coeffs > 1e-10).all() and (np.log(np.abs(coeffs / old_coeffs)) ** 2).sum() >= 1e-6:
-        old_coeffs = coeffs
-        coeffs, predictions, converged = dds.inference.dispersion_trend_gamma_glm(covariates, targets)
-        if not converged or (coeffs <= 1e-10).any():
-            warnings.warn("The dispersion trend curve fitting did not converge. Switching to a mean-based "
-                          "dispersion trend.", UserWarning, stacklevel=2)
-            dds._fit_mean_dispersion_trend(vst)
-            return
-        pred_ratios = dds.var.loc[covariates.index, disp_param_name] / predictions
-        far = targets[(pred_ratios < 1e-4) | (pred_ratios >= 15)].index
-        targets = targets.drop(far)
-        covariates = covariates.drop(far)
+    nonzero = dds.var["non_zero"].to_numpy(bool)
+    genewise = dds.var[disp_param_name].to_numpy(float)
+    means = dds.var["_normed_means"].to_numpy(float)
+    use = nonzero & trend_genes(genewise, dds.min_disp) & np.isfinite(1.0 / means)
+    coeffs = parametric_trend(means[use], genewise[use]) if use.any() else None
+    if coeffs is None and vst:  # pydeseq2's VST knows the parametric and the mean trends only
+        warnings.warn("The parametric dispersion trend of the variance-stabilising transformation failed; using "
+                      "the mean dispersion.", UserWarning, stacklevel=2)
+        dds._fit_mean_dispersion_trend(vst)
+        return
+    if coeffs is None:
+        warnings.warn("The parametric dispersion trend was not well captured by y = a / x + b; a local regression "
+                      "was fitted instead (as DESeq2 does).", UserWarning, stacklevel=2)
+        dds.uns["disp_function_type"] = "local"
+        dds.uns["local_trend"] = fit_local_trend(means[use], genewise[use], dds.min_disp)
+        dds.var["fitted_dispersions"] = np.full(dds.n_vars, np.nan)
+        dds.var.loc[dds.var["non_zero"], "fitted_dispersions"] = dds.disp_function(
+            dds.var.loc[dds.var["non_zero"], "_normed_means"])
+        return
     if vst:
         dds.uns["vst_trend_coeffs"] = pd.Series(coeffs, index=["a0", "a1"])
     else:
@@ -532,8 +466,105 @@ def _fast_parametric_trend(dds, vst: bool = False) -> None:
             dds.var.loc[dds.var["non_zero"], "_normed_means"])
 
 
+def _deseq2_dispersion_prior(dds) -> None:
+    """DESeq2's prior variance of log dispersions (:mod:`.dispersion_prior`) in place of pydeseq2's.
+
+    Sets ``uns["_squared_logres"]`` (the squared MAD of the log residuals of the genes with a gene-wise
+    dispersion of at least ``100 x min_disp``, with R's constant 1.4826 where pydeseq2 has ``1 / qnorm(0.75)``)
+    and ``uns["prior_disp_var"]``, which DESeq2
+    estimates by simulation at 1-3 residual degrees of freedom.
+    """
+    if "fitted_dispersions" not in dds.var:
+        dds.fit_dispersion_trend()
+    var = dds.var.loc[dds.non_zero_genes]
+    residuals = np.log(var["genewise_dispersions"].to_numpy(float)) - np.log(var["fitted_dispersions"].to_numpy(float))
+    above = var["genewise_dispersions"].to_numpy(float) >= 100 * dds.min_disp
+    kept = residuals[above]
+    dds.uns["_squared_logres"] = (R_MAD_CONSTANT * np.median(np.abs(kept - np.median(kept)))) ** 2
+    df = dds.n_obs - dds.obsm["design_matrix"].shape[-1]
+    dds.uns["prior_disp_var"] = np.float64(prior_variance(residuals[above], df, dds.uns["_squared_logres"]))
+
+
 class FastDeseqDataSet(DeseqDataSet):
-    """pydeseq2's ``DeseqDataSet`` with :func:`_fast_parametric_trend` (same results; pickles like the parent)."""
+    """pydeseq2's ``DeseqDataSet`` with DESeq2's dispersion trend (:func:`_deseq2_parametric_trend`) and prior
+    variance (:func:`_deseq2_dispersion_prior`); pickles like the parent."""
 
     def _fit_parametric_dispersion_trend(self, vst: bool = False) -> None:
-        _fast_parametric_trend(self, vst)
+        _deseq2_parametric_trend(self, vst)
+
+    def fit_dispersion_prior(self) -> None:
+        _deseq2_dispersion_prior(self)
+
+    def disp_function(self, x):
+        """The trend's dispersion at mean normalised counts ``x`` (pydeseq2's, and DESeq2's local trend)."""
+        if self.uns.get("disp_function_type") == "local":
+            trend = self.uns["local_trend"]
+            if trend is None:  # every gene-wise dispersion below 10 x min_disp: DESeq2's trend is min_disp
+                return np.full(np.shape(x), self.min_disp)
+            return predict_local_trend(trend, np.asarray(x, dtype=float))
+        return super().disp_function(x)
+
+    def _refit_without_outliers(self) -> None:
+        """pydeseq2's refit of the genes whose Cook's outliers were replaced, by this class (so with DESeq2's
+        dispersion steps, and any trend it fitted) on the same size factors, trend and prior variance."""
+        if "replaced" not in self.var:
+            self._replace_outliers()
+        new_all_zeroes = (self.counts_to_refit.X == 0).all(axis=0)
+        self.var["refitted"] = self.var["replaced"].copy()
+        self.var.loc[self.var["refitted"], "refitted"] = ~new_all_zeroes
+        self.new_all_zeroes_genes = self.counts_to_refit.var_names[new_all_zeroes]  # DeseqStats reads it
+        if len(self.new_all_zeroes_genes):
+            self.var.loc[self.new_all_zeroes_genes, "_normed_means"] = 0
+            self.varm["LFC"].loc[self.new_all_zeroes_genes, :] = 0
+        if self.var["refitted"].sum() == 0:
+            return
+        refit = self.counts_to_refit[:, ~new_all_zeroes].copy()
+        sub = type(self)(counts=pd.DataFrame(refit.X, index=refit.obs_names, columns=refit.var_names),
+                         metadata=self.obs, design=self.design, min_mu=self.min_mu, min_disp=self.min_disp,
+                         max_disp=self.max_disp, refit_cooks=self.refit_cooks, min_replicates=self.min_replicates,
+                         beta_tol=self.beta_tol, inference=self.inference, quiet=self.quiet)
+        sub.obs["size_factors"] = refit.obs["size_factors"]
+        sub.layers["normed_counts"] = sub.X / sub.obs["size_factors"].values[:, None]
+        sub.fit_genewise_dispersions()
+        for key in ("disp_function_type", "trend_coeffs", "mean_disp", "local_trend", "_squared_logres",
+                    "prior_disp_var"):
+            if key in self.uns:
+                sub.uns[key] = self.uns[key]
+        sub.var["_normed_means"] = sub.layers["normed_counts"].mean(axis=0)
+        sub.var["fitted_dispersions"] = sub.disp_function(sub.var["_normed_means"])
+        sub.fit_MAP_dispersions()
+        sub.fit_LFC()
+        refitted = self.var["refitted"]
+        for column in ("_normed_means", "genewise_dispersions", "fitted_dispersions", "dispersions"):
+            self.var.loc[refitted, column] = sub.var[column]
+        self.varm["LFC"][refitted] = sub.varm["LFC"]
+        self.layers["replace_cooks"] = self.layers["cooks"].copy()
+        for col in np.flatnonzero(refitted):
+            self.layers["replace_cooks"][self.obs["replaceable"], col] = 0.0
+
+    def fit_MAP_dispersions(self) -> None:
+        """pydeseq2's MAP step, started where DESeq2 starts it (the gene-wise estimate unless below a tenth of the
+        trend) when the inference can (:meth:`VectorizedInference.map_dispersions`)."""
+        if not isinstance(self.inference, VectorizedInference):
+            super().fit_MAP_dispersions()
+            return
+        if "prior_disp_var" not in self.uns:
+            self.fit_dispersion_prior()
+        nonzero = self.var["non_zero"].to_numpy(bool)
+        dispersions, converged = self.inference.map_dispersions(
+            self.X[:, self.non_zero_idx], self.obsm["design_matrix"].values,
+            self.layers["_mu_hat"][:, self.non_zero_idx],
+            self.var.loc[nonzero, "genewise_dispersions"].to_numpy(float),
+            self.var.loc[nonzero, "fitted_dispersions"].to_numpy(float), float(self.uns["prior_disp_var"]),
+            self.min_disp, self.max_disp)
+        self.var["MAP_dispersions"] = np.full(self.n_vars, np.nan)
+        self.var.loc[nonzero, "MAP_dispersions"] = dispersions
+        self.var["_MAP_converged"] = pd.array([pd.NA] * self.n_vars, dtype="boolean")
+        self.var.loc[nonzero, "_MAP_converged"] = converged
+        self.var["dispersions"] = self.var["MAP_dispersions"].copy()
+        self.var["_outlier_genes"] = np.log(self.var["genewise_dispersions"]) > np.log(
+            self.var["fitted_dispersions"]) + 2 * np.sqrt(self.uns["_squared_logres"])
+        self.var.loc[self.var["_outlier_genes"], "dispersions"] = self.var.loc[self.var["_outlier_genes"],
+                                                                               "genewise_dispersions"]
+        if self.low_memory:
+            del self.layers["_mu_hat"]

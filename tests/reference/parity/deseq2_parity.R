@@ -1,0 +1,123 @@
+# deseq2_parity.R -- R DESeq2 references for the DE engine's parity suite (tests/diffexp/test_parity.py).
+#
+# WHAT: simulates seven small cohorts, each a design shape where DESeq2 and pydeseq2 part ways (few residual
+#       degrees of freedom, a trend the parametric curve cannot fit, a continuous covariate, all-zero and
+#       outlier genes, Cook's replacement), runs DESeq() with its defaults on each and writes the counts, the
+#       sample sheet and DESeq2's size factors, dispersions (gene-wise, trend, MAP, final), prior variance, trend
+#       type, Wald results and padj at alpha 0.05 and 0.1. R is a TEST-DATA TOOL ONLY: the tables are committed.
+#
+# HOW TO RUN (from the repository root; Debian 12 "bookworm"):
+#     apt-get install -y --no-install-recommends r-bioc-deseq2
+#     Rscript tests/reference/parity/deseq2_parity.R
+#
+# VERSIONS: R 4.2.2, DESeq2 1.38.3 (Debian r-bioc-deseq2 1.38.3+dfsg-1); sessionInfo.txt beside this script.
+# OUTPUT: tests/reference/parity/<scenario>/{counts.tsv.gz, samples.tsv, size_factors.tsv, summary.tsv,
+#         genes.tsv.gz}; tab-separated, numbers with 10 significant digits, NA as "NA".
+
+suppressPackageStartupMessages(library(DESeq2))
+root <- file.path("tests", "reference", "parity")
+if (!dir.exists(root)) stop("Run from the repository root: Rscript tests/reference/parity/deseq2_parity.R")
+
+N_GENES <- 2000
+N_ZERO <- 20       # all-zero genes (the last ones)
+N_OUTLIER <- 10    # genes with one sample's count multiplied (Cook's distance)
+
+fmt <- function(x) { out <- sprintf("%.10g", x); out[is.na(x)] <- "NA"; out }
+write_tsv <- function(df, path) {
+  for (col in names(df)) if (is.numeric(df[[col]]) && !is.integer(df[[col]])) df[[col]] <- fmt(df[[col]])
+  con <- if (grepl("\\.gz$", path)) gzfile(path, "w") else file(path, "w")
+  write.table(df, con, sep = "\t", quote = FALSE, row.names = FALSE, col.names = TRUE)
+  close(con)
+}
+
+# Counts: NB with a mean-dispersion trend (or the trend `disp_of_mean` gives; log-normal scatter of sd `disp_sd`
+# around it), 15% of genes changed by site,
+# `extra` a samples x genes matrix of further log effects (covariates, batches, patients).
+simulate <- function(seed, sheet, extra = NULL, disp_of_mean = function(mu) 0.08 + 1.5 / mu, disp_sd = 0.6) {
+  set.seed(seed)
+  n <- nrow(sheet)
+  base <- exp(rnorm(N_GENES, log(150), 1.8))
+  disp <- disp_of_mean(base) * exp(rnorm(N_GENES, 0, disp_sd))
+  lfc <- ifelse(runif(N_GENES) < 0.15, sample(c(-1, 1), N_GENES, TRUE) * runif(N_GENES, 0.8, 3), 0)
+  sf <- runif(n, 0.6, 1.6)
+  log_mu <- outer(rep(1, n), log(base)) + outer(sheet$site == "b", lfc * log(2)) + log(sf)
+  if (!is.null(extra)) log_mu <- log_mu + extra
+  counts <- matrix(rnbinom(n * N_GENES, mu = exp(log_mu), size = outer(rep(1, n), 1 / disp)), n, N_GENES)
+  counts[, (N_GENES - N_ZERO + 1):N_GENES] <- 0L
+  out <- sample(N_GENES - N_ZERO, N_OUTLIER)
+  for (g in out) { s <- sample(n, 1); counts[s, g] <- counts[s, g] * 30L + 50L }
+  counts <- t(counts)
+  storage.mode(counts) <- "integer"
+  rownames(counts) <- sprintf("g%04d", seq_len(N_GENES))
+  colnames(counts) <- sheet$sample
+  counts
+}
+
+run <- function(name, sheet, counts, design) {
+  dir <- file.path(root, name)
+  dir.create(dir, showWarnings = FALSE)
+  write_tsv(data.frame(gene_id = rownames(counts), counts, check.names = FALSE), file.path(dir, "counts.tsv.gz"))
+  write_tsv(sheet, file.path(dir, "samples.tsv"))
+  coldata <- sheet
+  for (col in names(coldata)) if (is.character(coldata[[col]])) coldata[[col]] <- factor(coldata[[col]])
+  rownames(coldata) <- sheet$sample
+  dds <- DESeqDataSetFromMatrix(counts, coldata, design)
+  dds <- DESeq(dds, quiet = TRUE)
+  fn <- dispersionFunction(dds)
+  coefs <- attr(fn, "coefficients")
+  summary <- data.frame(
+    parameter = c("fitType", "dispPriorVar", "varLogDispEsts", "asymptDisp", "extraPois", "residual_df"),
+    value = c(attr(fn, "fitType"), fmt(attr(fn, "dispPriorVar")), fmt(attr(fn, "varLogDispEsts")),
+              fmt(if (is.null(coefs)) NA else coefs[1]), fmt(if (is.null(coefs)) NA else coefs[2]),
+              ncol(dds) - ncol(model.matrix(design(dds), colData(dds)))))
+  write_tsv(summary, file.path(dir, "summary.tsv"))
+  write_tsv(data.frame(sample = colnames(dds), size_factor = sizeFactors(dds)), file.path(dir, "size_factors.tsv"))
+  res05 <- results(dds, contrast = c("site", "b", "a"), alpha = 0.05)
+  res10 <- results(dds, contrast = c("site", "b", "a"), alpha = 0.1)
+  m <- mcols(dds)
+  genes <- data.frame(gene_id = rownames(dds), baseMean = m$baseMean, dispGeneEst = m$dispGeneEst,
+                      dispFit = m$dispFit, dispMAP = m$dispMAP, dispersion = m$dispersion,
+                      dispOutlier = m$dispOutlier, maxCooks = m$maxCooks,
+                      log2FoldChange = res05$log2FoldChange, lfcSE = res05$lfcSE, stat = res05$stat,
+                      pvalue = res05$pvalue, padj_05 = res05$padj, padj_10 = res10$padj)
+  write_tsv(genes, file.path(dir, "genes.tsv.gz"))
+  message(sprintf("%-16s df %s  fitType %-10s  dispPriorVar %.6g  calls@0.05 %d  @0.1 %d", name,
+                  summary$value[6], summary$value[1], attr(fn, "dispPriorVar"),
+                  sum(res05$padj < 0.05, na.rm = TRUE), sum(res10$padj < 0.1, na.rm = TRUE)))
+}
+
+# 1. one factor, 2 vs 2 (2 residual df: simulated prior variance)
+sheet <- data.frame(sample = sprintf("s%d", 1:4), site = c("a", "a", "b", "b"))
+run("two_vs_two", sheet, simulate(1, sheet, disp_sd = 1), ~ site)
+
+# 2. one factor, 3 vs 3 (4 residual df: the trigamma rule)
+sheet <- data.frame(sample = sprintf("s%d", 1:6), site = rep(c("a", "b"), each = 3))
+run("three_vs_three", sheet, simulate(2, sheet), ~ site)
+
+# 3. paired: 4 patients x 2 sites, ~ patient + site (3 residual df)
+sheet <- data.frame(sample = sprintf("s%d", 1:8), patient = sprintf("p%d", rep(1:4, 2)),
+                    site = rep(c("a", "b"), each = 4))
+set.seed(30); patient_effect <- matrix(rnorm(4 * N_GENES, 0, 0.4), 4, N_GENES)
+run("paired", sheet, simulate(3, sheet, extra = patient_effect[rep(1:4, 2), ]), ~ patient + site)
+
+# 4. batch + site: 2 batches x 2 sites x 2 replicates, ~ batch + site (5 residual df)
+sheet <- data.frame(sample = sprintf("s%d", 1:8), batch = rep(c("x", "y"), 4),
+                    site = rep(c("a", "b"), each = 4))
+set.seed(40); batch_effect <- matrix(rnorm(2 * N_GENES, 0, 0.5), 2, N_GENES)
+run("batch_site", sheet, simulate(4, sheet, extra = batch_effect[rep(1:2, 4), ]), ~ batch + site)
+
+# 5. a continuous covariate (a host fraction) + site, ~ host + site (5 residual df)
+sheet <- data.frame(sample = sprintf("s%d", 1:8), site = rep(c("a", "b"), each = 4),
+                    host = c(0.05, 0.3, 0.12, 0.45, 0.2, 0.08, 0.5, 0.35))
+set.seed(50); slope <- ifelse(runif(N_GENES) < 0.2, rnorm(N_GENES, 0, 3), 0)
+run("covariate", sheet, simulate(5, sheet, extra = outer(sheet$host, slope)), ~ host + site)
+
+# 6. a trend the parametric curve cannot fit (dispersion rising with the mean): DESeq2 falls back to locfit
+sheet <- data.frame(sample = sprintf("s%d", 1:6), site = rep(c("a", "b"), each = 3))
+run("trend_failure", sheet, simulate(6, sheet, disp_of_mean = function(mu) 0.01 * (mu / 100)^0.7), ~ site)
+
+# 7. 7 vs 7 with outlier counts: DESeq2 replaces Cook's outliers (>= 7 replicates) and refits those genes
+sheet <- data.frame(sample = sprintf("s%02d", 1:14), site = rep(c("a", "b"), each = 7))
+run("replace_outliers", sheet, simulate(7, sheet), ~ site)
+
+writeLines(capture.output(sessionInfo()), file.path(root, "sessionInfo.txt"))
