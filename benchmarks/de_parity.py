@@ -87,15 +87,17 @@ def agreement(ours_dir: Path, r_dir: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", required=True, help="the commit to compare the time with")
+    parser.add_argument("--base", help="the commit to compare the time with (required)")
     parser.add_argument("--sizes", nargs="+", default=["20000x12", "20000x100"])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--out", type=Path, help="the result's JSON (required)")
     parser.add_argument("--run-de", nargs=3, metavar=("CODE", "COHORT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_de:
         run_de(*(Path(p) for p in args.run_de))
         return
+    if not (args.base and args.out):
+        parser.error("--base and --out are required")
     sys.path.insert(0, str(REPO / "benchmarks"))
     import make_cohort
     from measured_commit import measured_commit
