@@ -27,9 +27,10 @@ The inverse Hessians returned by ``lfc_shrink_nbinom_glm`` repeat pydeseq2's for
 added to every row of the Hessian), so shrunken standard errors are pydeseq2's.
 
 :class:`FastDeseqDataSet` fits the dispersion trend (:mod:`.dispersion_trend`, and :mod:`.local_trend` where the
-parametric one fails), its prior variance (:mod:`.dispersion_prior`) and the MAP dispersions (started where DESeq2
-starts them) as R DESeq2 1.38.3 does, where pydeseq2 0.5.4 differs; ``independent_filter.FastDeseqStats`` does
-DESeq2's independent filtering. Checked against R on seven design shapes: ``tests/diffexp/test_parity.py``.
+parametric one fails; the VST keeps pydeseq2's trend fit), its prior variance (:mod:`.dispersion_prior`) and the
+MAP dispersions (started where DESeq2 starts them) as R DESeq2 1.38.3 does, where pydeseq2 0.5.4 differs;
+``independent_filter.FastDeseqStats`` does DESeq2's independent filtering. Checked against R on seven design
+shapes: ``tests/diffexp/test_parity.py``.
 """
 
 from __future__ import annotations
@@ -427,26 +428,55 @@ class VectorizedInference(DefaultInference):
         return beta, inverse, converged
 
 
+def _vst_trend(dds) -> None:
+    """The VST's trend as pydeseq2 0.5.4 fits it (``_fit_parametric_dispersion_trend(vst=True)``, vectorised).
+
+    The gamma-family GLM of the dispersion on ``1 / mean`` over every non-zero gene, refitted after dropping
+    genes too far from the curve until the coefficients settle; the mean where it fails. Kept for the VST
+    because pydeseq2's transform knows only a parametric or a mean trend: where DESeq2's stricter fit fails
+    (DESeq2's VST then integrates a local fit), pydeseq2's usually succeeds, and a mean trend would flatten the
+    low counts of every QC figure, term test and axis score.
+    """
+    if "vst_genewise_dispersions" not in dds.var:
+        dds.fit_genewise_dispersions(True)
+    targets = pd.Series(dds.var.loc[dds.non_zero_genes, "vst_genewise_dispersions"].copy(), index=dds.non_zero_genes)
+    covariates = pd.Series(1 / dds.var.loc[dds.non_zero_genes, "_normed_means"], index=dds.non_zero_genes)
+    usable = np.isfinite(covariates.to_numpy(dtype=float))
+    targets, covariates = targets[usable].copy(), covariates[usable].copy()
+    old_coeffs: np.ndarray | pd.Series = pd.Series([0.1, 0.1])
+    coeffs: np.ndarray | pd.Series = pd.Series([1.0, 1.0])
+    while (coeffs > 1e-10).all() and (np.log(np.abs(coeffs / old_coeffs)) ** 2).sum() >= 1e-6:
+        old_coeffs = coeffs
+        coeffs, predictions, converged = dds.inference.dispersion_trend_gamma_glm(covariates, targets)
+        if not converged or (coeffs <= 1e-10).any():
+            warnings.warn("The dispersion trend curve fitting did not converge. Switching to a mean-based "
+                          "dispersion trend.", UserWarning, stacklevel=2)
+            dds._fit_mean_dispersion_trend(True)
+            return
+        pred_ratios = dds.var.loc[covariates.index, "vst_genewise_dispersions"] / predictions
+        far = targets[(pred_ratios < 1e-4) | (pred_ratios >= 15)].index
+        targets = targets.drop(far)
+        covariates = covariates.drop(far)
+    dds.uns["vst_trend_coeffs"] = pd.Series(coeffs, index=["a0", "a1"])
+
+
 def _deseq2_parametric_trend(dds, vst: bool = False) -> None:
     """DESeq2's parametric dispersion trend (:mod:`.dispersion_trend`) in place of pydeseq2's.
 
     The trend is fitted on the genes with a gene-wise dispersion above ``100 x min_disp``, by DESeq2's passes and
-    R's GLM; where that fit fails, by DESeq2's local regression (:mod:`.local_trend`), with a warning (for the
-    variance-stabilising transformation, whose pydeseq2 code knows no local trend, by the mean, as pydeseq2).
+    R's GLM; where that fit fails, by DESeq2's local regression (:mod:`.local_trend`), with a warning. The
+    variance-stabilising transformation keeps pydeseq2's fit (:func:`_vst_trend`).
     """
-    disp_param_name = "vst_genewise_dispersions" if vst else "genewise_dispersions"
-    if disp_param_name not in dds.var:
-        dds.fit_genewise_dispersions(vst)
+    if vst:
+        _vst_trend(dds)
+        return
+    if "genewise_dispersions" not in dds.var:
+        dds.fit_genewise_dispersions()
     nonzero = dds.var["non_zero"].to_numpy(bool)
-    genewise = dds.var[disp_param_name].to_numpy(float)
+    genewise = dds.var["genewise_dispersions"].to_numpy(float)
     means = dds.var["_normed_means"].to_numpy(float)
     use = nonzero & trend_genes(genewise, dds.min_disp) & np.isfinite(1.0 / means)
     coeffs = parametric_trend(means[use], genewise[use]) if use.any() else None
-    if coeffs is None and vst:  # pydeseq2's VST knows the parametric and the mean trends only
-        warnings.warn("The parametric dispersion trend of the variance-stabilising transformation failed; using "
-                      "the mean dispersion.", UserWarning, stacklevel=2)
-        dds._fit_mean_dispersion_trend(vst)
-        return
     if coeffs is None:
         warnings.warn("The parametric dispersion trend was not well captured by y = a / x + b; a local regression "
                       "was fitted instead (as DESeq2 does).", UserWarning, stacklevel=2)
@@ -456,14 +486,11 @@ def _deseq2_parametric_trend(dds, vst: bool = False) -> None:
         dds.var.loc[dds.var["non_zero"], "fitted_dispersions"] = dds.disp_function(
             dds.var.loc[dds.var["non_zero"], "_normed_means"])
         return
-    if vst:
-        dds.uns["vst_trend_coeffs"] = pd.Series(coeffs, index=["a0", "a1"])
-    else:
-        dds.uns["trend_coeffs"] = pd.Series(coeffs, index=["a0", "a1"])
-        dds.var["fitted_dispersions"] = np.full(dds.n_vars, np.nan)
-        dds.uns["disp_function_type"] = "parametric"
-        dds.var.loc[dds.var["non_zero"], "fitted_dispersions"] = dds.disp_function(
-            dds.var.loc[dds.var["non_zero"], "_normed_means"])
+    dds.uns["trend_coeffs"] = pd.Series(coeffs, index=["a0", "a1"])
+    dds.var["fitted_dispersions"] = np.full(dds.n_vars, np.nan)
+    dds.uns["disp_function_type"] = "parametric"
+    dds.var.loc[dds.var["non_zero"], "fitted_dispersions"] = dds.disp_function(
+        dds.var.loc[dds.var["non_zero"], "_normed_means"])
 
 
 def _deseq2_dispersion_prior(dds) -> None:
