@@ -23,9 +23,9 @@ LAZY = {
               "(genesets.sources.msigdb)",
     "target_rationale.engines.gsea": "numba and its compiled kernels: only the jobs that rank (enrichment.analysis)",
     "skmisc.loess": "R's loess, only for a fit with 1-3 residual degrees of freedom (engines.dispersion_prior)",
-    "statsmodels.nonparametric.smoothers_lowess": "R's lowess (~1 s to import): only the Wald-test jobs filter "
-                                                  "(engines.independent_filter), not the fits and QC that import "
-                                                  "the engine",
+    "statsmodels.nonparametric.smoothers_lowess": "R's lowess: only the Wald-test jobs filter "
+                                                  "(engines.independent_filter); the fits and the QC that import "
+                                                  "the engine do not load statsmodels",
 }
 
 

@@ -160,10 +160,11 @@ def wald_test(dds, contrast: Contrast, settings: WaldSettings, n_cpus: int, engi
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore", category=FutureWarning)
         stats = stats_class(engine)(dds, contrast=[contrast.variable, contrast.target, contrast.reference],
-                           alpha=settings.alpha, cooks_filter=True,
-                           independent_filter=settings.independent_filter, lfc_null=settings.lfc_threshold,
-                           alt_hypothesis="greaterAbs" if settings.lfc_threshold > 0 else None,
-                           inference=inference(engine, n_cpus), quiet=True)
+                                    alpha=settings.alpha, cooks_filter=True,
+                                    independent_filter=settings.independent_filter,
+                                    lfc_null=settings.lfc_threshold,
+                                    alt_hypothesis="greaterAbs" if settings.lfc_threshold > 0 else None,
+                                    inference=inference(engine, n_cpus), quiet=True)
         stats.summary()
         table = stats.results_df.copy()
         if settings.shrink:

@@ -71,7 +71,7 @@ def filtered_padj(base_mean: np.ndarray, pvalues: np.ndarray, alpha: float) -> t
     tuple
         The adjusted p-values (NaN for genes filtered out) and the ``theta`` chosen.
     """
-    from statsmodels.nonparametric.smoothers_lowess import lowess  # statsmodels: only when filtering
+    from statsmodels.nonparametric.smoothers_lowess import lowess  # statsmodels: only the jobs that filter
 
     base_mean = np.asarray(base_mean, dtype=float)
     pvalues = np.asarray(pvalues, dtype=float)
