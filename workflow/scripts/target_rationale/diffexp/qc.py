@@ -47,8 +47,11 @@ def qc_matrix(cohort: ad.AnnData, liver_genes: set[str], seed: int) -> ad.AnnDat
         candidates = means[means > 5].sort_values(kind="mergesort")
         subset = candidates.index[np.unique(np.linspace(0, len(candidates) - 1, min(VST_GENES, len(candidates)))
                                             .round().astype(int))] if len(candidates) > VST_GENES else expressed
-        trend = dataset(counts=counts[subset], metadata=metadata, design="~ 1", inference=inference(ENGINE, 1),
-                        quiet=True)
+        # The trend's gene-wise dispersions by pydeseq2's own routines: DESeq2's line search (the default engine)
+        # leaves many genes at the lower bound, and pydeseq2's parametric fit, which its transform needs, then
+        # often fails on cohorts whose dispersions hardly fall with the mean (DESeq2 would integrate a local fit).
+        trend = dataset_class("pydeseq2")(counts=counts[subset], metadata=metadata, design="~ 1",
+                                          inference=inference("pydeseq2", 1), quiet=True)
         trend.vst_fit(use_design=False)
         if trend.vst_fit_type == "parametric" and "vst_trend_coeffs" in trend.uns:
             dds.vst_fit_type = "parametric"
