@@ -3,11 +3,11 @@
 Where IRLS diverges (a coefficient beyond 30 in natural log) or does not settle in 100 steps, DESeq2 (1.38.3)
 maximises the gene's log posterior over log2 fold changes, ``sum log NB(k | nf x 2^(x p), 1 / alpha) +
 sum log N(p | 0, 1 / lambda)`` with ``lambda = 1e-6``, by R's ``optim(method = "L-BFGS-B")`` within [-30, 30]
-from the IRLS start (its values, natural-log coefficients, taken as log2 ones, as DESeq2 does), with R's
-numerical gradient (central differences of step 1e-3, shortened at a bound) and R's defaults (5 corrections,
-``factr = 1e7``, ``pgtol = 0``, 100 iterations). Such a gene has a group of zeros, so its posterior is flat far out
-and the optimiser stops where its rule says: the same rule is what makes the same answer. Here scipy's L-BFGS-B
-(the same algorithm) runs with that gradient and those settings.
+from IRLS's last step where that is within the bounds (in log2), else from the IRLS start (its natural-log values
+taken as log2 ones, as DESeq2 does), with R's numerical gradient (central differences of step 1e-3, shortened at a
+bound) and R's defaults (5 corrections, ``factr = 1e7``, ``pgtol = 0``, 100 iterations). Such a gene has a group
+of zeros, so its posterior is flat far out and the optimiser stops where its rule says: the same rule is what
+makes the same answer. Here scipy's L-BFGS-B (the same algorithm) runs with that gradient and those settings.
 """
 
 from __future__ import annotations
