@@ -8,7 +8,8 @@ For each size, a cohort from ``make_cohort.py`` (design ``~ batch + site``, 3 co
 ``--repeats`` fresh Python processes at this commit and at ``--base`` (a git worktree) that each read the counts,
 fit the model and test the three contrasts as the workflow's ``fit`` and ``contrast`` rules do (no shrinkage, one
 thread; process start-up counted), and one ``Rscript benchmarks/deseq2_benchmark.R`` (one worker) on the same
-counts and pre-filter. Agreement with R per contrast and commit: LFC Pearson r, and at alpha 0.05 the calls of
+counts and pre-filter (the cohort built by the ``cohort`` rule's own function, its files written as there).
+Agreement with R per contrast and commit: LFC Pearson r, and at alpha 0.05 the calls of
 each and those only one side makes (R's ``results()`` at 0.05). The JSON records the commits, the machine and the
 median times.
 """
@@ -41,21 +42,18 @@ CONTRASTS = [
 def run_de(code: Path, cohort: Path, out: Path) -> None:
     """In a fresh process (``--run-de``): the workflow's fit and Wald tests with the code under ``code``."""
     sys.path.insert(0, str(code / "workflow" / "scripts"))
-    from target_rationale.cohort.assemble import assemble_cohort
+    from target_rationale.cohort.assemble import build_cohort
     from target_rationale.cohort.design import parse_contrasts
-    from target_rationale.cohort.ids import map_to_symbols, read_gene_id_map
-    from target_rationale.cohort.validation import validate_inputs
     from target_rationale.diffexp.model import fit_model, wald_test
     from target_rationale.diffexp.settings import FitSettings, WaldSettings
 
-    inputs = validate_inputs(cohort / "counts.tsv.gz", cohort / "samples.tsv", "auto", DESIGN, CONTRASTS)
-    genes = map_to_symbols(inputs.matrix.counts.index, inputs.id_type,
-                           read_gene_id_map(code / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"))
-    data = assemble_cohort(inputs.matrix.counts, inputs.sheet, genes, inputs.id_type)
+    out.mkdir(parents=True, exist_ok=True)
+    data = build_cohort(str(cohort / "counts.tsv.gz"), str(cohort / "samples.tsv"), "auto",
+                        str(code / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"), DESIGN, CONTRASTS,
+                        str(out / "cohort.h5ad"), str(out / "gene_ids.tsv"), str(out / "samples.tsv"))
     contrasts = parse_contrasts(CONTRASTS, DESIGN)
     fit = FitSettings.from_config({"shrink": False})
     dds = fit_model(data, contrasts, fit, n_cpus=1)
-    out.mkdir(parents=True, exist_ok=True)
     for contrast in contrasts:
         table = wald_test(dds, contrast, WaldSettings.from_config({"shrink": False}), 1)
         table.rename_axis("gene_id").to_csv(out / f"{contrast.name}.tsv", sep="\t")

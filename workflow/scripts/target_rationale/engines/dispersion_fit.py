@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma, gammaln
 
+from target_rationale.engines.gram import gram, outer_rows
+
 #: DESeq2's line-search settings (``kappa_0``, ``dispTol``, ``maxit``, Armijo's ``epsilon``) and bounds on log alpha.
 KAPPA_0 = 1.0
 TOL = 1e-6
@@ -28,13 +30,6 @@ ARMIJO = 1e-4
 LOWEST, HIGHEST = -30.0, 10.0
 #: Points of each of DESeq2's two grids.
 GRID_POINTS = 20
-
-
-def _gram(weights: np.ndarray, design: np.ndarray) -> np.ndarray:
-    """``X^T diag(w_g) X`` per gene (weights: samples x genes): (genes, p, p)."""
-    n, p = design.shape
-    outer = (design[:, :, None] * design[:, None, :]).reshape(n, p * p)
-    return (weights.T @ outer).reshape(-1, p, p)
 
 
 def log_posterior(log_alpha: np.ndarray, counts: np.ndarray, mu: np.ndarray, design: np.ndarray,
@@ -46,7 +41,7 @@ def log_posterior(log_alpha: np.ndarray, counts: np.ndarray, mu: np.ndarray, des
     alpha = np.exp(log_alpha)
     inverse = 1.0 / alpha
     w = 1.0 / (1.0 / mu + alpha)
-    cr = -0.5 * np.linalg.slogdet(_gram(w, design))[1]
+    cr = -0.5 * np.linalg.slogdet(gram(w, outer_rows(design), design.shape[1]))[1]
     ll = (gammaln(counts + inverse) - gammaln(inverse) - counts * np.log(mu + inverse)
           - inverse * np.log(1.0 + mu * alpha)).sum(axis=0)
     prior = 0.0 if prior_mean is None else -0.5 * (log_alpha - prior_mean) ** 2 / prior_var
@@ -59,8 +54,9 @@ def dlog_posterior(log_alpha: np.ndarray, counts: np.ndarray, mu: np.ndarray, de
     alpha = np.exp(log_alpha)
     inverse = 1.0 / alpha
     w = 1.0 / (1.0 / mu + alpha)
-    b = _gram(w, design)
-    db = _gram(-(w ** 2), design)
+    outer = outer_rows(design)
+    b = gram(w, outer, design.shape[1])
+    db = gram(-(w ** 2), outer, design.shape[1])
     cr = -0.5 * np.einsum("gij,gji->g", np.linalg.inv(b), db)
     ll = inverse ** 2 * (digamma(inverse) + np.log(1.0 + mu * alpha) - mu * alpha / (1.0 + mu * alpha)
                          - digamma(counts + inverse) + counts / (mu + inverse)).sum(axis=0)

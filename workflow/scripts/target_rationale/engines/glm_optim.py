@@ -16,9 +16,9 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import nbinom, norm
 
-#: DESeq2's bound on log2 fold changes in the fallback, and its ridge ``lambda`` on them.
+#: DESeq2's bound on log2 fold changes in the fallback, and its ridge ``lambda`` on them (in every fit and Wald test).
 LARGE = 30.0
-LAMBDA = 1e-6
+LFC_RIDGE = 1e-6
 #: R's ``optim`` defaults for L-BFGS-B.
 NDEPS = 1e-3
 FACTR = 1e7
@@ -65,7 +65,7 @@ def optim_fit(counts: np.ndarray, size_factors: np.ndarray, design: np.ndarray, 
         Natural-log coefficients, and whether the optimiser reported convergence.
     """
     size = 1.0 / dispersion
-    sd = np.sqrt(1.0 / LAMBDA)
+    sd = np.sqrt(1.0 / LFC_RIDGE)
 
     def objective(p: np.ndarray) -> float:
         mu = size_factors * 2.0 ** (design @ p)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import numpy as np
 from pydeseq2.ds import DeseqStats
 
+from target_rationale.engines.glm_optim import LFC_RIDGE
+
 #: Values of ``theta`` DESeq2 tries, and the upper quantile.
 THETAS = 50
 UPPER_QUANTILE = 0.95
-#: DESeq2's ridge on log2 fold changes (``lambda``).
-LFC_RIDGE = 1e-6
 #: ``lowess`` span DESeq2 uses.
 LOWESS_SPAN = 1 / 5
 

@@ -27,7 +27,7 @@ The inverse Hessians returned by ``lfc_shrink_nbinom_glm`` repeat pydeseq2's for
 added to every row of the Hessian), so shrunken standard errors are pydeseq2's.
 
 :class:`FastDeseqDataSet` fits the dispersion trend (:mod:`.dispersion_trend`, and :mod:`.local_trend` where the
-parametric one fails; the VST keeps pydeseq2's trend fit), its prior variance (:mod:`.dispersion_prior`) and the
+parametric one fails; the VST keeps pydeseq2's own trend fit), its prior variance (:mod:`.dispersion_prior`) and the
 MAP dispersions (started where DESeq2 starts them) as R DESeq2 1.38.3 does, where pydeseq2 0.5.4 differs;
 ``independent_filter.FastDeseqStats`` does DESeq2's independent filtering. Checked against R on seven design
 shapes: ``tests/diffexp/test_parity.py``.
@@ -51,12 +51,13 @@ from scipy.stats import norm
 from target_rationale.engines.dispersion_fit import genewise_dispersions, map_dispersions
 from target_rationale.engines.dispersion_prior import prior_variance
 from target_rationale.engines.dispersion_trend import parametric_trend, trend_genes
-from target_rationale.engines.glm_optim import LARGE, optim_fit
+from target_rationale.engines.glm_optim import LARGE, LFC_RIDGE, optim_fit
+from target_rationale.engines.gram import gram, outer_rows
 from target_rationale.engines.local_trend import fit_local_trend, predict_local_trend
 
-#: Ridge added to ``X^T W X`` in IRLS: DESeq2's ``lambda = 1e-6`` on log2 fold changes, on the natural-log scale
-#: of the coefficients (``1e-6 / log(2)^2``; pydeseq2 adds 1e-6).
-RIDGE = 1e-6 / np.log(2) ** 2
+#: Ridge added to ``X^T W X`` in IRLS: DESeq2's ``lambda`` on log2 fold changes (:data:`.glm_optim.LFC_RIDGE`), on
+#: the natural-log scale of the coefficients (``1e-6 / log(2)^2``; pydeseq2 adds 1e-6).
+RIDGE = LFC_RIDGE / np.log(2) ** 2
 #: Elements (samples x genes) per block of genes: bounds the memory of the temporaries (~8 MB each).
 BLOCK_ELEMENTS = 1 << 20
 #: Blocks a transcriptome is cut into at least (when each keeps :data:`MIN_BLOCK_GENES`), so that up to this many
@@ -68,17 +69,6 @@ MIN_BLOCK_GENES = 1024
 R_MAD_CONSTANT = 1.4826
 #: The least mean DESeq2 lets into its dispersion fits (``minmu``; pydeseq2 bounds only its least-squares means).
 MIN_MU = 0.5
-
-
-def _outer_rows(design: np.ndarray) -> np.ndarray:
-    """``x_n x_n^T`` of every row ``x_n`` of the design, flattened: (samples, p * p)."""
-    n, p = design.shape
-    return (design[:, :, None] * design[:, None, :]).reshape(n, p * p)
-
-
-def _gram(weights: np.ndarray, outer: np.ndarray, p: int) -> np.ndarray:
-    """``X^T diag(w_g) X`` for every gene ``g`` (weights: samples x genes): one matrix product, (genes, p, p)."""
-    return (weights.T @ outer).reshape(-1, p, p)
 
 
 def _nb_nll(counts: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -138,7 +128,7 @@ class VectorizedInference(DefaultInference):
         counts = np.asarray(counts, dtype=float)
         disp = np.asarray(disp, dtype=float)
         n, p = design_matrix.shape
-        outer = _outer_rows(design_matrix)
+        outer = outer_rows(design_matrix)
         if np.linalg.matrix_rank(design_matrix) == p:
             q, r = np.linalg.qr(design_matrix)
             start = np.linalg.solve(r, q.T)  # beta_init = R^-1 Q^T log(counts / sf + 0.1)
@@ -178,8 +168,8 @@ class VectorizedInference(DefaultInference):
             m, y, d = mu[:, idx], counts[:, idx], disp[idx]
             w = m / (1.0 + m * d)
             z = np.log(m) - log_sf + (y - m) / m
-            gram = _gram(w, outer, p) + ridge
-            beta_hat = np.linalg.solve(gram, ((w * z).T @ design)[:, :, None])[:, :, 0]
+            xtwx = gram(w, outer, p) + ridge
+            beta_hat = np.linalg.solve(xtwx, ((w * z).T @ design)[:, :, None])[:, :, 0]
             iteration += 1
             bad = (np.abs(beta_hat) > max_beta).any(axis=1) | (iteration >= maxiter)
             diverged[idx[bad]] = True
@@ -194,7 +184,7 @@ class VectorizedInference(DefaultInference):
             if iteration > 1:  # DESeq2's fitBeta never stops at its first step
                 active[good[ratio < beta_tol]] = False
         w = mu / (1.0 + mu * disp)
-        inverse = np.linalg.inv(_gram(w, outer, p) + ridge)
+        inverse = np.linalg.inv(gram(w, outer, p) + ridge)
         hat = (inverse.reshape(genes, p * p) @ outer.T).T * w
         mu_out = sf[:, None] * np.exp(design @ beta.T)
         converged = np.ones(genes, dtype=bool)
@@ -257,7 +247,7 @@ class VectorizedInference(DefaultInference):
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """pydeseq2's ``wald_test`` for every gene: p-values, statistics, standard errors."""
         n, p = design_matrix.shape
-        outer = _outer_rows(design_matrix)
+        outer = outer_rows(design_matrix)
         lfc, mu, disp = np.asarray(lfc, dtype=float), np.asarray(mu, dtype=float), np.asarray(disp, dtype=float)
         contrast = np.asarray(contrast, dtype=float)
 
@@ -265,9 +255,9 @@ class VectorizedInference(DefaultInference):
             m, d = np.maximum(mu[:, block], MIN_MU), disp[block]  # DESeq2's weights bound the mean, as in its fit
             se = np.full(m.shape[1], np.nan)
             ok = np.isfinite(m).all(axis=0) & np.isfinite(d)  # e.g. all-zero genes: NaN, as per gene
-            gram = _gram(m[:, ok] / (1.0 + m[:, ok] * d[ok]), outer, p)
-            hc = np.linalg.inv(gram + ridge_factor) @ contrast
-            se[ok] = np.sqrt(np.einsum("gi,gij,gj->g", hc, gram, hc))
+            xtwx = gram(m[:, ok] / (1.0 + m[:, ok] * d[ok]), outer, p)
+            hc = np.linalg.inv(xtwx + ridge_factor) @ contrast
+            se[ok] = np.sqrt(np.einsum("gi,gij,gj->g", hc, xtwx, hc))
             return (se,)
 
         se = np.concatenate([part[0] for part in self._map(work, lfc.shape[0], n)])
@@ -319,7 +309,7 @@ class VectorizedInference(DefaultInference):
                       scale0: float, scale: float, optimizer: str, k: int) -> tuple:
         n, p = design.shape
         genes = counts.shape[1]
-        outer = _outer_rows(design)
+        outer = outer_rows(design)
         shrink = np.zeros(p)
         shrink[k] = 1.0
         keep = 1.0 - shrink
@@ -351,7 +341,7 @@ class VectorizedInference(DefaultInference):
                 grad = beta / scale0 ** 2
                 h_diag = np.full((len(cols), p), 1 / scale0 ** 2)
             grad = grad - residual.T @ design
-            hess = _gram(frac, outer, p)
+            hess = gram(frac, outer, p)
             if quirk:  # pydeseq2's ddf: `+ np.diag(h)` adds the prior diagonal to every row
                 hess = hess + h_diag[:, None, :]
             else:
@@ -428,48 +418,12 @@ class VectorizedInference(DefaultInference):
         return beta, inverse, converged
 
 
-def _vst_trend(dds) -> None:
-    """The VST's trend as pydeseq2 0.5.4 fits it (``_fit_parametric_dispersion_trend(vst=True)``, vectorised).
-
-    The gamma-family GLM of the dispersion on ``1 / mean`` over every non-zero gene, refitted after dropping
-    genes too far from the curve until the coefficients settle; the mean where it fails. Kept for the VST
-    because pydeseq2's transform knows only a parametric or a mean trend: where DESeq2's stricter fit fails
-    (DESeq2's VST then integrates a local fit), pydeseq2's usually succeeds, and a mean trend would flatten the
-    low counts of every QC figure, term test and axis score.
-    """
-    if "vst_genewise_dispersions" not in dds.var:
-        dds.fit_genewise_dispersions(True)
-    targets = pd.Series(dds.var.loc[dds.non_zero_genes, "vst_genewise_dispersions"].copy(), index=dds.non_zero_genes)
-    covariates = pd.Series(1 / dds.var.loc[dds.non_zero_genes, "_normed_means"], index=dds.non_zero_genes)
-    usable = np.isfinite(covariates.to_numpy(dtype=float))
-    targets, covariates = targets[usable].copy(), covariates[usable].copy()
-    old_coeffs: np.ndarray | pd.Series = pd.Series([0.1, 0.1])
-    coeffs: np.ndarray | pd.Series = pd.Series([1.0, 1.0])
-    while (coeffs > 1e-10).all() and (np.log(np.abs(coeffs / old_coeffs)) ** 2).sum() >= 1e-6:
-        old_coeffs = coeffs
-        coeffs, predictions, converged = dds.inference.dispersion_trend_gamma_glm(covariates, targets)
-        if not converged or (coeffs <= 1e-10).any():
-            warnings.warn("The dispersion trend curve fitting did not converge. Switching to a mean-based "
-                          "dispersion trend.", UserWarning, stacklevel=2)
-            dds._fit_mean_dispersion_trend(True)
-            return
-        pred_ratios = dds.var.loc[covariates.index, "vst_genewise_dispersions"] / predictions
-        far = targets[(pred_ratios < 1e-4) | (pred_ratios >= 15)].index
-        targets = targets.drop(far)
-        covariates = covariates.drop(far)
-    dds.uns["vst_trend_coeffs"] = pd.Series(coeffs, index=["a0", "a1"])
-
-
-def _deseq2_parametric_trend(dds, vst: bool = False) -> None:
+def _deseq2_parametric_trend(dds) -> None:
     """DESeq2's parametric dispersion trend (:mod:`.dispersion_trend`) in place of pydeseq2's.
 
     The trend is fitted on the genes with a gene-wise dispersion above ``100 x min_disp``, by DESeq2's passes and
-    R's GLM; where that fit fails, by DESeq2's local regression (:mod:`.local_trend`), with a warning. The
-    variance-stabilising transformation keeps pydeseq2's fit (:func:`_vst_trend`).
+    R's GLM; where that fit fails, by DESeq2's local regression (:mod:`.local_trend`), with a warning.
     """
-    if vst:
-        _vst_trend(dds)
-        return
     if "genewise_dispersions" not in dds.var:
         dds.fit_genewise_dispersions()
     nonzero = dds.var["non_zero"].to_numpy(bool)
@@ -482,13 +436,10 @@ def _deseq2_parametric_trend(dds, vst: bool = False) -> None:
                       "was fitted instead (as DESeq2 does).", UserWarning, stacklevel=2)
         dds.uns["disp_function_type"] = "local"
         dds.uns["local_trend"] = fit_local_trend(means[use], genewise[use], dds.min_disp)
-        dds.var["fitted_dispersions"] = np.full(dds.n_vars, np.nan)
-        dds.var.loc[dds.var["non_zero"], "fitted_dispersions"] = dds.disp_function(
-            dds.var.loc[dds.var["non_zero"], "_normed_means"])
-        return
-    dds.uns["trend_coeffs"] = pd.Series(coeffs, index=["a0", "a1"])
+    else:
+        dds.uns["disp_function_type"] = "parametric"
+        dds.uns["trend_coeffs"] = pd.Series(coeffs, index=["a0", "a1"])
     dds.var["fitted_dispersions"] = np.full(dds.n_vars, np.nan)
-    dds.uns["disp_function_type"] = "parametric"
     dds.var.loc[dds.var["non_zero"], "fitted_dispersions"] = dds.disp_function(
         dds.var.loc[dds.var["non_zero"], "_normed_means"])
 
@@ -498,8 +449,7 @@ def _deseq2_dispersion_prior(dds) -> None:
 
     Sets ``uns["_squared_logres"]`` (the squared MAD of the log residuals of the genes with a gene-wise
     dispersion of at least ``100 x min_disp``, with R's constant 1.4826 where pydeseq2 has ``1 / qnorm(0.75)``)
-    and ``uns["prior_disp_var"]``, which DESeq2
-    estimates by simulation at 1-3 residual degrees of freedom.
+    and ``uns["prior_disp_var"]``, which DESeq2 estimates by simulation at 1-3 residual degrees of freedom.
     """
     if "fitted_dispersions" not in dds.var:
         dds.fit_dispersion_trend()
@@ -509,7 +459,7 @@ def _deseq2_dispersion_prior(dds) -> None:
     kept = residuals[above]
     dds.uns["_squared_logres"] = (R_MAD_CONSTANT * np.median(np.abs(kept - np.median(kept)))) ** 2
     df = dds.n_obs - dds.obsm["design_matrix"].shape[-1]
-    dds.uns["prior_disp_var"] = np.float64(prior_variance(residuals[above], df, dds.uns["_squared_logres"]))
+    dds.uns["prior_disp_var"] = np.float64(prior_variance(kept, df, dds.uns["_squared_logres"]))
 
 
 class FastDeseqDataSet(DeseqDataSet):
@@ -517,7 +467,10 @@ class FastDeseqDataSet(DeseqDataSet):
     variance (:func:`_deseq2_dispersion_prior`); pickles like the parent."""
 
     def _fit_parametric_dispersion_trend(self, vst: bool = False) -> None:
-        _deseq2_parametric_trend(self, vst)
+        if vst:  # pydeseq2's transform knows only a parametric or a mean trend: its fit, as it is
+            super()._fit_parametric_dispersion_trend(vst=True)
+        else:
+            _deseq2_parametric_trend(self)
 
     def fit_dispersion_prior(self) -> None:
         _deseq2_dispersion_prior(self)
