@@ -3,7 +3,8 @@
 The references (``tests/reference/parity/``, made by ``deseq2_parity.R`` there) are small simulated cohorts:
 2 vs 2 and 3 vs 3 samples, paired (patient + site, 3 residual df), batch + site, a continuous covariate (a host
 fraction) + site, a trend the parametric curve cannot fit (DESeq2 falls back to a local regression), and 7 vs 7
-(Cook's outliers replaced and refitted); each with 20 all-zero genes and 10 genes with an outlier count. The
+(Cook's outliers replaced and refitted); each with 20 all-zero genes and 10 genes with an outlier count. Each is
+tested with the plain Wald test at alpha 0.05 and 0.1 and with the threshold test (|log2 fold change| > 0.5). The
 bounds are issue 20's.
 """
 
@@ -16,7 +17,9 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from scipy.special import polygamma
-from target_rationale.diffexp.model import dataset_class, inference, stats_class
+from target_rationale.cohort.design import Contrast
+from target_rationale.diffexp.model import dataset_class, inference, stats_class, wald_test
+from target_rationale.diffexp.settings import WaldSettings
 from target_rationale.engines.dispersion_prior import histogram_counts, prior_variance
 from target_rationale.engines.dispersion_trend import parametric_trend
 from target_rationale.engines.independent_filter import bh_adjust, r_quantile
@@ -26,6 +29,9 @@ DESIGNS = {"two_vs_two": "~ site", "three_vs_three": "~ site", "paired": "~ pati
            "batch_site": "~ batch + site", "covariate": "~ host + site", "trend_failure": "~ site",
            "replace_outliers": "~ site"}
 ALPHAS = {0.05: "padj_05", 0.1: "padj_10"}
+#: The threshold test's |log2 fold change| bound and alpha in the references (``results(lfcThreshold = 0.5,
+#: altHypothesis = "greaterAbs")``).
+LFC_THRESHOLD, THRESHOLD_ALPHA = 0.5, 0.1
 
 
 def read_scenario(name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.Series, pd.Series]:
@@ -56,7 +62,12 @@ def scenario(request) -> dict:
                                               inference=inference("vectorized", 1), quiet=True)
             stats.summary()
             results[alpha] = stats.results_df
-    return {"name": name, "dds": dds, "results": results, "r": genes, "summary": summary,
+        # the threshold test as the workflow's contrast rule runs it (diffexp.lfc_threshold)
+        settings = WaldSettings(alpha=THRESHOLD_ALPHA, lfc_threshold=LFC_THRESHOLD, independent_filter=True,
+                                shrink=False, engine="vectorized")
+        threshold = wald_test(dds, Contrast(name="b_vs_a", variable="site", target="b", reference="a",
+                                            design=DESIGNS[name]), settings, n_cpus=1)
+    return {"threshold": threshold, "name": name, "dds": dds, "results": results, "r": genes, "summary": summary,
             "size_factors": size_factors}
 
 
@@ -99,6 +110,24 @@ def test_fold_changes_and_calls_match_r(scenario: dict) -> None:
         for gene in discordant:
             for value in (ours.loc[gene, "padj"], r.loc[gene, column]):
                 assert alpha / 2 <= value <= 2 * alpha, (gene, value)
+
+
+def test_threshold_test_matches_r(scenario: dict) -> None:
+    """``diffexp.lfc_threshold``: DESeq2's ``greaterAbs`` test (|LFC| above the bound), its p-values and, after
+    independent filtering on them, its calls, within issue 20's bounds."""
+    ours, r = scenario["threshold"], scenario["r"]
+    assert (ours["pvalue"].isna() == r["pvalue_lfc_threshold"].isna()).all()
+    both = ours.join(r, rsuffix="_r").dropna(subset=["pvalue", "pvalue_lfc_threshold"])
+    assert np.corrcoef(both["stat"], both["stat_lfc_threshold"])[0, 1] >= 0.9999
+    assert (np.sign(both["stat"]) == np.sign(both["stat_lfc_threshold"])).mean() >= 0.99  # 0 where |LFC| <= 0.5
+    calls = set(ours.index[ours["padj"] < THRESHOLD_ALPHA])
+    calls_r = set(r.index[r["padj_lfc_threshold"] < THRESHOLD_ALPHA])
+    assert len(calls_r) > 100 and len(calls_r) < 0.9 * (r["padj_10"] < THRESHOLD_ALPHA).sum()  # a real threshold
+    discordant = sorted(calls ^ calls_r)
+    assert len(discordant) <= max(2, 0.03 * len(calls_r)), discordant
+    for gene in discordant:
+        for value in (ours.loc[gene, "padj"], r.loc[gene, "padj_lfc_threshold"]):
+            assert THRESHOLD_ALPHA / 2 <= value <= 2 * THRESHOLD_ALPHA, (gene, value)
 
 
 @pytest.mark.parametrize("name", [n for n in DESIGNS if n not in ("trend_failure", "replace_outliers")])

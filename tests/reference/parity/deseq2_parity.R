@@ -4,7 +4,8 @@
 #       degrees of freedom, a trend the parametric curve cannot fit, a continuous covariate, all-zero and
 #       outlier genes, Cook's replacement), runs DESeq() with its defaults on each and writes the counts, the
 #       sample sheet and DESeq2's size factors, dispersions (gene-wise, trend, MAP, final), prior variance, trend
-#       type, Wald results and padj at alpha 0.05 and 0.1. R is a TEST-DATA TOOL ONLY: the tables are committed.
+#       type, Wald results and padj at alpha 0.05 and 0.1, and the threshold test (|LFC| > 0.5, padj at 0.1).
+#       R is a TEST-DATA TOOL ONLY: the tables are committed.
 #
 # HOW TO RUN (from the repository root; Debian 12 "bookworm"):
 #     apt-get install -y --no-install-recommends r-bioc-deseq2
@@ -21,6 +22,7 @@ if (!dir.exists(root)) stop("Run from the repository root: Rscript tests/referen
 N_GENES <- 2000
 N_ZERO <- 20       # all-zero genes (the last ones)
 N_OUTLIER <- 10    # genes with one sample's count multiplied (Cook's distance)
+LFC_THRESHOLD <- 0.5  # results(lfcThreshold =, altHypothesis = "greaterAbs"), at alpha 0.1
 
 fmt <- function(x) { out <- sprintf("%.10g", x); out[is.na(x)] <- "NA"; out }
 write_tsv <- function(df, path) {
@@ -74,12 +76,17 @@ run <- function(name, sheet, counts, design) {
   write_tsv(data.frame(sample = colnames(dds), size_factor = sizeFactors(dds)), file.path(dir, "size_factors.tsv"))
   res05 <- results(dds, contrast = c("site", "b", "a"), alpha = 0.05)
   res10 <- results(dds, contrast = c("site", "b", "a"), alpha = 0.1)
+  # the threshold test: |log2 fold change| > LFC_THRESHOLD (the workflow's diffexp.lfc_threshold)
+  res_t <- results(dds, contrast = c("site", "b", "a"), alpha = 0.1, lfcThreshold = LFC_THRESHOLD,
+                   altHypothesis = "greaterAbs")
   m <- mcols(dds)
   genes <- data.frame(gene_id = rownames(dds), baseMean = m$baseMean, dispGeneEst = m$dispGeneEst,
                       dispFit = m$dispFit, dispMAP = m$dispMAP, dispersion = m$dispersion,
                       dispOutlier = m$dispOutlier, maxCooks = m$maxCooks,
                       log2FoldChange = res05$log2FoldChange, lfcSE = res05$lfcSE, stat = res05$stat,
-                      pvalue = res05$pvalue, padj_05 = res05$padj, padj_10 = res10$padj)
+                      pvalue = res05$pvalue, padj_05 = res05$padj, padj_10 = res10$padj,
+                      stat_lfc_threshold = res_t$stat, pvalue_lfc_threshold = res_t$pvalue,
+                      padj_lfc_threshold = res_t$padj)
   write_tsv(genes, file.path(dir, "genes.tsv.gz"))
   message(sprintf("%-16s df %s  fitType %-10s  dispPriorVar %.6g  calls@0.05 %d  @0.1 %d", name,
                   summary$value[6], summary$value[1], attr(fn, "dispPriorVar"),
