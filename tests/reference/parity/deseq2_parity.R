@@ -5,7 +5,8 @@
 #       outlier genes, Cook's replacement), runs DESeq() with its defaults on each and writes the counts, the
 #       sample sheet and DESeq2's size factors, dispersions (gene-wise, trend, MAP, final), prior variance, trend
 #       type, Wald results and padj at alpha 0.05 and 0.1, and the threshold test (|LFC| > 0.5, padj at 0.1).
-#       R is a TEST-DATA TOOL ONLY: the tables are committed.
+#       Also the QC matrix's transform, vst(blind = TRUE), and its trend. R is a TEST-DATA TOOL ONLY: the tables are
+#       committed.
 #
 # HOW TO RUN (from the repository root; Debian 12 "bookworm"):
 #     apt-get install -y --no-install-recommends r-bioc-deseq2
@@ -13,7 +14,7 @@
 #
 # VERSIONS: R 4.2.2, DESeq2 1.38.3 (Debian r-bioc-deseq2 1.38.3+dfsg-1); sessionInfo.txt beside this script.
 # OUTPUT: tests/reference/parity/<scenario>/{counts.tsv.gz, samples.tsv, size_factors.tsv, summary.tsv,
-#         genes.tsv.gz}; tab-separated, numbers with 10 significant digits, NA as "NA".
+#         genes.tsv.gz, vst.tsv.gz, vst_trend.tsv}; tab-separated, numbers with 10 significant digits, NA as "NA".
 
 suppressPackageStartupMessages(library(DESeq2))
 root <- file.path("tests", "reference", "parity")
@@ -88,6 +89,24 @@ run <- function(name, sheet, counts, design) {
                       stat_lfc_threshold = res_t$stat, pvalue_lfc_threshold = res_t$pvalue,
                       padj_lfc_threshold = res_t$padj)
   write_tsv(genes, file.path(dir, "genes.tsv.gz"))
+  # the QC matrix's transform: vst(blind = TRUE) with its defaults (trend on nsub = 1000 genes, parametric unless
+  # that fit fails, then a local fit integrated numerically), on a fresh object as the workflow's QC rule does it
+  blind <- DESeqDataSetFromMatrix(counts[rowSums(counts) > 0, ], coldata, ~ 1)
+  vsd <- suppressMessages(vst(blind, blind = TRUE))
+  write_tsv(data.frame(gene_id = rownames(vsd), assay(vsd), check.names = FALSE), file.path(dir, "vst.tsv.gz"))
+  # vst() keeps no trend in what it returns: its steps again (DESeq2 1.38.3's vst(), nsub = 1000), for the trend
+  blind <- estimateSizeFactors(blind)
+  base_mean <- rowMeans(counts(blind, normalized = TRUE))
+  sub <- blind[base_mean > 5, ]
+  order_sub <- order(base_mean[base_mean > 5])
+  sub <- sub[order_sub[round(seq(from = 1, to = length(order_sub), length = 1000))], ]
+  sub <- estimateDispersionsFit(estimateDispersionsGeneEst(sub, quiet = TRUE), quiet = TRUE)
+  vst_fn <- dispersionFunction(sub)
+  vst_coefs <- attr(vst_fn, "coefficients")
+  write_tsv(data.frame(parameter = c("fitType", "asymptDisp", "extraPois"),
+                       value = c(attr(vst_fn, "fitType"), fmt(if (is.null(vst_coefs)) NA else vst_coefs[1]),
+                                 fmt(if (is.null(vst_coefs)) NA else vst_coefs[2]))),
+            file.path(dir, "vst_trend.tsv"))
   message(sprintf("%-16s df %s  fitType %-10s  dispPriorVar %.6g  calls@0.05 %d  @0.1 %d", name,
                   summary$value[6], summary$value[1], attr(fn, "dispPriorVar"),
                   sum(res05$padj < 0.05, na.rm = TRUE), sum(res10$padj < 0.1, na.rm = TRUE)))
