@@ -5,8 +5,9 @@
 #       outlier genes, Cook's replacement), runs DESeq() with its defaults on each and writes the counts, the
 #       sample sheet and DESeq2's size factors, dispersions (gene-wise, trend, MAP, final), prior variance, trend
 #       type, Wald results and padj at alpha 0.05 and 0.1, and the threshold test (|LFC| > 0.5, padj at 0.1).
-#       Also the QC matrix's transform, vst(blind = TRUE), and its trend. R is a TEST-DATA TOOL ONLY: the tables are
-#       committed.
+#       Also the QC matrix's transform, vst(blind = TRUE), and its trend; for three scenarios vst(blind = TRUE,
+#       fitType = "local") too, for one varianceStabilizingTransformation(blind = TRUE); and an eighth cohort for the
+#       transform only, where vst()'s parametric fit fails. R is a TEST-DATA TOOL ONLY: the tables are committed.
 #
 # HOW TO RUN (from the repository root; Debian 12 "bookworm"):
 #     apt-get install -y --no-install-recommends r-bioc-deseq2
@@ -14,7 +15,9 @@
 #
 # VERSIONS: R 4.2.2, DESeq2 1.38.3 (Debian r-bioc-deseq2 1.38.3+dfsg-1); sessionInfo.txt beside this script.
 # OUTPUT: tests/reference/parity/<scenario>/{counts.tsv.gz, samples.tsv, size_factors.tsv, summary.tsv,
-#         genes.tsv.gz, vst.tsv.gz, vst_trend.tsv}; tab-separated, numbers with 10 significant digits, NA as "NA".
+#         genes.tsv.gz, vst.tsv.gz, vst_trend.tsv}, vst_local.tsv.gz (two_vs_two, paired, trend_failure),
+#         vst_all.tsv.gz (two_vs_two); vst_local_fallback/{counts.tsv.gz, samples.tsv, vst.tsv.gz, vst_trend.tsv};
+#         tab-separated, numbers with 10 significant digits, NA as "NA".
 
 suppressPackageStartupMessages(library(DESeq2))
 root <- file.path("tests", "reference", "parity")
@@ -56,7 +59,39 @@ simulate <- function(seed, sheet, extra = NULL, disp_of_mean = function(mu) 0.08
   counts
 }
 
-run <- function(name, sheet, counts, design) {
+# The QC matrix's transform: vst(blind = TRUE) with its defaults (trend on nsub = 1000 genes, parametric unless that
+# fit fails, then a local fit integrated numerically), on a fresh object as the workflow's QC rule does it; with
+# `local`, also vst(blind = TRUE, fitType = "local") (vst_local.tsv.gz); with `all_genes`, also
+# varianceStabilizingTransformation(blind = TRUE), the trend fitted on every gene (vst_all.tsv.gz), what DESeq2
+# recommends where fewer than nsub genes have a mean normalised count above 5.
+write_vst <- function(dir, counts, coldata, local = FALSE, all_genes = FALSE) {
+  blind <- DESeqDataSetFromMatrix(counts[rowSums(counts) > 0, ], coldata, ~ 1)
+  vsd <- suppressMessages(vst(blind, blind = TRUE))
+  write_tsv(data.frame(gene_id = rownames(vsd), assay(vsd), check.names = FALSE), file.path(dir, "vst.tsv.gz"))
+  # vst() keeps no trend in what it returns: its steps again (DESeq2 1.38.3's vst(), nsub = 1000), for the trend
+  blind <- estimateSizeFactors(blind)
+  base_mean <- rowMeans(counts(blind, normalized = TRUE))
+  sub <- blind[base_mean > 5, ]
+  order_sub <- order(base_mean[base_mean > 5])
+  sub <- sub[order_sub[round(seq(from = 1, to = length(order_sub), length = 1000))], ]
+  sub <- estimateDispersionsFit(estimateDispersionsGeneEst(sub, quiet = TRUE), quiet = TRUE)
+  vst_fn <- dispersionFunction(sub)
+  vst_coefs <- attr(vst_fn, "coefficients")
+  write_tsv(data.frame(parameter = c("fitType", "asymptDisp", "extraPois"),
+                       value = c(attr(vst_fn, "fitType"), fmt(if (is.null(vst_coefs)) NA else vst_coefs[1]),
+                                 fmt(if (is.null(vst_coefs)) NA else vst_coefs[2]))),
+            file.path(dir, "vst_trend.tsv"))
+  write_extra <- function(vsd, file) {
+    write_tsv(data.frame(gene_id = rownames(vsd), assay(vsd), check.names = FALSE), file.path(dir, file))
+  }
+  fresh <- function() DESeqDataSetFromMatrix(counts[rowSums(counts) > 0, ], coldata, ~ 1)
+  if (local) write_extra(suppressMessages(vst(fresh(), blind = TRUE, fitType = "local")), "vst_local.tsv.gz")
+  if (all_genes) {
+    write_extra(suppressMessages(varianceStabilizingTransformation(fresh(), blind = TRUE)), "vst_all.tsv.gz")
+  }
+}
+
+run <- function(name, sheet, counts, design, local = FALSE, all_genes = FALSE) {
   dir <- file.path(root, name)
   dir.create(dir, showWarnings = FALSE)
   write_tsv(data.frame(gene_id = rownames(counts), counts, check.names = FALSE), file.path(dir, "counts.tsv.gz"))
@@ -89,24 +124,7 @@ run <- function(name, sheet, counts, design) {
                       stat_lfc_threshold = res_t$stat, pvalue_lfc_threshold = res_t$pvalue,
                       padj_lfc_threshold = res_t$padj)
   write_tsv(genes, file.path(dir, "genes.tsv.gz"))
-  # the QC matrix's transform: vst(blind = TRUE) with its defaults (trend on nsub = 1000 genes, parametric unless
-  # that fit fails, then a local fit integrated numerically), on a fresh object as the workflow's QC rule does it
-  blind <- DESeqDataSetFromMatrix(counts[rowSums(counts) > 0, ], coldata, ~ 1)
-  vsd <- suppressMessages(vst(blind, blind = TRUE))
-  write_tsv(data.frame(gene_id = rownames(vsd), assay(vsd), check.names = FALSE), file.path(dir, "vst.tsv.gz"))
-  # vst() keeps no trend in what it returns: its steps again (DESeq2 1.38.3's vst(), nsub = 1000), for the trend
-  blind <- estimateSizeFactors(blind)
-  base_mean <- rowMeans(counts(blind, normalized = TRUE))
-  sub <- blind[base_mean > 5, ]
-  order_sub <- order(base_mean[base_mean > 5])
-  sub <- sub[order_sub[round(seq(from = 1, to = length(order_sub), length = 1000))], ]
-  sub <- estimateDispersionsFit(estimateDispersionsGeneEst(sub, quiet = TRUE), quiet = TRUE)
-  vst_fn <- dispersionFunction(sub)
-  vst_coefs <- attr(vst_fn, "coefficients")
-  write_tsv(data.frame(parameter = c("fitType", "asymptDisp", "extraPois"),
-                       value = c(attr(vst_fn, "fitType"), fmt(if (is.null(vst_coefs)) NA else vst_coefs[1]),
-                                 fmt(if (is.null(vst_coefs)) NA else vst_coefs[2]))),
-            file.path(dir, "vst_trend.tsv"))
+  write_vst(dir, counts, coldata, local = local, all_genes = all_genes)
   message(sprintf("%-16s df %s  fitType %-10s  dispPriorVar %.6g  calls@0.05 %d  @0.1 %d", name,
                   summary$value[6], summary$value[1], attr(fn, "dispPriorVar"),
                   sum(res05$padj < 0.05, na.rm = TRUE), sum(res10$padj < 0.1, na.rm = TRUE)))
@@ -114,7 +132,7 @@ run <- function(name, sheet, counts, design) {
 
 # 1. one factor, 2 vs 2 (2 residual df: simulated prior variance)
 sheet <- data.frame(sample = sprintf("s%d", 1:4), site = c("a", "a", "b", "b"))
-run("two_vs_two", sheet, simulate(1, sheet, disp_sd = 1), ~ site)
+run("two_vs_two", sheet, simulate(1, sheet, disp_sd = 1), ~ site, local = TRUE, all_genes = TRUE)
 
 # 2. one factor, 3 vs 3 (4 residual df: the trigamma rule)
 sheet <- data.frame(sample = sprintf("s%d", 1:6), site = rep(c("a", "b"), each = 3))
@@ -124,7 +142,8 @@ run("three_vs_three", sheet, simulate(2, sheet), ~ site)
 sheet <- data.frame(sample = sprintf("s%d", 1:8), patient = sprintf("p%d", rep(1:4, 2)),
                     site = rep(c("a", "b"), each = 4))
 set.seed(30); patient_effect <- matrix(rnorm(4 * N_GENES, 0, 0.4), 4, N_GENES)
-run("paired", sheet, simulate(3, sheet, extra = patient_effect[rep(1:4, 2), ]), ~ patient + site)
+run("paired", sheet, simulate(3, sheet, extra = patient_effect[rep(1:4, 2), ]), ~ patient + site,
+    local = TRUE)
 
 # 4. batch + site: 2 batches x 2 sites x 2 replicates, ~ batch + site (5 residual df)
 sheet <- data.frame(sample = sprintf("s%d", 1:8), batch = rep(c("x", "y"), 4),
@@ -140,10 +159,22 @@ run("covariate", sheet, simulate(5, sheet, extra = outer(sheet$host, slope)), ~ 
 
 # 6. a trend the parametric curve cannot fit (dispersion rising with the mean): DESeq2 falls back to locfit
 sheet <- data.frame(sample = sprintf("s%d", 1:6), site = rep(c("a", "b"), each = 3))
-run("trend_failure", sheet, simulate(6, sheet, disp_of_mean = function(mu) 0.01 * (mu / 100)^0.7), ~ site)
+run("trend_failure", sheet, simulate(6, sheet, disp_of_mean = function(mu) 0.01 * (mu / 100)^0.7), ~ site,
+    local = TRUE)
 
 # 7. 7 vs 7 with outlier counts: DESeq2 replaces Cook's outliers (>= 7 replicates) and refits those genes
 sheet <- data.frame(sample = sprintf("s%02d", 1:14), site = rep(c("a", "b"), each = 7))
 run("replace_outliers", sheet, simulate(7, sheet), ~ site)
+
+# 8. the transform only: dispersion rising with the mean and one site (no group effect), where vst()'s own
+#    parametric fit on its 1,000 genes fails and DESeq2 substitutes its local fit (counts, sheet, vst tables only)
+sheet <- data.frame(sample = sprintf("s%d", 1:6), site = "a")
+counts <- simulate(8, sheet, disp_of_mean = function(mu) 0.01 * (mu / 100)^0.7)
+dir <- file.path(root, "vst_local_fallback")
+dir.create(dir, showWarnings = FALSE)
+write_tsv(data.frame(gene_id = rownames(counts), counts, check.names = FALSE), file.path(dir, "counts.tsv.gz"))
+write_tsv(sheet, file.path(dir, "samples.tsv"))
+coldata <- data.frame(site = factor(sheet$site), row.names = sheet$sample)
+write_vst(dir, counts, coldata)
 
 writeLines(capture.output(sessionInfo()), file.path(root, "sessionInfo.txt"))
