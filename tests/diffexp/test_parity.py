@@ -5,7 +5,8 @@ The references (``tests/reference/parity/``, made by ``deseq2_parity.R`` there) 
 fraction) + site, a trend the parametric curve cannot fit (DESeq2 falls back to a local regression), and 7 vs 7
 (Cook's outliers replaced and refitted); each with 20 all-zero genes and 10 genes with an outlier count. Each is
 tested with the plain Wald test at alpha 0.05 and 0.1 and with the threshold test (|log2 fold change| > 0.5). The
-bounds are issue 20's. The QC matrix's transform is compared with R's ``vst()`` too (pydeseq2's, not issue 20's).
+bounds are issue 20's. The QC matrix's transform, still pydeseq2's (``engines/vst.py`` has DESeq2's, tested in
+``tests/engines/test_vst.py``, not yet wired in), is compared with R's ``vst()`` on bounds of its own.
 """
 
 from __future__ import annotations
