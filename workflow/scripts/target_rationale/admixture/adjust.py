@@ -46,7 +46,6 @@ from dataclasses import dataclass
 import anndata as ad
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from target_rationale.admixture.anchors import (
     HOSTS,
@@ -61,7 +60,7 @@ from target_rationale.admixture.reference import HostReference
 from target_rationale.admixture.split import host_cell_types
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
-from target_rationale.core.stats import benjamini_hochberg
+from target_rationale.core.stats import benjamini_hochberg, normal_pdf, normal_sf
 
 #: Layer of the adjusted cohort holding each count's expected host reads.
 HOST_LAYER = "host_expected"
@@ -372,7 +371,7 @@ def level_error_moment(share: np.ndarray, sd: np.ndarray, other_share: np.ndarra
     share = np.asarray(share, dtype=float)[:, None]
     sd = np.asarray(sd, dtype=float)[:, None]
     nodes = NORMAL_GRID
-    weights = norm.pdf(nodes)
+    weights = normal_pdf(nodes)
     weights = weights / weights.sum()
     factor = np.exp(sd * nodes[None, :])
 
@@ -423,7 +422,7 @@ def adjust_wald(table: pd.DataFrame, target: GroupHost, reference: GroupHost, th
     else:
         stat = lfc / se
     tested = out["padj"].notna().to_numpy() & ~dominated
-    pvalue = np.where(out["pvalue"].notna(), 2 * norm.sf(np.abs(stat)), np.nan)
+    pvalue = np.where(out["pvalue"].notna(), 2 * normal_sf(np.abs(stat)), np.nan)
     padj = np.full(len(out), np.nan)
     if tested.any():
         padj[tested] = benjamini_hochberg(pvalue[tested])

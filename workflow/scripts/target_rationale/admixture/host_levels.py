@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.optimize import minimize, minimize_scalar
 
 from target_rationale.admixture.anchors import HOSTS, TUMOUR_LIKE, HostSpec
 from target_rationale.admixture.reference import HostReference
@@ -52,6 +51,8 @@ def _fit_weights(a: np.ndarray, b: np.ndarray, v: np.ndarray, starts: Sequence[n
                  ) -> np.ndarray:
     """Weights >= 0 summing to 1 minimising ``sum (b - a w)^2 / (v + (gene_sd x max(a w, b))^2)`` (SLSQP from
     each start; the best fit)."""
+    from scipy.optimize import minimize  # here: the report and the targets stage import this module, not scipy
+
     observed = np.maximum(b, 0.0)
 
     def loss(w: np.ndarray) -> float:
@@ -75,6 +76,8 @@ def _nll(b: np.ndarray, v: np.ndarray, fitted: np.ndarray, tau: float) -> float:
 def _spread(b: np.ndarray, v: np.ndarray, fitted: np.ndarray) -> tuple[float, float]:
     """The host's per-gene spread around a mix (sd of a relative error): the ``tau`` in ``[0.05, 3]`` maximising
     the likelihood of ``b ~ N(fitted, v + (tau x fitted)^2)``, and that likelihood (:func:`_nll`)."""
+    from scipy.optimize import minimize_scalar  # see _fit_weights
+
     best = minimize_scalar(lambda tau: _nll(b, v, fitted, tau), bounds=(0.05, 3.0), method="bounded")
     return float(best.x), float(best.fun)
 

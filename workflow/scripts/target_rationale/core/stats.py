@@ -1,9 +1,44 @@
-"""Statistics helpers shared by the stages."""
+"""Statistics helpers shared by the stages.
+
+The distribution functions below are scipy.stats' own numbers (``norm.sf``, ``norm.pdf``, ``t.cdf``, ``t.sf``,
+``chi2.ppf`` with location 0 and scale 1 compute exactly these special functions) without importing
+``scipy.stats``, which costs about a second of every job's start (issue 19; ``benchmarks/job_imports.py``).
+``tests/core/test_stats.py`` checks them equal to scipy.stats bit for bit.
+"""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import nct, norm
+from scipy import special
+
+#: ``sqrt(2 pi)``, as scipy.stats' normal density divides by it.
+_SQRT_2PI = np.sqrt(2 * np.pi)
+
+
+def normal_sf(x):
+    """``scipy.stats.norm.sf(x)``: the standard normal upper tail."""
+    return special.ndtr(-np.asarray(x, dtype=float))
+
+
+def normal_pdf(x):
+    """``scipy.stats.norm.pdf(x)``: the standard normal density."""
+    x = np.asarray(x, dtype=float)
+    return np.exp(-x ** 2 / 2.0) / _SQRT_2PI
+
+
+def student_cdf(x, df):
+    """``scipy.stats.t.cdf(x, df)``: Student's t distribution function."""
+    return special.stdtr(df, np.asarray(x, dtype=float))
+
+
+def student_sf(x, df):
+    """``scipy.stats.t.sf(x, df)``: Student's t upper tail."""
+    return special.stdtr(df, -np.asarray(x, dtype=float))
+
+
+def chi2_ppf(q, df):
+    """``scipy.stats.chi2.ppf(q, df)`` for ``0 < q < 1``: the chi-squared quantile."""
+    return 2 * special.gammaincinv(np.asarray(df, dtype=float) / 2, q)
 
 
 def benjamini_hochberg(pvalues: np.ndarray) -> np.ndarray:
@@ -40,4 +75,6 @@ def normal_tolerance_factor(n: int, content: float = 0.95, confidence: float = 0
     n = 10, 0.95 / 0.95: 2.911, as in the tables of Natrella 1963 / NIST's handbook 7.2.6.3)."""
     if n < 2:
         return float("nan")
+    from scipy.stats import nct, norm  # only the patients stage asks (see the module docstring)
+
     return float(nct.ppf(confidence, df=n - 1, nc=norm.ppf(content) * np.sqrt(n)) / np.sqrt(n))

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from target_rationale.core.stats import student_cdf, student_sf
 from target_rationale.engines.rotation import contrast_design, fit_f_dist, lm_effects, squeeze_var
 
 
@@ -83,6 +83,6 @@ def camera(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         delta = n_genes / m2 * (statistic[index].mean() - mean_all)
         pooled = ((n_genes - 1) * var_all - delta ** 2 * m * m2 / n_genes) / (n_genes - 2)
         t = delta / np.sqrt(pooled * (vif / m + 1 / m2))
-        down, up = stats.t.cdf(t, df_camera), stats.t.sf(t, df_camera)
+        down, up = student_cdf(t, df_camera), student_sf(t, df_camera)
         rows.append((name, m, correlation, "down" if down < up else "up", t, min(1.0, 2 * min(down, up))))
     return pd.DataFrame(rows, columns=["set", "n_genes", "correlation", "direction", "t", "p_value"]).set_index("set")

@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
+
+from target_rationale.core.stats import chi2_ppf, student_sf
 
 #: Gauss-Legendre nodes and weights on (0, 1) (statmod's ``gauss.quad.prob(128, "uniform")``).
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(128)
@@ -115,7 +117,7 @@ def posterior_sd(effects: np.ndarray) -> np.ndarray:
     variances, with ``0.92 d`` degrees of freedom.
     """
     d = effects.shape[1] - 1
-    expected_max = float(np.sum((d + 1) * _NODES ** d * stats.chi2.ppf(_NODES, 1) * _WEIGHTS))
+    expected_max = float(np.sum((d + 1) * _NODES ** d * chi2_ppf(_NODES, 1) * _WEIGHTS))
     squares = effects ** 2
     robust = (squares.sum(axis=1) - squares.max(axis=1)) / (d + 1 - expected_max)
     scale, df_prior = fit_f_dist(squares[:, 1:].mean(axis=1), d)
@@ -173,5 +175,5 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
             continue
         mean = effects[index].mean(axis=0)
         t = float(mean[0] / np.sqrt(np.mean(mean[1:] ** 2) + added[index].sum() / len(index) ** 2))
-        rows.append((name, len(index), "up" if t >= 0 else "down", t, float(2 * stats.t.sf(abs(t), d))))
+        rows.append((name, len(index), "up" if t >= 0 else "down", t, float(2 * student_sf(abs(t), d))))
     return pd.DataFrame(rows, columns=["set", "n_genes", "direction", "t", "p_value"]).set_index("set")

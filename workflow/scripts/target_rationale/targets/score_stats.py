@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import mannwhitneyu, wilcoxon
 
 from target_rationale.cohort.design import Contrast, select_samples
 
@@ -77,6 +76,8 @@ def score_contrast(scores: pd.DataFrame, sheet: pd.DataFrame, contrast: Contrast
     groups = {side: [s for s in subset.index[values == level] if s in scores.index]
               for side, level in (("target", contrast.target), ("reference", contrast.reference))}
     pairs = _pairs(subset, groups)
+    from scipy.stats import mannwhitneyu, wilcoxon  # here: the report imports this module, not scipy.stats
+
     rows = []
     for axis in scores.columns:
         x = scores.loc[groups["target"], axis].dropna().to_numpy(dtype=float)
