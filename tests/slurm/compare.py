@@ -1,8 +1,9 @@
 """Compare the results/ folders of two runs of the workflow (tests/slurm/run.sh: local vs SLURM).
 
-    python tests/slurm/compare.py LOCAL_WORKDIR SLURM_WORKDIR
+    python tests/slurm/compare.py LOCAL_WORKDIR SLURM_WORKDIR [--subset]
 
-Both runs must have written the same files. Every file is then compared byte for byte, except:
+Both runs must have written the same files (with ``--subset``: the SLURM run made some targets only, and each of
+its files must be among the local run's). Every file is then compared byte for byte, except:
 
 - ``results/provenance/`` and ``results/report/``: records of the run (its command line, which differs by design);
 - ``*.svg``: compared after renumbering matplotlib's clip-path ids (``#p`` + 10 hex digits) in order of appearance:
@@ -61,9 +62,9 @@ def _dense(matrix):
     return matrix.toarray() if hasattr(matrix, "toarray") else matrix
 
 
-def main(local: Path, slurm: Path) -> int:
+def main(local: Path, slurm: Path, subset: bool = False) -> int:
     ours, theirs = result_files(local), result_files(slurm)
-    problems = [f"only in the local run: {name}" for name in sorted(set(ours) - set(theirs))]
+    problems = [] if subset else [f"only in the local run: {name}" for name in sorted(set(ours) - set(theirs))]
     problems += [f"only in the SLURM run: {name}" for name in sorted(set(theirs) - set(ours))]
     counts = {"bytes": 0, "svg": 0, "content": 0, "skipped": 0}
     for name in sorted(set(ours) & set(theirs)):
@@ -84,7 +85,9 @@ def main(local: Path, slurm: Path) -> int:
                 problems.append(f"differs: {name}")
     if not ours:
         problems.append(f"no results/ files in {local}")
-    tables = sum(name.endswith(".tsv") for name in ours)
+    if not theirs:
+        problems.append(f"no results/ files in {slurm}")
+    tables = sum(name.endswith(".tsv") for name in set(ours) & set(theirs))
     for problem in problems:
         print(f"SLURM vs local: {problem}", file=sys.stderr)
     print(f"compared {counts['bytes']} files byte for byte ({tables} .tsv tables), {counts['svg']} .svg up to "
@@ -94,6 +97,7 @@ def main(local: Path, slurm: Path) -> int:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    arguments = sys.argv[1:]
+    if len(arguments) not in (2, 3) or arguments[2:] not in ([], ["--subset"]):
         sys.exit(__doc__)
-    sys.exit(main(Path(sys.argv[1]), Path(sys.argv[2])))
+    sys.exit(main(Path(arguments[0]), Path(arguments[1]), subset=arguments[2:] == ["--subset"]))

@@ -19,7 +19,8 @@ AVAILABLE = all(shutil.which(tool) or Path("/usr/sbin", tool).exists() for tool 
 @pytest.mark.workflow
 def test_slurm_run_equals_the_local_run(tiny_run: Path) -> None:
     """tests/slurm/run.sh starts munged + slurmctld + slurmd, runs the test cohort with --executor slurm and
-    profiles/slurm, and compares every result file with the session's local run (tiny_run)."""
+    profiles/slurm up to one contrast's GSEA table and the QC plots (its default targets), and compares every
+    result file it wrote with the session's local run (tiny_run)."""
     require(AVAILABLE, "the SLURM test needs Debian's slurmctld, slurmd, slurm-client and munge (.ci/run installs "
                        "them) and root: see tests/slurm/README.md")
     result = subprocess.run(["bash", str(REPO / "tests" / "slurm" / "run.sh"), "--reference", str(tiny_run)],
@@ -27,4 +28,7 @@ def test_slurm_run_equals_the_local_run(tiny_run: Path) -> None:
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     submitted = re.search(r"SLURM run done: (\d+) SLURM jobs", result.stdout)
     assert submitted and int(submitted.group(1)) >= 5, result.stdout[-2000:]  # jobs really went through sbatch
+    compared = re.search(r"compared (\d+) files byte for byte \((\d+) \.tsv tables\)", result.stdout)
+    # The default targets (tests/slurm/run.sh): DE tables, GSEA / ORA / camera tables, admixture and QC tables.
+    assert compared and int(compared.group(2)) >= 8, result.stdout[-2000:]
     assert result.stdout.rstrip().endswith("passed")
