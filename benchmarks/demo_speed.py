@@ -3,6 +3,7 @@
 From the repository root::
 
     python benchmarks/demo_speed.py --commits 6d36836 HEAD --repeats 2
+    python benchmarks/demo_speed.py --config tests/config/config.yaml --out ...   # the test suite's tiny cohort
 
 Each commit is checked out into its own git worktree under a temporary folder (the repository itself is not
 touched) and run with this environment's Snakemake as the README's first command runs it (``snakemake --cores
@@ -57,12 +58,14 @@ def idle_core_seconds(jobs, cores: int) -> int:
     return sum(max(0, cores - sum(1 for s, e in spans if s <= t < e)) for t in range(end))
 
 
-def run_once(workdir: Path, cores: int) -> dict[str, float]:
-    """One default run from empty results in ``workdir``; its figures."""
+def run_once(workdir: Path, cores: int, config: str | None = None) -> dict[str, float]:
+    """One default run (or one with the worktree's ``config`` file) from empty results in ``workdir``; its
+    figures."""
     for folder in ("results", "logs", ".snakemake"):
         shutil.rmtree(workdir / folder, ignore_errors=True)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores)], cwd=workdir,
+    extra = ["--configfile", str(workdir / config)] if config else []
+    done = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), *extra], cwd=workdir,
                           capture_output=True, text=True)
     wall = time.perf_counter() - started
     if done.returncode:
@@ -77,6 +80,8 @@ def main() -> None:
     parser.add_argument("--commits", nargs="+", default=["HEAD"], help="commits to time (first: the baseline)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--config", help="a config file of the repository to run instead of the default (e.g. "
+                                         "tests/config/config.yaml: the tiny cohort the test suite runs)")
     parser.add_argument("--out", type=Path, default=RESULTS / "demo_speed.json")
     args = parser.parse_args()
     shas = [git("rev-parse", commit) for commit in args.commits]
@@ -92,7 +97,7 @@ def main() -> None:
         rows = []
         for repeat in range(args.repeats):
             for sha in shas:
-                row = {"commit": sha, "repeat": repeat + 1, **run_once(trees[sha], args.cores)}
+                row = {"commit": sha, "repeat": repeat + 1, **run_once(trees[sha], args.cores, args.config)}
                 print(json.dumps(row), flush=True)
                 rows.append(row)
     finally:
@@ -103,7 +108,7 @@ def main() -> None:
                      for key in ("wall_s", "jobs", "job_wall_s", "job_cpu_s", "idle_core_s")} for sha in shas}
     load = os.getloadavg()
     result = {"script": "benchmarks/demo_speed.py", **measured_commit(), "arguments": {
-        "commits": shas, "repeats": args.repeats, "cores": args.cores}, "load_after": load,
+        "commits": shas, "repeats": args.repeats, "cores": args.cores, "config": args.config}, "load_after": load,
         "median": medians, "runs": rows}
     args.out.write_text(json.dumps(result, indent=1) + "\n")
     print("| commit | wall (median) | jobs | jobs' wall sum | jobs' CPU sum | idle core-s |")
