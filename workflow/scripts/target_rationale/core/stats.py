@@ -15,28 +15,28 @@ from scipy import special
 _SQRT_2PI = np.sqrt(2 * np.pi)
 
 
-def normal_sf(x):
+def normal_sf(x: np.ndarray | float) -> np.ndarray:
     """``scipy.stats.norm.sf(x)``: the standard normal upper tail."""
     return special.ndtr(-np.asarray(x, dtype=float))
 
 
-def normal_pdf(x):
+def normal_pdf(x: np.ndarray | float) -> np.ndarray:
     """``scipy.stats.norm.pdf(x)``: the standard normal density."""
     x = np.asarray(x, dtype=float)
     return np.exp(-x ** 2 / 2.0) / _SQRT_2PI
 
 
-def student_cdf(x, df):
+def student_cdf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
     """``scipy.stats.t.cdf(x, df)``: Student's t distribution function."""
     return special.stdtr(df, np.asarray(x, dtype=float))
 
 
-def student_sf(x, df):
+def student_sf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
     """``scipy.stats.t.sf(x, df)``: Student's t upper tail."""
     return special.stdtr(df, -np.asarray(x, dtype=float))
 
 
-def chi2_ppf(q, df):
+def chi2_ppf(q: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
     """``scipy.stats.chi2.ppf(q, df)`` for ``0 < q < 1``: the chi-squared quantile."""
     return 2 * special.gammaincinv(np.asarray(df, dtype=float) / 2, q)
 
