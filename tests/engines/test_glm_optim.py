@@ -17,6 +17,8 @@ def test_nb_logpmf_equals_scipy_stats() -> None:
             p = size / (size + mu * rng.uniform(0.5, 2.0, len(counts)))
             ours, theirs = glm_optim.nb_logpmf(counts, size, p), stats.nbinom.logpmf(counts, size, p)
             assert np.array_equal(ours, theirs, equal_nan=True), (size, mu)
+            given = glm_optim.nb_logpmf(counts, size, p, glm_optim.nb_coefficient(counts, size))
+            assert np.array_equal(given, theirs, equal_nan=True), (size, mu)
     assert np.array_equal(glm_optim.nb_logpmf(counts.astype(np.int64), 2.0, np.full(len(counts), 0.3)),
                           stats.nbinom.logpmf(counts.astype(np.int64), 2.0, 0.3))
 
@@ -38,7 +40,7 @@ def test_fallback_fit_is_unchanged_by_the_fast_terms(monkeypatch: pytest.MonkeyP
     counts = np.where(groups == 2, 0, rng.negative_binomial(5, 5 / (5 + 40 * size_factors))).astype(float)
     start = np.array([np.log2(40.0), 0.1, -5.0])
     ours = glm_optim.optim_fit(counts, size_factors, design, 0.2, start)
-    monkeypatch.setattr(glm_optim, "nb_logpmf", lambda k, size, p: stats.nbinom.logpmf(k, size, p))
+    monkeypatch.setattr(glm_optim, "nb_logpmf", lambda k, size, p, _=None: stats.nbinom.logpmf(k, size, p))
     monkeypatch.setattr(glm_optim, "normal_logpdf", lambda x, sd: stats.norm.logpdf(x, 0.0, sd))
     theirs = glm_optim.optim_fit(counts, size_factors, design, 0.2, start)
     assert np.array_equal(ours[0], theirs[0]) and ours[1] == theirs[1]

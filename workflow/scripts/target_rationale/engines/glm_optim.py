@@ -30,14 +30,21 @@ MAXIT = 100
 _LOG_SQRT_2PI = np.log(np.sqrt(2 * np.pi))
 
 
-def nb_logpmf(counts: np.ndarray, size: float, p: np.ndarray) -> np.ndarray:
+def nb_coefficient(counts: np.ndarray, size: float) -> np.ndarray:
+    """The part of :func:`nb_logpmf` that does not depend on ``p`` (the same for every step of a gene's fit)."""
+    return gammaln(size + counts) - gammaln(counts + 1) - gammaln(size)
+
+
+def nb_logpmf(counts: np.ndarray, size: float, p: np.ndarray, coefficient: np.ndarray | None = None) -> np.ndarray:
     """``scipy.stats.nbinom.logpmf(counts, size, p)`` for counts >= 0, ``size > 0`` and ``0 < p <= 1``: the same
     formula and operations, without scipy.stats' argument handling, which took 90% of the fallback's time (a
     gene's objective is called ~1,600 times; ``tests/engines/test_glm_optim.py`` checks the numbers equal bit for
-    bit). Outside those bounds it gives -inf or NaN where scipy gives NaN; the objective maps both to 1e300."""
+    bit). ``coefficient``: :func:`nb_coefficient` of these counts and size, if already computed. Outside those
+    bounds it gives -inf or NaN where scipy gives NaN; the objective maps both to 1e300."""
+    if coefficient is None:
+        coefficient = nb_coefficient(counts, size)
     with np.errstate(divide="ignore", invalid="ignore"):
-        coeff = gammaln(size + counts) - gammaln(counts + 1) - gammaln(size)
-        return coeff + size * np.log(p) + xlog1py(counts, -p)
+        return coefficient + size * np.log(p) + xlog1py(counts, -p)
 
 
 def normal_logpdf(x: np.ndarray, sd: float) -> np.ndarray:
@@ -86,10 +93,11 @@ def optim_fit(counts: np.ndarray, size_factors: np.ndarray, design: np.ndarray, 
     """
     size = 1.0 / dispersion
     sd = np.sqrt(1.0 / LFC_RIDGE)
+    coefficient = nb_coefficient(counts, size)
 
     def objective(p: np.ndarray) -> float:
         mu = size_factors * 2.0 ** (design @ p)
-        value = -(nb_logpmf(counts, size, size / (size + mu)).sum() + normal_logpdf(p, sd).sum())
+        value = -(nb_logpmf(counts, size, size / (size + mu), coefficient).sum() + normal_logpdf(p, sd).sum())
         return float(value) if np.isfinite(value) else 1e300
 
     result = minimize(objective, np.asarray(start, dtype=float), jac=lambda p: _gradient(objective, p),
