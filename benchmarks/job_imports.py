@@ -10,7 +10,9 @@ module-level imports (the package's modules and, through them, pandas, anndata, 
 scanpy, ...) run before any of its work. For each commit (checked out into its own git worktree under a temporary
 folder; the repository itself is not touched) and each script, this runs exactly those import statements (read
 with ``ast``) in a fresh interpreter, ``repeats`` times with the commits taking turns, and records the median
-wall time and which heavy packages ended up imported. Writes ``benchmarks/results/job_imports.json`` and prints
+wall time and which heavy packages ended up imported. Imports a job makes later, inside the functions it calls
+(e.g. the GSEA engine, numba and scipy.stats, once the enrich job runs GSEA), are not counted: the enrich
+script's figure is its start, not all it imports. Writes ``benchmarks/results/job_imports.json`` and prints
 a Markdown table (seconds per script and commit).
 """
 
