@@ -23,6 +23,12 @@ LAZY = {
               "(genesets.sources.msigdb)",
     "target_rationale.engines.gsea": "numba and its compiled kernels: only the jobs that rank (enrichment.analysis)",
     "skmisc.loess": "R's loess, only for a fit with 1-3 residual degrees of freedom (engines.dispersion_prior)",
+    "scipy.stats": "about a second of a job's start (benchmarks/job_imports.py): only the functions that need a "
+                   "distribution scipy.special does not give import it (core.stats.normal_tolerance_factor: the "
+                   "patients stage; targets.score_stats.score_contrast: the targets stage), so the report and the "
+                   "enrichment-plot, term-test, purify and axis-test jobs do not",
+    "scipy.optimize": "only the purify job fits the host's make-up (admixture.host_levels); the report and the "
+                      "targets stage import that module without fitting",
     "statsmodels.nonparametric.smoothers_lowess": "R's lowess: only the Wald-test jobs filter "
                                                   "(engines.independent_filter); the fits and the QC that import "
                                                   "the engine do not load statsmodels",
