@@ -10,7 +10,7 @@
 #
 # By default both runs make TARGETS only: one contrast's GSEA table (cohort, collection, admixture, purify, fit,
 # contrast, enrich: the rules with 2 threads on a cluster and the `prepare` group) and the QC plots (the `plots`
-# group): 7-9 SLURM jobs instead of ~40, a third of the time (issue 19). --full runs every rule.
+# group): 7 SLURM jobs instead of ~40, 160 s instead of 532 s in pytest (issue 19). --full runs every rule.
 #
 # Needs `pip install -r requirements.txt` (snakemake-executor-plugin-slurm); installs slurmctld, slurmd,
 # slurm-client and munge with apt-get when they are missing. Everything else lives in one temporary folder,
@@ -204,7 +204,8 @@ chmod +x "$WORK/bin/srun"
 # Job states from squeue (there is no sacct). Polling: the plugin waits --slurm-init-seconds-before-status-checks
 # (default 40 s) and then 10 s longer after each check that finds no job finished: with 5 s it checks 5, 20, 45 s
 # after a submission, and a job of 10-16 s here (two Snakemake start-ups and the script) is seen done at 20 s (with
-# 1 s: at 33 s). --retries 0: a failing job fails the test at once. SLURM's job logs are kept (in the temporary folder) for a look with KEEP=1.
+# 1 s: at 33 s). --retries 0: a failing job fails the test at once. SLURM's job logs are kept (in the temporary
+# folder) for a look with KEEP=1.
 say "SLURM run -> $WORK/slurm_run (log: slurm.log)"
 if ! PATH=$WORK/bin:$PATH snakemake_run "$WORK/slurm_run" --profile "$REPO/profiles/slurm" --executor slurm \
         --slurm-status-command squeue --slurm-init-seconds-before-status-checks 5 --seconds-between-status-checks 2 \
