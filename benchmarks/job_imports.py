@@ -32,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from demo_speed import git  # noqa: E402  (the same worktree handling)
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 
 #: Packages whose presence in ``sys.modules`` after the imports is recorded.
@@ -45,10 +46,6 @@ exec(compile({code!r}, "imports", "exec"))
 elapsed = time.perf_counter() - start
 print(elapsed, ",".join(m for m in {heavy!r} if m in sys.modules))
 """
-
-
-def git(*args: str, cwd: Path = REPO) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
 
 
 def script_imports(path: Path) -> str:

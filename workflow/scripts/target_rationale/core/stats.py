@@ -26,6 +26,12 @@ def normal_pdf(x: np.ndarray | float) -> np.ndarray:
     return np.exp(-x ** 2 / 2.0) / _SQRT_2PI
 
 
+def normal_logpdf(x: np.ndarray | float, sd: float) -> np.ndarray:
+    """``scipy.stats.norm.logpdf(x, 0, sd)`` for ``sd > 0``: the normal log-density, computed as scipy computes it."""
+    z = np.asarray((x - 0.0) / sd, dtype=float)
+    return (-z ** 2 / 2.0 - np.log(_SQRT_2PI)) - np.log(sd)
+
+
 def student_cdf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
     """``scipy.stats.t.cdf(x, df)``: Student's t distribution function."""
     return special.stdtr(df, np.asarray(x, dtype=float))

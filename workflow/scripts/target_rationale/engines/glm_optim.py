@@ -16,6 +16,8 @@ import numpy as np
 from scipy.optimize import minimize
 from scipy.special import gammaln, xlog1py
 
+from target_rationale.core.stats import normal_logpdf
+
 #: DESeq2's bound on log2 fold changes in the fallback, and its ridge ``lambda`` on them (in every fit and Wald test).
 LARGE = 30.0
 LFC_RIDGE = 1e-6
@@ -24,10 +26,6 @@ NDEPS = 1e-3
 FACTR = 1e7
 LMM = 5
 MAXIT = 100
-
-
-#: ``log(sqrt(2 pi))``, as scipy.stats' normal log-density subtracts it.
-_LOG_SQRT_2PI = np.log(np.sqrt(2 * np.pi))
 
 
 def nb_coefficient(counts: np.ndarray, size: float) -> np.ndarray:
@@ -45,12 +43,6 @@ def nb_logpmf(counts: np.ndarray, size: float, p: np.ndarray, coefficient: np.nd
         coefficient = nb_coefficient(counts, size)
     with np.errstate(divide="ignore", invalid="ignore"):
         return coefficient + size * np.log(p) + xlog1py(counts, -p)
-
-
-def normal_logpdf(x: np.ndarray, sd: float) -> np.ndarray:
-    """``scipy.stats.norm.logpdf(x, 0, sd)`` for ``sd > 0``, computed as scipy computes it."""
-    z = np.asarray((x - 0.0) / sd, dtype=float)
-    return (-z ** 2 / 2.0 - _LOG_SQRT_2PI) - np.log(sd)
 
 
 def _gradient(objective, p: np.ndarray) -> np.ndarray:
