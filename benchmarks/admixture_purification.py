@@ -5,26 +5,27 @@ From the repository root::
 
     python benchmarks/admixture_purification.py --seeds 10 --patients 10 --cores 2
 
-The workflow purifies by subtraction: ``max(count - e, 0)``, ``e`` a sample's expected host reads
-(:func:`~target_rationale.admixture.adjust.purify_cohort`). Where the host makes most of a gene's reads, that
-leaves the count's whole noise, and the host's own per-sample variation (a liver biopsy's endothelium and stroma
-vary and have no liver-specific marker), on a small remainder. The alternative measured here is the E-step of
-the mixture model: ``count x t / (t + e)``, the expected tumour reads given the count when tumour and host reads
-are independent counts with means ``t`` and ``e``; ``t`` is fitted on the samples (per gene, least squares of
-``log((purified + 0.5) / s)`` on the design matrix of ``~ patient + site``, ``s`` the purified libraries' size
-factors; three passes from the subtracted counts). At the level of a group the two agree (the fitted ``t``
-averages ``count - e``); per sample the E-step scales the noise down with the tumour's share.
+The workflow purifies by subtraction by default: ``max(count - e, 0)``, ``e`` a sample's expected host reads
+(config ``admixture.purification: subtract``). Where the host makes most of a gene's reads, that leaves the
+count's whole noise, and the host's own per-sample variation (a liver biopsy's endothelium and stroma vary and
+have no liver-specific marker), on a small remainder, and a sample whose host was over-estimated falls to 0. The
+alternative, ``estep`` (:mod:`target_rationale.admixture.purification`), is the E-step of the mixture model:
+``count x t / (t + e)`` with ``t`` the tumour's reads fitted on the design. At the level of a group the two
+agree; per sample the E-step scales the noise down with the tumour's share.
 
 Per seed, :func:`make_admixture_cohort` writes ``admixture_planted`` and ``admixture_null``; the workflow makes
-``results/qc/admixture.tsv`` (host fractions, split); then, in process, the workflow's own
-:func:`~target_rationale.admixture.adjust.purify_cohort` gives each count's expected host reads, each form
-purifies, and the workflow's DE (``fit_model``, ``wald_test``) and host adjustment
-(:func:`~target_rationale.diffexp.model.host_columns`: the host levels' error carried, host-dominated genes left
-out) test ``liver_met_vs_primary``. Measured as ``admixture_calls.py`` does: the AUC of ``|stat|`` of planted
+``results/qc/admixture.tsv`` (host fractions, split); then, in process and with the workflow's own functions,
+each form purifies (:func:`~target_rationale.admixture.adjust.purify_cohort`, design ``~ patient + site``), the
+DE (``fit_model``, ``wald_test``) and host adjustment (:func:`~target_rationale.diffexp.model.host_columns`: the
+host levels' error carried, host-dominated genes left out) test ``liver_met_vs_primary``, and the axis test
+(:func:`~target_rationale.targets.axis_test.fry_contrast` on the purified cohort's VST, ``qc_matrix``) tests the
+EGFR, VEGFR and CSF1R axes there. Measured as ``admixture_calls.py`` does: the AUC of ``|stat|`` of planted
 against null genes (tested genes) and the ``stat`` of the axes' planted receptors on the planted design; genes
 called up at padj < 0.1 and the hypergeometric p of the frozen liver genes among the 200 highest ``stat`` on the
-null design. Writes ``benchmarks/results/admixture_purification.json`` (per-seed rows; means with 95% t
-intervals, of the paired differences too; shares with Wilson intervals; commit, arguments).
+null design; on both, each axis' test p and effect and whether it is flagged up (p x 12 < ``flag.alpha``, a
+Bonferroni bound on the workflow's Holm over 4 axes x 3 contrasts, and effect >= ``flag.min_effect``; this one
+contrast is tested here). Writes ``benchmarks/results/admixture_purification.json`` (per-seed rows; means with
+95% t intervals, of the paired differences too; shares with Wilson intervals; commit, arguments).
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import tempfile
 from pathlib import Path
 
 import anndata as ad
-import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,41 +47,26 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
 
 import admixture_calls as calls  # noqa: E402
 import admixture_ceiling as ceiling  # noqa: E402
-from make_admixture_cohort import make_admixture_cohort  # noqa: E402
+from make_admixture_cohort import DESIGN, make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale import paths  # noqa: E402
-from target_rationale.admixture.adjust import HOST_LAYER, purify_cohort  # noqa: E402
+from target_rationale.admixture.adjust import purify_cohort  # noqa: E402
+from target_rationale.cohort.design import design_matrix  # noqa: E402
 from target_rationale.core.schema import defaults  # noqa: E402
 from target_rationale.diffexp.model import fit_model, host_columns, wald_test  # noqa: E402
+from target_rationale.diffexp.qc import qc_matrix  # noqa: E402
 from target_rationale.diffexp.settings import FitSettings, WaldSettings  # noqa: E402
+from target_rationale.targets.axis_test import fry_contrast  # noqa: E402
+from target_rationale.targets.config import load_targets  # noqa: E402
 
 from simulate.host import shipped_host_reference  # noqa: E402
 
 FORMS = ("subtract", "estep")
 GENES = ("KDR", "FLT1", "FLT4", "VEGFA", "EGFR", "CSF1R")
 DESIGNS = ("admixture_planted", "admixture_null")
-
-
-def design_matrix(sheet: pd.DataFrame) -> np.ndarray:
-    """``~ patient + site`` as a full-rank 0/1 matrix (intercept, patients and sites but their first levels)."""
-    columns = [np.ones(len(sheet))]
-    for variable in ("patient", "site"):
-        levels = sorted(sheet[variable].astype(str).unique())
-        columns += [(sheet[variable].astype(str) == level).to_numpy(dtype=float) for level in levels[1:]]
-    return np.column_stack(columns)
-
-
-def estep(x: np.ndarray, e: np.ndarray, design: np.ndarray, passes: int = 3) -> np.ndarray:
-    """``x t / (t + e)`` (samples x genes) with ``t`` the tumour reads fitted on the design (see the docstring)."""
-    purified = np.maximum(x - e, 0.0)
-    for _ in range(passes):
-        library = purified.sum(axis=1)
-        size = library / np.exp(np.log(library).mean())
-        y = np.log((purified + 0.5) / size[:, None])
-        beta = np.linalg.lstsq(design, y, rcond=None)[0]
-        tumour = size[:, None] * np.exp(design @ beta)
-        purified = x * tumour / (tumour + e)
-    return purified
+AXES = ("EGFR", "VEGFR", "CSF1R")
+#: The workflow's flag rule adjusts over 4 axes x 3 contrasts (Holm); one contrast is tested here.
+TESTS = 12
 
 
 def contrast_table(adjusted: ad.AnnData, cores: int) -> pd.DataFrame:
@@ -94,34 +79,46 @@ def contrast_table(adjusted: ad.AnnData, cores: int) -> pd.DataFrame:
     return table.assign(symbol=table["gene_id"].map(adjusted.var["symbol"]))
 
 
+def axis_flags(adjusted: ad.AnnData, flag: dict) -> dict[str, dict]:
+    """Per planted axis: the fry test of ``liver_met_vs_primary`` on the purified cohort's VST, and the flag."""
+    targets = load_targets(REPO / "config" / "targets.yaml")
+    axes = {name: list(targets.axes[name].genes) for name in AXES}
+    qc = qc_matrix(adjusted, set(), seed=1)
+    sheet = adjusted.obs
+    tested = fry_contrast(qc, sheet, ceiling.CONTRAST, axes, adjusted=adjusted,
+                          host_dominated=defaults("config", "admixture")["host_dominated"]).set_index("axis")
+    return {name: {"p": float(tested.loc[name, "test_p"]), "effect": float(tested.loc[name, "test_effect"]),
+                   "up": bool(tested.loc[name, "test_p"] * TESTS < flag["alpha"]
+                              and tested.loc[name, "test_effect"] >= flag["min_effect"])} for name in AXES}
+
+
 def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
     """Simulate both designs, estimate the host, purify both ways, test, measure; one seed."""
     folder = Path(tempfile.mkdtemp(prefix=f"admixture_purification_{seed}_"))
     row: dict[str, object] = {"seed": seed, "patients": patients}
+    flag = load_targets(REPO / "config" / "targets.yaml").flag
+    rule = {"alpha": flag.alpha, "min_effect": flag.min_effect}
     try:
         for design_name in DESIGNS:
             out = make_admixture_cohort(design_name, patients, seed, folder / design_name)
             calls.prepare_config(out)
             calls.run_workflow(out, cores, [paths.result("admixture_table")])
             cohort = ad.read_h5ad(out / paths.result("cohort_h5ad"))
-            subtracted = purify_cohort(cohort, pd.read_csv(out / paths.result("admixture_table"), sep="\t"),
-                                       shipped_host_reference())
-            x = np.asarray(cohort.X, dtype=float)
-            e = np.asarray(subtracted.layers[HOST_LAYER], dtype=float)
+            table = pd.read_csv(out / paths.result("admixture_table"), sep="\t")
+            design = design_matrix(cohort.obs, DESIGN).to_numpy(dtype=float)
             planted = design_name == "admixture_planted"
             for form in FORMS:
-                adjusted = subtracted.copy()
-                if form == "estep":
-                    adjusted.X = np.rint(estep(x, e, design_matrix(cohort.obs))).astype(np.int64)
-                table = contrast_table(adjusted, cores)
+                adjusted = purify_cohort(cohort, table, shipped_host_reference(), purification=form, design=design)
+                tested = contrast_table(adjusted, cores)
                 if planted:
-                    picked = table.set_index("symbol")
-                    measured = {"auc": calls.auc(table, pd.read_csv(out / "truth_genes.tsv", sep="\t")),
+                    picked = tested.set_index("symbol")
+                    measured = {"auc": calls.auc(tested, pd.read_csv(out / "truth_genes.tsv", sep="\t")),
                                 **{f"{g}_stat": float(picked.loc[g, "stat"]) for g in GENES}}
                 else:
-                    padj = pd.to_numeric(table["padj"], errors="coerce")
-                    measured = {"called_up": int(((padj < 0.1) & (table["log2FoldChange"] > 0)).sum()),
-                                "liver_p": calls.liver_top_p(table, liver)["liver_p"]}
+                    padj = pd.to_numeric(tested["padj"], errors="coerce")
+                    measured = {"called_up": int(((padj < 0.1) & (tested["log2FoldChange"] > 0)).sum()),
+                                "liver_p": calls.liver_top_p(tested, liver)["liver_p"]}
+                measured["axes"] = axis_flags(adjusted, rule)
                 row[f"{'planted' if planted else 'null'}_{form}"] = measured
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -136,8 +133,12 @@ def summarise(rows: list[dict]) -> dict:
         planted, null = [r[f"planted_{form}"] for r in rows], [r[f"null_{form}"] for r in rows]
         summary[form] = {"auc": calls.mean([p["auc"] for p in planted], 0.9),
                          **{f"{g}_stat": calls.mean([p[f"{g}_stat"] for p in planted]) for g in GENES},
+                         **{f"{a}_up": calls.share([p["axes"][a]["up"] for p in planted], None) for a in AXES},
+                         "all_axes_up": calls.share([all(p["axes"][a]["up"] for a in AXES) for p in planted], 0.9),
                          "null_called_up": calls.mean([n["called_up"] for n in null]),
-                         "null_liver_p_above_0.05": calls.share([n["liver_p"] > 0.05 for n in null], 0.9)}
+                         "null_liver_p_above_0.05": calls.share([n["liver_p"] > 0.05 for n in null], 0.9),
+                         "null_no_axis_up": calls.share([not any(n["axes"][a]["up"] for a in AXES) for n in null],
+                                                        0.9)}
     summary["estep_minus_subtract"] = {
         "auc": calls.mean([r["planted_estep"]["auc"] - r["planted_subtract"]["auc"] for r in rows]),
         "null_called_up": calls.mean([r["null_estep"]["called_up"] - r["null_subtract"]["called_up"] for r in rows]),
