@@ -253,8 +253,10 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     adjusted.uns["admixture"] = {"purification": purification, "profile_sd": profile_sd, "calibrated": calibrated,
                                  "mix": mix, "not_estimable": not_estimable, "host_specific": specific}
     removed = expected.sum(axis=1) / np.maximum(counts.sum(axis=1), 1)
-    LOG.info("admixture: expected host reads removed per sample: median %.1f%%, max %.1f%%",
-             100 * float(np.median(removed)), 100 * float(removed.max()))
+    LOG.info("admixture: expected host reads removed per sample: median %.1f%%, max %.1f%% (purification %s: %s)",
+             100 * float(np.median(removed)), 100 * float(removed.max()), purification,
+             "count minus the host's expected reads" if purification == "subtract"
+             else "count times the tumour's share, the tumour fitted on the design")
     return adjusted
 
 
