@@ -47,13 +47,8 @@ def test_unchanged_config_reruns_nothing(tiny_run: Path, tmp_path: Path) -> None
     (lambda c, f: c.setdefault("admixture", {}).update(host_dominated=0.6),
      {"contrast", "contrast_unadjusted", "contrast_plots", "enrich", "term_tests", "enrichment_plots",
       "compare_contrasts", "axis_tests", "targets", "target_plots"}),
-    # the purified cohort and all that reads it; not the host fractions, nor the unadjusted fits and QC
-    (lambda c, f: c.setdefault("admixture", {}).update(purification="estep"),
-     {"purify", "qc_matrix_adjusted", "fit", "dispersion_plot", "contrast", "contrast_unadjusted", "contrast_plots",
-      "enrich", "term_tests", "enrichment_plots", "compare_contrasts", "axis_scores", "axis_tests", "targets",
-      "target_plots", "patients", "patient_plots"}),
 ], ids=["enrichment.curves", "diffexp.highlight", "enrichment.gsea_fdr", "enrichment.term_fdr", "diffexp.alpha",
-        "admixture.host_dominated", "admixture.purification"])
+        "admixture.host_dominated"])
 def test_a_key_reruns_only_its_readers(tiny_run: Path, tmp_path: Path, edit, expected: set[str]) -> None:
     assert planned_after(tiny_run, tmp_path, edit) == expected | RECORDS
 

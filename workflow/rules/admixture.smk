@@ -56,9 +56,6 @@ rule purify:
         manifest=HOST_REFERENCE_MANIFEST,
     output:
         h5ad=result("adjusted_cohort"),
-    params:
-        purification=config["admixture"]["purification"],
-        design=config["design"] if config["admixture"]["purification"] == "estep" else None,
     log:
         "logs/qc/purify.log",
     benchmark:

@@ -13,6 +13,4 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         admixture=read_tsv(snakemake.input.table),
         reference=load_host_reference(snakemake.input.reference, snakemake.input.manifest),
         out_h5ad=snakemake.output.h5ad,
-        purification=snakemake.params.purification,
-        design=snakemake.params.design,
     )

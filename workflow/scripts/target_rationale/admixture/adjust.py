@@ -12,9 +12,8 @@ gene that only the host expresses, so the workflow models the mixture where it h
    profiles, fitted on every gene at once) at the sample's host fraction, moved by the sample's own cell mix
    (the liver split's cell types, as deviations from their typical share: :func:`sample_host_levels`). Genes
    the reference lacks get a small floor level, so that the samples can show one.
-2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))`` by default, or the mixture's E-step
-   (config ``admixture.purification``, :mod:`target_rationale.admixture.purification`); pydeseq2 fits them as it
-   fits any counts (size factors on the purified library: the tumour's).
+2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
+   counts (size factors on the purified library: the tumour's).
 3. The extra variance (:func:`host_variance`, :func:`adjust_wald`): a real host differs from the reference gene
    by gene. Left in the purified count, the error ``delta`` of ``log k_g`` (sd ``sigma_g``: the calibration's
    posterior sd; where the samples cannot tell, the spread of a gene's level around the host's fitted make-up,
@@ -57,10 +56,8 @@ from target_rationale.admixture.anchors import (
 )
 from target_rationale.admixture.fractions import mapped_genes
 from target_rationale.admixture.host_levels import NORMAL_GRID, calibrate_host_levels, fit_host_mix, mix_components
-from target_rationale.admixture.purification import purified_counts
 from target_rationale.admixture.reference import HostReference
 from target_rationale.admixture.split import host_cell_types
-from target_rationale.cohort.design import design_matrix
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
 from target_rationale.core.stats import benjamini_hochberg, normal_pdf, normal_sf
@@ -172,8 +169,7 @@ def sd_column(host: str) -> str:
 
 
 def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostReference,
-                  specs: Mapping[str, HostSpec] = HOSTS, purification: str = "subtract",
-                  design: np.ndarray | None = None) -> ad.AnnData:
+                  specs: Mapping[str, HostSpec] = HOSTS) -> ad.AnnData:
     """The cohort with each sample's expected host reads taken out (see the module docstring).
 
     Parameters
@@ -186,23 +182,18 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         The host reference.
     specs : mapping of str to HostSpec
         The hosts' settings.
-    purification : str
-        How the expected host reads come off the counts
-        (:func:`~target_rationale.admixture.purification.purified_counts`: ``subtract`` or ``estep``).
-    design : numpy.ndarray, optional
-        The design matrix over the cohort's samples (the E-step fits the tumour's reads on it).
 
     Returns
     -------
     anndata.AnnData
         Same samples and genes; ``X`` the purified counts (int64), ``layers["host_expected"]`` the expected host
         reads, ``obs`` with ``host`` and ``host_fraction``, ``var`` with each host's calibration factor and its sd
-        (:func:`level_column`, :func:`sd_column`); ``uns["admixture"]``: ``purification`` (the form),
-        ``profile_sd`` (host -> the spread of a gene's level around the host's fitted make-up,
-        :func:`fit_host_mix`; where it could not be fitted, the host's spread around the reference on its
-        anchors), ``mix`` (host -> profile -> weight: its make-up, :func:`fit_host_mix`), ``calibrated`` (host ->
-        whether the samples corrected the reference), ``not_estimable`` (host -> reason) and ``host_specific``
-        (host -> the ids of its anchors: :func:`host_specific_genes`).
+        (:func:`level_column`, :func:`sd_column`); ``uns["admixture"]``: ``profile_sd`` (host -> the spread of
+        a gene's level around the host's fitted make-up, :func:`fit_host_mix`; where it could not be fitted, the
+        host's spread around the reference on its anchors), ``mix`` (host -> profile -> weight: its make-up,
+        :func:`fit_host_mix`), ``calibrated`` (host -> whether the samples corrected the
+        reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> the ids of its anchors:
+        :func:`host_specific_genes`).
     """
     table = admixture.set_index("sample").reindex(cohort.obs_names)
     hosts = table["host"].fillna("").astype(str)
@@ -245,18 +236,16 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
                  name, "calibrated on the samples" if calibrated[name] else "from the reference alone",
                  int(usable.sum()), float(np.std(f[usable])) if usable.any() else 0.0, profile_sd[name],
                  "around the fitted make-up" if mixed else "the anchors' around the reference")
-    purified = purified_counts(counts, expected, purification, design)
+    purified = np.rint(np.maximum(counts - expected, 0.0)).astype(np.int64)
     adjusted = ad.AnnData(X=purified, obs=cohort.obs.copy(), var=var)
     adjusted.layers[HOST_LAYER] = expected.astype(np.float32)
     adjusted.obs["host"] = hosts.to_numpy()
     adjusted.obs["host_fraction"] = fractions.fillna(0.0).where(hosts != "", 0.0).to_numpy()
-    adjusted.uns["admixture"] = {"purification": purification, "profile_sd": profile_sd, "calibrated": calibrated,
-                                 "mix": mix, "not_estimable": not_estimable, "host_specific": specific}
+    adjusted.uns["admixture"] = {"profile_sd": profile_sd, "calibrated": calibrated, "mix": mix,
+                                 "not_estimable": not_estimable, "host_specific": specific}
     removed = expected.sum(axis=1) / np.maximum(counts.sum(axis=1), 1)
-    LOG.info("admixture: expected host reads removed per sample: median %.1f%%, max %.1f%% (purification %s: %s)",
-             100 * float(np.median(removed)), 100 * float(removed.max()), purification,
-             "count minus the host's expected reads" if purification == "subtract"
-             else "count times the tumour's share, the tumour fitted on the design")
+    LOG.info("admixture: expected host reads removed per sample: median %.1f%%, max %.1f%%",
+             100 * float(np.median(removed)), 100 * float(removed.max()))
     return adjusted
 
 
@@ -462,18 +451,11 @@ def unadjusted_host_columns(table: pd.DataFrame, target: GroupHost | None, refer
 
 
 def write_adjusted_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostReference,
-                          out_h5ad: str, purification: str = "subtract", design: str | None = None) -> ad.AnnData:
-    """Rule ``purify``: :func:`purify_cohort`, written as h5ad (the uns dictionaries as plain values); ``design``
-    is the config's design formula, which the E-step's fit of the tumour's reads uses."""
-    matrix = None
-    if purification == "estep":
-        if design is None:
-            raise ValueError("the E-step needs the design formula")
-        matrix = design_matrix(cohort.obs, design).to_numpy(dtype=float)
-    adjusted = purify_cohort(cohort, admixture, reference, purification=purification, design=matrix)
+                          out_h5ad: str) -> ad.AnnData:
+    """Rule ``purify``: :func:`purify_cohort`, written as h5ad (the uns dictionaries as plain values)."""
+    adjusted = purify_cohort(cohort, admixture, reference)
     info = adjusted.uns["admixture"]
     adjusted.uns["admixture"] = {
-        "purification": str(info["purification"]),
         "profile_sd": {k: float(v) for k, v in info["profile_sd"].items()},
         "mix": {k: {c: float(w) for c, w in v.items()} for k, v in info["mix"].items()},
         "calibrated": {k: str(bool(v)).lower() for k, v in info["calibrated"].items()},
