@@ -27,6 +27,13 @@ and its host model rebuilt from the seed (checked against ``truth_host_genes``);
 ``liver_met_vs_primary``: the AUC of ``|stat|`` of planted against null genes and the ``stat`` of the axes'
 planted receptors. Writes ``benchmarks/results/admixture_oracle.json`` (per-seed rows, means with 95% t
 intervals, commit, arguments).
+
+With ``--design admixture_null`` (the two groups differ only by host tissue) it measures the null instead, as
+the workflow would test it: genes whose true host share of the metastases' reads is at least the default
+``admixture.host_dominated`` (0.8) left untested, then the genes called up and down (padj < 0.1, Benjamini-Hochberg
+over the rest), the hypergeometric p of the frozen liver genes among the 200 highest ``stat``
+(``admixture_calls.liver_top_p``), and the mean ``stat`` of the tested genes in bins of that host share (0 under
+a calibrated null).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ from admixture_purification import estep  # noqa: E402
 from make_admixture_cohort import DESIGN, GENE_MAP, admixture_design, make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale.cohort.design import design_matrix  # noqa: E402
+from target_rationale.core.stats import benjamini_hochberg  # noqa: E402
 
 from simulate import prepare_gene_table  # noqa: E402
 from simulate.host import build_host_model, draw_hosts, shipped_host_reference  # noqa: E402
@@ -62,11 +70,14 @@ PROFILES = ("sample", "marked", "mean")
 FORMS = ("subtract", "estep")
 VARIANTS = tuple(f"{p}_{f}" for p in PROFILES for f in FORMS)
 GENES = ("KDR", "FLT1", "FLT4", "VEGFA", "EGFR", "CSF1R")
+#: Bins of the true host share of the metastases' reads of a gene (null design).
+SHARE_BINS = (0.0, 0.05, 0.2, 0.5, 0.8)
 
 
-def host_profiles(folder: Path, seed: int, patients: int) -> dict[str, np.ndarray]:
+def host_profiles(folder: Path, seed: int, patients: int, design_name: str = "admixture_planted"
+                  ) -> dict[str, np.ndarray]:
     """Per profile kind, genes (as in ``truth_host_genes``) x samples host profiles, rebuilt from the seed."""
-    design = admixture_design("admixture_planted", patients)
+    design = admixture_design(design_name, patients)
     host = design.host
     assert host is not None
     genes = prepare_gene_table(pd.read_csv(GENE_MAP, sep="\t", dtype=str))[["gene_id", "symbol"]]
@@ -94,23 +105,48 @@ def host_profiles(folder: Path, seed: int, patients: int) -> dict[str, np.ndarra
     return {"sample": draws.profiles[rows], "marked": marked[rows], "mean": mean[rows]}
 
 
-def one_seed(seed: int, patients: int, cores: int) -> dict:
-    """Simulate the planted design, purify six ways, test, measure; one seed."""
+def null_measures(de: pd.DataFrame, share: pd.Series, symbols: pd.Series, liver: set[str]) -> dict:
+    """Calls, liver genes' p and mean ``stat`` by host-share bin of one null DE table (see the module docstring)."""
+    share = share.reindex(de["gene_id"]).to_numpy()
+    de = de.assign(symbol=de["gene_id"].map(symbols))
+    dominated = share >= SHARE_BINS[-1]
+    de.loc[dominated, ["stat", "pvalue", "padj"]] = np.nan
+    pvalue = pd.to_numeric(de["pvalue"], errors="coerce")
+    padj = pd.Series(np.nan, index=de.index)
+    keep = pvalue.notna()
+    padj[keep] = benjamini_hochberg(pvalue[keep].to_numpy())
+    lfc, stat = de["log2FoldChange"].to_numpy(), de["stat"].to_numpy(dtype=float)
+    bins = {f"{lo:g}-{hi:g}": float(np.nanmean(stat[(share >= lo) & (share < hi)]))
+            for lo, hi in zip(SHARE_BINS[:-1], SHARE_BINS[1:])}
+    return {"called_up": int(((padj < 0.1) & (lfc > 0)).sum()), "called_down": int(((padj < 0.1) & (lfc < 0)).sum()),
+            "liver_p": calls.liver_top_p(de, liver)["liver_p"], "mean_stat_by_host_share": bins}
+
+
+def one_seed(seed: int, patients: int, cores: int, design_name: str = "admixture_planted") -> dict:
+    """Simulate the design, purify six ways, test, measure; one seed."""
     folder = Path(tempfile.mkdtemp(prefix=f"admixture_oracle_{seed}_"))
     row: dict[str, object] = {"seed": seed, "patients": patients}
+    planted = design_name == "admixture_planted"
+    liver = set() if planted else calls.read_liver_genes()
     try:
-        out = make_admixture_cohort("admixture_planted", patients, seed, folder)
+        out = make_admixture_cohort(design_name, patients, seed, folder)
         counts, sheet = ceiling.read_counts(out)
         truth_genes = pd.read_csv(out / "truth_genes.tsv", sep="\t")
         symbols = pd.read_csv(out / "truth_host_genes.tsv.gz", sep="\t", index_col=0)["symbol"]
         truth = pd.read_csv(out / "truth_samples.tsv", sep="\t").set_index("sample").loc[counts.columns]
         x = counts.T.to_numpy(dtype=float)
         design = design_matrix(sheet, DESIGN).to_numpy(dtype=float)
-        for kind, profiles in host_profiles(out, seed, patients).items():
+        metastases = (truth["host_tissue"] == "liver").to_numpy()
+        for kind, profiles in host_profiles(out, seed, patients, design_name).items():
             e = (truth["host_fraction"].to_numpy() * x.sum(axis=1))[:, None] * profiles.T
+            share = pd.Series(e[metastases].sum(axis=0) / np.maximum(x[metastases].sum(axis=0), 1.0),
+                              index=counts.index)
             for form in FORMS:
                 purified = np.maximum(x - e, 0.0) if form == "subtract" else estep(x, e, design)
                 de = ceiling.de_table(np.rint(purified), sheet, counts.index, cores)
+                if not planted:
+                    row[f"{kind}_{form}"] = null_measures(de, share, symbols, liver)
+                    continue
                 picked = de.assign(symbol=de["gene_id"].map(symbols)).set_index("symbol")
                 row[f"{kind}_{form}"] = {"auc": calls.auc(de, truth_genes),
                                          **{f"{g}_stat": float(picked.loc[g, "stat"]) for g in GENES}}
@@ -120,9 +156,18 @@ def one_seed(seed: int, patients: int, cores: int) -> dict:
 
 
 def summarise(rows: list[dict]) -> dict:
-    """Per variant: mean AUC and axis-gene stats with 95% t intervals."""
-    return {name: {"auc": calls.mean([r[name]["auc"] for r in rows], 0.9),
-                   **{f"{g}_stat": calls.mean([r[name][f"{g}_stat"] for r in rows]) for g in GENES}}
+    """Per variant: mean AUC and axis-gene stats (planted) or calls, liver p and binned stats (null), with 95% t
+    intervals and shares with Wilson intervals."""
+    if "auc" in rows[0][VARIANTS[0]]:
+        return {name: {"auc": calls.mean([r[name]["auc"] for r in rows], 0.9),
+                       **{f"{g}_stat": calls.mean([r[name][f"{g}_stat"] for r in rows]) for g in GENES}}
+                for name in VARIANTS}
+    bins = list(rows[0][VARIANTS[0]]["mean_stat_by_host_share"])
+    return {name: {"called_up": calls.mean([r[name]["called_up"] for r in rows]),
+                   "called_down": calls.mean([r[name]["called_down"] for r in rows]),
+                   "liver_p_above_0.05": calls.share([r[name]["liver_p"] > 0.05 for r in rows], 0.9),
+                   "mean_stat_by_host_share": {b: calls.mean([r[name]["mean_stat_by_host_share"][b] for r in rows])
+                                               for b in bins}}
             for name in VARIANTS}
 
 
@@ -132,11 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=1)
     parser.add_argument("--patients", type=int, default=10)
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "admixture_oracle.json")
+    parser.add_argument("--design", choices=("admixture_planted", "admixture_null"), default="admixture_planted")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default benchmarks/results/admixture_oracle.json (admixture_oracle_null.json for the "
+                             "null design)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = RESULTS / ("admixture_oracle.json" if args.design == "admixture_planted"
+                              else "admixture_oracle_null.json")
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        rows.append(one_seed(seed, args.patients, args.cores))
+        rows.append(one_seed(seed, args.patients, args.cores, args.design))
         print(json.dumps(rows[-1]), flush=True)
     result = {"script": "benchmarks/admixture_oracle.py", **measured_commit(),
               "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
