@@ -80,9 +80,13 @@ def without_true_host(folder: Path, counts: pd.DataFrame, per_sample: bool) -> n
     return np.rint(np.maximum(x - expected, 0.0))
 
 
-def de_table(x: np.ndarray, sheet: pd.DataFrame, genes: pd.Index, cores: int) -> pd.DataFrame:
-    """The workflow's DE (default settings) of ``liver_met_vs_primary`` on counts ``x`` (samples x genes)."""
+def de_table(x: np.ndarray, sheet: pd.DataFrame, genes: pd.Index, cores: int, shrink: bool | None = None
+             ) -> pd.DataFrame:
+    """The workflow's DE (default settings; ``shrink`` replaces ``diffexp.shrink``: shrinking adds a column and
+    changes no statistic) of ``liver_met_vs_primary`` on counts ``x`` (samples x genes)."""
     settings = defaults("config", "diffexp")
+    if shrink is not None:
+        settings = {**settings, "shrink": shrink}
     cohort = ad.AnnData(X=x.astype(np.int64), obs=sheet, var=pd.DataFrame(index=genes))
     model = fit_model(cohort, [CONTRAST], FitSettings.from_config(settings), cores)
     table = wald_test(model, CONTRAST, WaldSettings.from_config(settings), cores)
