@@ -1,0 +1,280 @@
+"""The mixture where it happens: a negative-binomial GLM with the host's reads added on the count scale, against
+purification before DE (not a test).
+
+From the repository root::
+
+    python benchmarks/admixture_mixture_glm.py --seeds 5 --patients 10 --cores 2
+
+Issue 15 asks to model the mixture where it happens: ``mu = s x tumour + e`` (``s`` the sample's size factor,
+``tumour = exp(X beta)`` the tumour's level on the design, ``e`` the sample's expected host reads), fitted per gene
+on the raw counts, instead of purifying the counts first. :func:`mixture_glm` fits that by Fisher scoring with
+step halving on the negative-binomial likelihood (dispersion and size factors taken from the workflow's fit of the
+purified counts; a ridge of ``RIDGE`` on ``beta`` for tumour levels at 0) and tests the site coefficient by Wald.
+Unlike subtraction it leaves each count its whole noise (the host's reads are noise of the count, not of a
+remainder) and a gene the host makes alone gets a wide interval instead of a clipped remainder.
+
+Per seed, on both designs of :func:`make_admixture_cohort` (``admixture_null``: primaries and metastases differ
+only by host tissue; ``admixture_planted``: EGFR, VEGFR and CSF1R axes up by log2 1 in the tumour part of
+metastases), two host estimates:
+
+* ``oracle``: each sample's true host fraction and profile (``admixture_oracle.host_profiles``); compared with
+  subtracting the same reads before the workflow's DE (``admixture_ceiling.de_table``, no host adjustment);
+* ``estimated``: the workflow's (results/qc/admixture.tsv, then
+  :func:`~target_rationale.admixture.adjust.purify_cohort`'s expected host reads); compared with the workflow's own
+  adjusted table (``admixture_purification.contrast_table``: Wald on the purified counts, host levels' error
+  carried, host-dominated genes untested).
+
+Measured in ``liver_met_vs_primary``: on the planted design the AUC of ``|stat|`` of planted against null genes and
+the ``stat`` of the axes' receptors; on the null, genes called up and down at padj < 0.1 (the GLM: Benjamini-Hochberg
+over every fitted gene; the comparators: their own padj), the hypergeometric p of the frozen liver genes among the
+200 highest ``stat``, and the mean ``stat`` in bins of the true host share of the metastases' reads (0 under a
+calibrated null); and for the estimated host, its expected reads over the true ones in the metastases, summed
+over the genes of each bin.
+Writes ``benchmarks/results/admixture_mixture_glm.json`` (per-seed rows, means with 95% t intervals, shares with
+Wilson intervals, commit, arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+REPO = Path(__file__).resolve().parent.parent
+for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import admixture_calls as calls  # noqa: E402
+import admixture_ceiling as ceiling  # noqa: E402
+from admixture_oracle import host_profiles  # noqa: E402
+from admixture_purification import contrast_table  # noqa: E402
+from make_admixture_cohort import make_admixture_cohort  # noqa: E402
+from measured_commit import RESULTS, measured_commit  # noqa: E402
+from target_rationale import paths  # noqa: E402
+from target_rationale.admixture.adjust import HOST_LAYER, purify_cohort  # noqa: E402
+from target_rationale.core.schema import defaults  # noqa: E402
+from target_rationale.core.stats import benjamini_hochberg  # noqa: E402
+from target_rationale.diffexp.model import fit_model  # noqa: E402
+from target_rationale.diffexp.settings import FitSettings  # noqa: E402
+
+from simulate.host import shipped_host_reference  # noqa: E402
+
+#: Ridge on the GLM's coefficients (a tumour level at 0 has no finite maximum).
+RIDGE = 1e-4
+#: Bins of the true host share of the metastases' reads of a gene.
+SHARE_BINS = (0.0, 0.05, 0.2, 0.5, 0.8, 1.01)
+GENES = ("EGFR", "KDR", "FLT1", "CSF1R")
+DESIGNS = ("admixture_null", "admixture_planted")
+VARIANTS = ("oracle_glm", "oracle_subtract", "estimated_glm", "estimated_workflow")
+
+
+def nb_loglik(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Per gene, the negative-binomial log-likelihood of counts ``y`` at means ``mu`` (samples x genes), up to the
+    terms that do not depend on ``mu``."""
+    r = 1.0 / alpha[None, :]
+    return (y * np.log(mu / (mu + r)) + r * np.log(r / (mu + r))).sum(axis=0)
+
+
+def mixture_glm(y: np.ndarray, host: np.ndarray, size: np.ndarray, design: np.ndarray, alpha: np.ndarray,
+                iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Per gene, ``beta`` maximising the negative-binomial likelihood of ``y ~ NB(size x exp(design beta) + host,
+    alpha)`` (minus ``RIDGE / 2 |beta|^2``), by Fisher scoring with step halving, and the inverse of its Fisher
+    information.
+
+    Parameters
+    ----------
+    y, host : numpy.ndarray
+        Raw counts and expected host reads, samples x genes.
+    size : numpy.ndarray
+        Size factors per sample.
+    design : numpy.ndarray
+        Samples x coefficients.
+    alpha : numpy.ndarray
+        Dispersion per gene.
+    iterations : int
+        Most Fisher-scoring steps.
+
+    Returns
+    -------
+    beta : numpy.ndarray
+        Coefficients x genes (natural log).
+    covariance : numpy.ndarray
+        Genes x coefficients x coefficients.
+    """
+    p = design.shape[1]
+    ridge = RIDGE * np.eye(p)[None]
+    start = np.log((np.maximum(y - host, 0.0) + 0.5) / size[:, None])
+    beta = np.linalg.lstsq(design, start, rcond=None)[0]
+
+    def parts(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tumour = size[:, None] * np.exp(np.clip(design @ b, -30.0, 30.0))
+        return tumour, tumour + host
+
+    def objective(b: np.ndarray) -> np.ndarray:
+        return nb_loglik(y, parts(b)[1], alpha) - 0.5 * RIDGE * (b ** 2).sum(axis=0)
+
+    current = objective(beta)
+    for _ in range(iterations):
+        tumour, mu = parts(beta)
+        variance = mu + alpha[None, :] * mu ** 2
+        score = design.T @ (tumour * (y - mu) / variance) - RIDGE * beta
+        information = np.einsum("ni,nj,ng->gij", design, design, tumour ** 2 / variance) + ridge
+        step = np.linalg.solve(information, score.T[:, :, None])[:, :, 0].T
+        scale = np.ones(y.shape[1])
+        for _ in range(10):
+            proposed = beta + step * scale
+            value = objective(proposed)
+            worse = value < current - 1e-9
+            if not worse.any():
+                break
+            scale[worse] /= 2.0
+        accept = value >= current - 1e-9
+        beta = np.where(accept, proposed, beta)
+        current = np.where(accept, value, current)
+        if float(np.max(np.abs(step * scale))) < 1e-6:
+            break
+    tumour, mu = parts(beta)
+    variance = mu + alpha[None, :] * mu ** 2
+    information = np.einsum("ni,nj,ng->gij", design, design, tumour ** 2 / variance) + ridge
+    return beta, np.linalg.inv(information)
+
+
+def glm_table(counts: np.ndarray, host: np.ndarray, purified: ad.AnnData, cores: int) -> pd.DataFrame:
+    """The mixture GLM's Wald table of ``liver_met_vs_primary`` (``gene_id, log2FoldChange, lfcSE, stat, pvalue,
+    padj``): size factors, dispersions, samples and genes from the workflow's fit of ``purified`` (design
+    ``~ patient + site``); ``counts`` and ``host`` are samples x genes on ``purified``'s samples and genes."""
+    settings = {**defaults("config", "diffexp"), "shrink": False}
+    model = fit_model(purified, [ceiling.CONTRAST], FitSettings.from_config(settings), cores)
+    rows = purified.obs_names.get_indexer(model.obs_names)
+    cols = purified.var_names.get_indexer(model.var_names)
+    sheet = purified.obs.loc[model.obs_names]
+    patients = sorted(sheet["patient"].astype(str).unique())
+    design = np.column_stack([np.ones(len(sheet)), *[(sheet["patient"].astype(str) == p).to_numpy(float)
+                                                     for p in patients[1:]],
+                              (sheet["site"].astype(str) == ceiling.CONTRAST.target).to_numpy(float)])
+    beta, covariance = mixture_glm(counts[np.ix_(rows, cols)], host[np.ix_(rows, cols)],
+                                   np.asarray(model.obs["size_factors"], dtype=float), design,
+                                   np.asarray(model.var["dispersions"], dtype=float))
+    lfc, se = beta[-1] / np.log(2.0), np.sqrt(covariance[:, -1, -1]) / np.log(2.0)
+    table = pd.DataFrame({"gene_id": list(model.var_names), "log2FoldChange": lfc, "lfcSE": se, "stat": lfc / se})
+    table["pvalue"] = 2.0 * stats.norm.sf(np.abs(table["stat"]))
+    table["padj"] = benjamini_hochberg(table["pvalue"].to_numpy())
+    return table
+
+
+def binned(values: np.ndarray, share: np.ndarray) -> dict[str, float]:
+    """Mean of ``values`` per bin of ``share`` (:data:`SHARE_BINS`)."""
+    return {f"{lo:g}-{hi:g}": float(np.nanmean(values[(share >= lo) & (share < hi)]))
+            for lo, hi in zip(SHARE_BINS[:-1], SHARE_BINS[1:])}
+
+
+def measure(table: pd.DataFrame, planted: bool, out: Path, share: pd.Series, symbols: pd.Series,
+            liver: set[str]) -> dict:
+    """AUC and axis-gene stats (planted) or calls, liver p and binned stats (null) of one table."""
+    table = table.drop(columns=["symbol"], errors="ignore").assign(symbol=lambda t: t["gene_id"].map(symbols))
+    if planted:
+        picked = table.set_index("symbol")
+        return {"auc": calls.auc(table, pd.read_csv(out / "truth_genes.tsv", sep="\t")),
+                **{f"{g}_stat": float(picked.loc[g, "stat"]) for g in GENES}}
+    padj = pd.to_numeric(table["padj"], errors="coerce")
+    lfc = pd.to_numeric(table["log2FoldChange"], errors="coerce")
+    stat = pd.to_numeric(table["stat"], errors="coerce").to_numpy()
+    return {"called_up": int(((padj < 0.1) & (lfc > 0)).sum()), "called_down": int(((padj < 0.1) & (lfc < 0)).sum()),
+            "liver_p": calls.liver_top_p(table, liver)["liver_p"],
+            "mean_stat_by_host_share": binned(stat, share.reindex(table["gene_id"]).to_numpy())}
+
+
+def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
+    """Both designs, both host estimates, the GLM and its comparator; one seed."""
+    folder = Path(tempfile.mkdtemp(prefix=f"admixture_mixture_glm_{seed}_"))
+    row: dict[str, object] = {"seed": seed, "patients": patients}
+    try:
+        for design_name in DESIGNS:
+            planted = design_name == "admixture_planted"
+            out = make_admixture_cohort(design_name, patients, seed, folder / design_name)
+            calls.prepare_config(out)
+            calls.run_workflow(out, cores, [paths.result("admixture_table")])
+            cohort = ad.read_h5ad(out / paths.result("cohort_h5ad"))
+            x = np.asarray(cohort.X, dtype=float)
+            truth = pd.read_csv(out / "truth_samples.tsv", sep="\t").set_index("sample").loc[cohort.obs_names]
+            symbols = pd.read_csv(out / "truth_host_genes.tsv.gz", sep="\t", index_col=0)["symbol"]
+            profiles = pd.DataFrame(host_profiles(out, seed, patients, design_name)["sample"],
+                                    index=symbols.index).reindex(cohort.var_names).fillna(0.0).to_numpy()
+            oracle = (truth["host_fraction"].to_numpy() * x.sum(axis=1))[:, None] * profiles.T
+            metastases = (truth["host_tissue"] == "liver").to_numpy()
+            share = pd.Series(oracle[metastases].sum(axis=0) / np.maximum(x[metastases].sum(axis=0), 1.0),
+                              index=cohort.var_names)
+            subtracted = cohort.copy()
+            subtracted.X = np.rint(np.maximum(x - oracle, 0.0)).astype(np.int64)
+            estimated = purify_cohort(cohort, pd.read_csv(out / paths.result("admixture_table"), sep="\t"),
+                                      shipped_host_reference())
+            host = np.asarray(estimated.layers[HOST_LAYER], dtype=float)
+            tables = {"oracle_glm": glm_table(x, oracle, subtracted, cores),
+                      "oracle_subtract": ceiling.de_table(np.asarray(subtracted.X), cohort.obs, cohort.var_names,
+                                                          cores, shrink=None if planted else False),
+                      "estimated_glm": glm_table(x, host, estimated, cores),
+                      "estimated_workflow": contrast_table(estimated, cores)}
+            result = {name: measure(t, planted, out, share, symbols, liver) for name, t in tables.items()}
+            ratio = {}
+            for lo, hi in zip(SHARE_BINS[:-1], SHARE_BINS[1:]):
+                inside = np.ix_(metastases, (share.to_numpy() >= lo) & (share.to_numpy() < hi))
+                ratio[f"{lo:g}-{hi:g}"] = float(host[inside].sum() / max(oracle[inside].sum(), 1e-9))
+            result["host_reads_estimated_over_true"] = ratio
+            row["planted" if planted else "null"] = result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    """Per variant: mean AUC and axis-gene stats (planted); mean calls, share of liver p > 0.05 and mean binned
+    stats (null)."""
+    summary: dict[str, dict] = {}
+    for name in VARIANTS:
+        planted, null = [r["planted"][name] for r in rows], [r["null"][name] for r in rows]
+        bins = list(null[0]["mean_stat_by_host_share"])
+        summary[name] = {"auc": calls.mean([p["auc"] for p in planted], 0.9),
+                         **{f"{g}_stat": calls.mean([p[f"{g}_stat"] for p in planted]) for g in GENES},
+                         "null_called_up": calls.mean([n["called_up"] for n in null]),
+                         "null_called_down": calls.mean([n["called_down"] for n in null]),
+                         "null_liver_p_above_0.05": calls.share([n["liver_p"] > 0.05 for n in null], 0.9),
+                         "null_mean_stat_by_host_share": {
+                             b: calls.mean([n["mean_stat_by_host_share"][b] for n in null]) for b in bins}}
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--patients", type=int, default=10)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "admixture_mixture_glm.json")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")  # pydeseq2's trend and numpy's empty bins, per fit
+    liver = calls.read_liver_genes()
+    rows = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        rows.append(one_seed(seed, args.patients, args.cores, liver))
+        print(json.dumps(rows[-1]), flush=True)
+    result = {"script": "benchmarks/admixture_mixture_glm.py", **measured_commit(),
+              "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "summary": summarise(rows), "seeds": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(result["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
