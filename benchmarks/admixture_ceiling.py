@@ -82,8 +82,9 @@ def without_true_host(folder: Path, counts: pd.DataFrame, per_sample: bool) -> n
 
 def de_table(x: np.ndarray, sheet: pd.DataFrame, genes: pd.Index, cores: int, shrink: bool | None = None
              ) -> pd.DataFrame:
-    """The workflow's DE (default settings; ``shrink`` replaces ``diffexp.shrink``: shrinking adds a column and
-    changes no statistic) of ``liver_met_vs_primary`` on counts ``x`` (samples x genes)."""
+    """The workflow's DE (default settings; ``shrink`` replaces ``diffexp.shrink``) of ``liver_met_vs_primary`` on
+    counts ``x`` (samples x genes). Shrinking adds a column, and ``fit_model`` then makes the contrast's reference
+    the design's base level, which moves pydeseq2's statistics a little (not only the added column)."""
     settings = defaults("config", "diffexp")
     if shrink is not None:
         settings = {**settings, "shrink": shrink}
