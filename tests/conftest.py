@@ -314,34 +314,41 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 #: Session fixtures that run the workflow or fit the demo, by the worker group that shares them: under
-#: pytest-xdist (``-n``, in pyproject.toml's addopts) every test that uses one runs on the same worker, so each is
-#: built once per session, not once per worker.
+#: pytest-xdist (``-n``, in pyproject.toml's addopts) every module with a test that uses one runs on the same
+#: worker, so each is built once per session, not once per worker.
 SHARED_FIXTURES = {"tiny_run": "tiny_run", "demo_adjusted": "demo"}
 
 
-def worker_group(item: pytest.Item) -> str:
-    """The xdist group of a test: the shared session fixture it uses (:data:`SHARED_FIXTURES`, through any fixture
-    that depends on it), else its module, so that a module's fixtures are built once too."""
-    names = set(getattr(item, "fixturenames", ()))
-    return next((group for fixture, group in SHARED_FIXTURES.items() if fixture in names),
-                item.nodeid.split("::")[0])
+def module_of(item: pytest.Item) -> str:
+    """The test's module (its node id up to the first ``::``)."""
+    return item.nodeid.split("::")[0]
 
 
-def pytest_itemcollected(item: pytest.Item) -> None:
-    """Mark each test with its pytest-xdist group (``--dist loadgroup``: a group runs on one worker), before
-    xdist's own hook reads the marks."""
-    item.add_marker(pytest.mark.xdist_group(worker_group(item)))
+def worker_groups(items: list[pytest.Item]) -> dict[str, str]:
+    """Per module, its pytest-xdist group: the shared session fixture that one of its tests uses
+    (:data:`SHARED_FIXTURES`, directly or through a fixture that depends on it), else the module itself. A module
+    stays whole, so its own fixtures are built once too."""
+    groups: dict[str, str] = {}
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        shared = next((group for fixture, group in SHARED_FIXTURES.items() if fixture in names), None)
+        if shared is not None or module_of(item) not in groups:
+            groups[module_of(item)] = shared or groups.get(module_of(item)) or module_of(item)
+    return groups
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On an xdist worker, after pytest's own ordering, move the groups that run Snakemake end to end (marker
-    ``workflow``) or share a session fixture to the front, in collection order otherwise (``--no-loadscope-reorder``):
-    the longest groups start first, so that the last minutes are not one worker finishing a whole run while the
-    others wait."""
+    """Mark each test with its pytest-xdist group (``--dist loadgroup``: a group runs on one worker), before
+    xdist's own hook reads the marks, and on a worker move the groups that run Snakemake end to end (marker
+    ``workflow``) or share a session fixture to the front, in collection order otherwise
+    (``--no-loadscope-reorder``): the longest groups start first, so that the last minutes are not one worker
+    finishing a whole run while the other waits."""
+    groups = worker_groups(items)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[module_of(item)]))
     if not hasattr(config, "workerinput"):
         return
-    groups = {id(item): str(item.get_closest_marker("xdist_group").args[0]) for item in items}
-    slow = {groups[id(item)] for item in items
-            if item.get_closest_marker("workflow") or groups[id(item)] in SHARED_FIXTURES.values()}
-    items.sort(key=lambda item: groups[id(item)] not in slow)
+    slow = {groups[module_of(item)] for item in items
+            if item.get_closest_marker("workflow") or groups[module_of(item)] in SHARED_FIXTURES.values()}
+    items.sort(key=lambda item: groups[module_of(item)] not in slow)
