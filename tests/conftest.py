@@ -332,8 +332,10 @@ def worker_groups(items: list[pytest.Item]) -> dict[str, str]:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         shared = next((group for fixture, group in SHARED_FIXTURES.items() if fixture in names), None)
-        if shared is not None or module_of(item) not in groups:
-            groups[module_of(item)] = shared or groups.get(module_of(item)) or module_of(item)
+        if shared is not None:
+            groups[module_of(item)] = shared
+        else:
+            groups.setdefault(module_of(item), module_of(item))
     return groups
 
 
