@@ -45,3 +45,55 @@ def test_fallback_fit_is_unchanged_by_the_fast_terms(monkeypatch: pytest.MonkeyP
     theirs = glm_optim.optim_fit(counts, size_factors, design, 0.2, start)
     assert np.array_equal(ours[0], theirs[0]) and ours[1] == theirs[1]
     assert ours[0][2] < -5  # the all-zero group: far below the others, as DESeq2's optimiser leaves it
+
+
+def test_has_finite_maximum_hand_cases() -> None:
+    groups = np.repeat([0, 1], 4)
+    design = np.column_stack([np.ones(8), groups]).astype(float)
+    large = np.array([900, 1200, 800, 1100, 2000, 2500, 1800, 2100], dtype=float)
+    one_zero = large.copy()
+    one_zero[5] = 0
+    group_zero = np.where(groups == 1, 0.0, large)
+    assert glm_optim.has_finite_maximum(large, design)
+    assert glm_optim.has_finite_maximum(one_zero, design)  # the other three pin the group's mean
+    assert not glm_optim.has_finite_maximum(group_zero, design)  # the group's coefficient runs off
+    assert not glm_optim.has_finite_maximum(np.zeros(8), design)
+    paired = np.column_stack([np.ones(8), np.tile(np.eye(4)[:, 1:], (2, 1)), groups]).astype(float)
+    patient_zero = large.copy()
+    patient_zero[[2, 6]] = 0  # both samples of the third patient
+    assert glm_optim.has_finite_maximum(one_zero, paired)
+    assert not glm_optim.has_finite_maximum(patient_zero, paired)
+
+
+def _one_zero_among_large(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """10 patients x 2 sites (``~ patient + site``), counts in the tens of thousands, one sample at 0; and the
+    start DESeq2's IRLS takes (least squares on log(count / size factor + 0.1)), from which IRLS diverges."""
+    rng = np.random.default_rng(seed)
+    patients = np.tile(np.arange(10), 2)
+    design = np.column_stack([np.ones(20), np.eye(10)[patients][:, 1:], np.repeat([0.0, 1.0], 10)])
+    size_factors = rng.uniform(0.6, 1.8, 20)
+    mu = size_factors * 40_000 * np.exp(rng.normal(0, 0.5, 10)[patients])
+    counts = rng.negative_binomial(1 / 1.5, 1 / (1 + 1.5 * mu)).astype(float)
+    counts[rng.integers(20)] = 0.0
+    q, r = np.linalg.qr(design)
+    return counts, size_factors, design, np.linalg.solve(r, q.T @ np.log(counts / size_factors + 0.1))
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_newton_fit_reaches_the_maximum_where_irls_diverges(seed: int) -> None:
+    """From IRLS's start (whose first step runs beyond 30), the Newton search ends where the gradient of the
+    penalised log-likelihood is zero, at the same point as from a start near it, and higher than the optimiser's
+    end from IRLS's start where that stopped short (the defect behind engine_agreement.json)."""
+    counts, size_factors, design, start = _one_zero_among_large(seed)
+    ridge = glm_optim.LFC_RIDGE / np.log(2) ** 2
+    beta, converged, gain = glm_optim.newton_fit(counts, size_factors, design, 1.5, start, ridge)
+    assert converged and gain > 0
+    mu = size_factors * np.exp(design @ beta)
+    gradient = design.T @ ((counts - mu) / (1 + 1.5 * mu)) - ridge * beta
+    assert np.abs(gradient).max() <= 1e-4
+    near = beta + np.random.default_rng(seed).normal(0, 0.05, len(beta))
+    again, converged_again, _ = glm_optim.newton_fit(counts, size_factors, design, 1.5, near, ridge)
+    assert converged_again and np.abs(again - beta).max() <= 1e-5
+    optimised, _ = glm_optim.optim_fit(counts, size_factors, design, 1.5, start)
+    _, _, climb = glm_optim.newton_fit(counts, size_factors, design, 1.5, optimised, ridge)
+    assert climb >= 0  # the optimiser's end is never above the maximum

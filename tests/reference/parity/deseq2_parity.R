@@ -1,6 +1,6 @@
 # deseq2_parity.R -- R DESeq2 references for the DE engine's parity suite (tests/diffexp/test_parity.py).
 #
-# WHAT: simulates seven small cohorts, each a design shape where DESeq2 and pydeseq2 part ways (few residual
+# WHAT: simulates eight small cohorts (the eighth fitted twice, with either site level as the base), each a design shape where DESeq2 and pydeseq2 part ways (few residual
 #       degrees of freedom, a trend the parametric curve cannot fit, a continuous covariate, all-zero and
 #       outlier genes, Cook's replacement), runs DESeq() with its defaults on each and writes the counts, the
 #       sample sheet and DESeq2's size factors, dispersions (gene-wise, trend, MAP, final), prior variance, trend
@@ -91,13 +91,14 @@ write_vst <- function(dir, counts, coldata, local = FALSE, all_genes = FALSE) {
   }
 }
 
-run <- function(name, sheet, counts, design, local = FALSE, all_genes = FALSE) {
+run <- function(name, sheet, counts, design, local = FALSE, all_genes = FALSE, site_levels = NULL) {
   dir <- file.path(root, name)
   dir.create(dir, showWarnings = FALSE)
   write_tsv(data.frame(gene_id = rownames(counts), counts, check.names = FALSE), file.path(dir, "counts.tsv.gz"))
   write_tsv(sheet, file.path(dir, "samples.tsv"))
   coldata <- sheet
   for (col in names(coldata)) if (is.character(coldata[[col]])) coldata[[col]] <- factor(coldata[[col]])
+  if (!is.null(site_levels)) coldata$site <- factor(sheet$site, levels = site_levels)  # the design's base level
   rownames(coldata) <- sheet$sample
   dds <- DESeqDataSetFromMatrix(counts, coldata, design)
   dds <- DESeq(dds, quiet = TRUE)
@@ -165,6 +166,24 @@ run("trend_failure", sheet, simulate(6, sheet, disp_of_mean = function(mu) 0.01 
 # 7. 7 vs 7 with outlier counts: DESeq2 replaces Cook's outliers (>= 7 replicates) and refits those genes
 sheet <- data.frame(sample = sprintf("s%02d", 1:14), site = rep(c("a", "b"), each = 7))
 run("replace_outliers", sheet, simulate(7, sheet), ~ site)
+
+# 9. purified counts: 10 patients x 2 sites, ~ patient + site (9 residual df), means in the thousands, and the zeros
+#    subtracting a host's expected reads leaves: 1-3 samples at 0 among large counts in 80 genes (the likelihood
+#    keeps a finite maximum, but IRLS diverges from its start), both samples of one patient at 0 in 20 more (that
+#    patient's coefficient runs off). Fitted twice, with site level a and with b as the design's base level (the
+#    same model, parametrised two ways: its statistics should not move).
+sheet <- data.frame(sample = sprintf("s%02d", 1:20), patient = sprintf("p%02d", rep(1:10, 2)),
+                    site = rep(c("a", "b"), each = 10))
+set.seed(90); patient_effect <- matrix(rnorm(10 * N_GENES, 0, 0.5), 10, N_GENES)
+counts <- simulate(9, sheet, extra = patient_effect[rep(1:10, 2), ] + log(8),
+                   disp_of_mean = function(mu) 0.1 + 1 / mu, disp_sd = 0.5)
+set.seed(91)
+large <- which(rowMeans(counts) > 1000 & seq_len(N_GENES) <= N_GENES - N_ZERO)
+zeroed <- sample(large, 100)
+for (g in zeroed[1:80]) counts[g, sample(20, sample(1:3, 1))] <- 0L
+for (g in zeroed[81:100]) counts[g, sheet$patient == sprintf("p%02d", sample(10, 1))] <- 0L
+run("purified_zeros", sheet, counts, ~ patient + site)
+run("purified_zeros_b_first", sheet, counts, ~ patient + site, site_levels = c("b", "a"))
 
 # 8. the transform only: dispersion rising with the mean and one site (no group effect), where vst()'s own
 #    parametric fit on its 1,000 genes fails and DESeq2 substitutes its local fit (counts, sheet, vst tables only)

@@ -9,7 +9,10 @@ threads over blocks of genes:
 
 * ``lin_reg_mu`` is pydeseq2's; ``irls`` is DESeq2's ``fitBeta`` (pydeseq2's updates with DESeq2's ridge,
   ``1e-6`` on log2 fold changes, and stopping rule: a deviance change below ``beta_tol`` after the first step,
-  at most 100 steps); a gene whose IRLS diverges goes to DESeq2's optimiser fallback (:mod:`.glm_optim`).
+  at most 100 steps); a gene whose IRLS diverges goes to DESeq2's optimiser fallback (:mod:`.glm_optim`),
+  unless its counts above zero pin every coefficient: then to the likelihood's maximum, found by Newton's method
+  with a line search (:func:`.glm_optim.newton_fit`), which is where R's optimiser goes when it gets there; and
+  where the optimiser's end is clearly below a Newton search's from it, to the latter (see :mod:`.glm_optim`).
   ``wald_test`` is pydeseq2's with the means bounded at 0.5 in the weights, as DESeq2's standard errors have them.
 * ``alpha_mle`` is DESeq2's dispersion search (:mod:`.dispersion_fit`: its Armijo line search in log dispersion,
   its grid where that does not settle, its rules around them), to DESeq2's precision rather than an exact
@@ -29,7 +32,7 @@ added to every row of the Hessian), so shrunken standard errors are pydeseq2's.
 :class:`FastDeseqDataSet` fits the dispersion trend (:mod:`.dispersion_trend`, and :mod:`.local_trend` where the
 parametric one fails; the VST keeps pydeseq2's own trend fit), its prior variance (:mod:`.dispersion_prior`) and the
 MAP dispersions (started where DESeq2 starts them) as R DESeq2 1.38.3 does, where pydeseq2 0.5.4 differs;
-``independent_filter.FastDeseqStats`` does DESeq2's independent filtering. Checked against R on seven design
+``independent_filter.FastDeseqStats`` does DESeq2's independent filtering. Checked against R on eight design
 shapes: ``tests/diffexp/test_parity.py``.
 """
 
@@ -51,7 +54,14 @@ from scipy.stats import norm
 from target_rationale.engines.dispersion_fit import genewise_dispersions, map_dispersions
 from target_rationale.engines.dispersion_prior import prior_variance
 from target_rationale.engines.dispersion_trend import parametric_trend, trend_genes
-from target_rationale.engines.glm_optim import LARGE, LFC_RIDGE, optim_fit
+from target_rationale.engines.glm_optim import (
+    CLEARLY_HIGHER,
+    LARGE,
+    LFC_RIDGE,
+    has_finite_maximum,
+    newton_fit,
+    optim_fit,
+)
 from target_rationale.engines.gram import gram, outer_rows
 from target_rationale.engines.local_trend import fit_local_trend, predict_local_trend
 
@@ -78,6 +88,24 @@ def _nb_nll(counts: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray
     log_binom = gammaln(counts + inverse) - gammaln(counts + 1.0) - gammaln(inverse)
     return n * inverse * np.log(alpha) + (-log_binom + (counts + inverse) * np.log(inverse + mu)
                                           - counts * np.log(mu)).sum(axis=0)
+
+
+def _fallback_fit(counts: np.ndarray, sf: np.ndarray, design: np.ndarray, dispersion: float, initial: np.ndarray,
+                  last: np.ndarray, max_beta: float) -> tuple[np.ndarray, bool]:
+    """One gene whose IRLS diverged (natural-log coefficients, convergence; see :mod:`.glm_optim`): the
+    likelihood's maximum where it has one; else DESeq2's optimiser from its start (the last IRLS step if in
+    bounds), followed by a Newton search that replaces its end where clearly higher (its coefficients held within
+    the optimiser's bounds: a runaway one may end just beyond them, where the likelihood is flat)."""
+    if has_finite_maximum(counts, design):
+        beta, found, _ = newton_fit(counts, sf, design, dispersion, initial, RIDGE)
+        if found and (np.abs(beta) <= max_beta).all():
+            return beta, True
+    last = last / np.log(2.0)
+    beta, converged = optim_fit(counts, sf, design, dispersion, last if (np.abs(last) < LARGE).all() else initial)
+    climbed, found, gain = newton_fit(counts, sf, design, dispersion, beta, RIDGE)
+    if gain > CLEARLY_HIGHER:  # within the optimiser's bounds, where a runaway coefficient may end
+        return np.clip(climbed, -LARGE * np.log(2.0), LARGE * np.log(2.0)), found or converged
+    return beta, converged
 
 
 class VectorizedInference(DefaultInference):
@@ -188,10 +216,9 @@ class VectorizedInference(DefaultInference):
         hat = (inverse.reshape(genes, p * p) @ outer.T).T * w
         mu_out = sf[:, None] * np.exp(design @ beta.T)
         converged = np.ones(genes, dtype=bool)
-        for g in np.flatnonzero(diverged):  # DESeq2's fallback: its start, or the last step if that is in bounds
-            last = beta_last[g] / np.log(2.0)
-            begin = last if (np.abs(last) < LARGE).all() else initial[g]
-            beta[g], converged[g] = optim_fit(counts[:, g], sf, design, disp[g], begin)
+        for g in np.flatnonzero(diverged):
+            beta[g], converged[g] = _fallback_fit(counts[:, g], sf, design, disp[g], initial[g], beta_last[g],
+                                                  max_beta)
             mu_out[:, g] = sf * np.exp(design @ beta[g])
             m = np.maximum(mu_out[:, g], min_mu)
             w_g = m / (1.0 + m * disp[g])
