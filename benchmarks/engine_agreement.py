@@ -2,7 +2,7 @@
 
 From the repository root::
 
-    python benchmarks/engine_agreement.py --seed 1 --patients 10 --cores 2
+    python benchmarks/engine_agreement.py --seed 1 --patients 10 --cores 2 [--r]
 
 Purification leaves zeros among large counts (a sample whose host was over-estimated falls to 0). On such a
 matrix, the admixture-only null of :func:`make_admixture_cohort` with each sample's true host reads subtracted
@@ -11,7 +11,8 @@ with both engines (``diffexp.engine``: ``vectorized``, the default, and ``pydese
 reference as the design's base level (what ``fit_model`` does when shrinking) and with the alphabetical one (the
 same model, parametrised otherwise: its ``stat`` should not move), and compares the Wald ``stat`` of every pair:
 genes whose ``stat`` differs by more than 0.1, the largest difference, and the genes that differ most with their
-counts. Writes ``benchmarks/results/engine_agreement.json`` (commit, arguments).
+counts. With ``--r``, R DESeq2 1.38.3 fits the same genes with both base levels too (``engine_agreement.R``;
+``Rscript`` on the path, about 2 min). Writes ``benchmarks/results/engine_agreement.json`` (commit, arguments).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import itertools
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
@@ -71,6 +73,16 @@ def stats_by_fit(cohort: ad.AnnData, cores: int) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
+def r_stats(cohort: ad.AnnData, genes: pd.Index, folder: Path) -> pd.DataFrame:
+    """R DESeq2's ``stat`` of the contrast with either base level (``engine_agreement.R``) on ``genes``."""
+    samples = cohort.obs_names[cohort.obs["site"].isin(ceiling.CONTRAST.samples["site"])]
+    counts = pd.DataFrame(cohort[samples].X, index=samples, columns=cohort.var_names)[genes].T
+    counts.rename_axis("gene_id").to_csv(folder / "counts.tsv", sep="\t")
+    cohort.obs.loc[samples, ["patient", "site"]].rename_axis("sample").to_csv(folder / "samples.tsv", sep="\t")
+    subprocess.run(["Rscript", str(Path(__file__).with_suffix(".R")), str(folder)], check=True)
+    return pd.read_csv(folder / "r_stats.tsv", sep="\t", index_col="gene_id")
+
+
 def compare(stats: pd.DataFrame, cohort: ad.AnnData, worst: int = 5) -> dict:
     """Per pair of fits: genes with ``|stat difference| > TOLERANCE``, the largest difference, the worst genes."""
     samples = cohort.obs_names[cohort.obs["site"].isin(ceiling.CONTRAST.samples["site"])]
@@ -93,13 +105,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--patients", type=int, default=10)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--r", action="store_true", help="also fit with R DESeq2 (Rscript)")
     parser.add_argument("--out", type=Path, default=RESULTS / "engine_agreement.json")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # pydeseq2's trend and overflow warnings, per fit
     folder = Path(tempfile.mkdtemp(prefix="engine_agreement_"))
     try:
         cohort = purified_null(args.seed, args.patients, folder)
-        pairs = compare(stats_by_fit(cohort, args.cores), cohort)
+        stats = stats_by_fit(cohort, args.cores)
+        if args.r:
+            stats = stats.join(r_stats(cohort, stats.index, folder))
+        pairs = compare(stats, cohort)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result = {"script": "benchmarks/engine_agreement.py", **measured_commit(),
