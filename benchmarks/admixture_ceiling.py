@@ -84,7 +84,8 @@ def de_table(x: np.ndarray, sheet: pd.DataFrame, genes: pd.Index, cores: int, sh
              ) -> pd.DataFrame:
     """The workflow's DE (default settings; ``shrink`` replaces ``diffexp.shrink``) of ``liver_met_vs_primary`` on
     counts ``x`` (samples x genes). Shrinking adds a column, and ``fit_model`` then makes the contrast's reference
-    the design's base level, which moves pydeseq2's statistics a little (not only the added column)."""
+    the design's base level: the same model, whose statistics move only as R DESeq2's do (up to c4b4d5f the
+    default engine's moved on genes with zeros among large counts: ``engine_agreement.json``)."""
     settings = defaults("config", "diffexp")
     if shrink is not None:
         settings = {**settings, "shrink": shrink}

@@ -10,11 +10,13 @@ folder <- commandArgs(trailingOnly = TRUE)[1]
 counts <- as.matrix(read.delim(file.path(folder, "counts.tsv"), row.names = 1, check.names = FALSE))
 sheet <- read.delim(file.path(folder, "samples.tsv"), row.names = 1)[colnames(counts), c("patient", "site")]
 sheet$patient <- factor(sheet$patient)
+site <- as.character(sheet$site)
 out <- data.frame(gene_id = rownames(counts))
 for (base in c("reference", "alphabetical")) {
-  levels <- if (base == "reference") c("primary", "liver_metastasis") else sort(unique(sheet$site))
-  sheet$site <- factor(as.character(sheet$site), levels = levels)
+  levels <- if (base == "reference") c("primary", "liver_metastasis") else sort(unique(site))
+  sheet$site <- factor(site, levels = levels)
   dds <- DESeq(DESeqDataSetFromMatrix(counts, sheet, ~ patient + site), quiet = TRUE)
+  stopifnot(identical(levels(dds$site), levels))  # the base level asked for
   out[[paste0("R_", base)]] <- results(dds, contrast = c("site", "liver_metastasis", "primary"))$stat
 }
 write.table(out, file.path(folder, "r_stats.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
