@@ -54,10 +54,9 @@ def read_scenario(name: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, 
     return counts, sheet, genes, summary, size_factors
 
 
-@pytest.fixture(scope="module", params=list(DESIGNS))
-def scenario(request) -> dict:
-    """One scenario fitted by the default engine, tested at both alphas, beside R's results."""
-    name = request.param
+def fit_scenario(name: str) -> tuple:
+    """One scenario fitted by the default engine (its site levels as the scenario asks), with R's tables:
+    ``dds, genes, summary, size_factors``."""
     counts, sheet, genes, summary, size_factors = read_scenario(name)
     if name in SITE_LEVELS:
         sheet["site"] = pd.Categorical(sheet["site"], categories=SITE_LEVELS[name])
@@ -66,15 +65,30 @@ def scenario(request) -> dict:
         dds = dataset_class("vectorized")(counts=counts, metadata=sheet, design=DESIGNS[name],
                                           inference=inference("vectorized", 1), quiet=True)
         dds.deseq2()
-        results = {}
-        for alpha in ALPHAS:
-            stats = stats_class("vectorized")(dds, contrast=["site", "b", "a"], alpha=alpha,
-                                              inference=inference("vectorized", 1), quiet=True)
-            stats.summary()
-            results[alpha] = stats.results_df
-        # the threshold test as the workflow's contrast rule runs it (diffexp.lfc_threshold)
-        settings = WaldSettings(alpha=THRESHOLD_ALPHA, lfc_threshold=LFC_THRESHOLD, independent_filter=True,
-                                shrink=False, engine="vectorized")
+    return dds, genes, summary, size_factors
+
+
+def wald_table(dds, alpha: float = 0.1) -> pd.DataFrame:
+    """The default engine's Wald table of site b vs a at ``alpha``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        stats = stats_class("vectorized")(dds, contrast=["site", "b", "a"], alpha=alpha,
+                                          inference=inference("vectorized", 1), quiet=True)
+        stats.summary()
+    return stats.results_df
+
+
+@pytest.fixture(scope="module", params=list(DESIGNS))
+def scenario(request) -> dict:
+    """One scenario fitted by the default engine, tested at both alphas, beside R's results."""
+    name = request.param
+    dds, genes, summary, size_factors = fit_scenario(name)
+    results = {alpha: wald_table(dds, alpha) for alpha in ALPHAS}
+    # the threshold test as the workflow's contrast rule runs it (diffexp.lfc_threshold)
+    settings = WaldSettings(alpha=THRESHOLD_ALPHA, lfc_threshold=LFC_THRESHOLD, independent_filter=True,
+                            shrink=False, engine="vectorized")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         threshold = wald_test(dds, Contrast(name="b_vs_a", variable="site", target="b", reference="a",
                                             design=DESIGNS[name]), settings, n_cpus=1)
     return {"threshold": threshold, "name": name, "dds": dds, "results": results, "r": genes, "summary": summary,
@@ -147,18 +161,8 @@ def test_purified_zeros_stat_does_not_depend_on_the_base_level() -> None:
     R's statistics."""
     stats = {}
     for name in ("purified_zeros", "purified_zeros_b_first"):
-        counts, sheet, genes, _, _ = read_scenario(name)
-        if name in SITE_LEVELS:
-            sheet["site"] = pd.Categorical(sheet["site"], categories=SITE_LEVELS[name])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            dds = dataset_class("vectorized")(counts=counts, metadata=sheet, design=DESIGNS[name],
-                                              inference=inference("vectorized", 1), quiet=True)
-            dds.deseq2()
-            result = stats_class("vectorized")(dds, contrast=["site", "b", "a"],
-                                               inference=inference("vectorized", 1), quiet=True)
-            result.summary()
-        stats[name] = pd.DataFrame({"ours": result.results_df["stat"], "r": genes["stat"]})
+        dds, genes, _, _ = fit_scenario(name)
+        stats[name] = pd.DataFrame({"ours": wald_table(dds)["stat"], "r": genes["stat"]})
     base_a, base_b = stats["purified_zeros"], stats["purified_zeros_b_first"]
     ours = (base_a["ours"] - base_b["ours"]).abs().dropna()
     theirs = (base_a["r"] - base_b["r"]).abs().dropna()
