@@ -20,6 +20,9 @@ expected host reads of each variant:
 * ``posterior_mean``, ``true_fractions_posterior_mean``: the posterior mean of the factor (``E[k]``) in place of
   ``exp(E[log k])``, which is lower by Jensen's inequality where the factor is uncertain.
 
+(``upward_posterior_mean``, the same with the prior's wide component on ``log k >= 0`` only, is a variant of
+:func:`calibration` for ``admixture_calibration_calls.py``; not measured here.)
+
 Measured: the metastases' estimated fractions over the true ones (median and range per seed), and for each variant
 the expected host reads over the true ones (``admixture_oracle.host_profiles``), summed over the metastases and
 the genes of each bin of the true host share of the metastases' reads (1 everywhere is right). Writes
@@ -73,10 +76,15 @@ def _least_squares(k: np.ndarray, se: np.ndarray, prior_sd: float) -> tuple[np.n
     return np.log(np.clip(k, 1e-4, None)), np.full(len(k), prior_sd)
 
 
-def _posterior_mean(k: np.ndarray, se: np.ndarray, prior_sd: float) -> tuple[np.ndarray, np.ndarray]:
-    """``log E[k]`` under the calibration's posterior (its grid, its two-component prior, its fitted wide share)."""
+def _posterior_mean(k: np.ndarray, se: np.ndarray, prior_sd: float, upward: bool = False
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """``log E[k]`` under the calibration's posterior (its grid, its two-component prior, its wide share fitted
+    as it fits it); with ``upward``, the wide component on ``log k >= 0`` only (what it is for: genes of a cell
+    type the make-up misses, far above their expected level), so that it does not drag factors towards 0."""
     grid = np.linspace(-host_levels.LOG_FACTOR_LIMIT, host_levels.LOG_FACTOR_LIMIT, host_levels.GRID_POINTS)
     densities = np.vstack([np.exp(-0.5 * (grid / sd) ** 2) / sd for sd in (prior_sd, host_levels.WIDE_SD)])
+    if upward:
+        densities[1] = np.where(grid >= 0, 2.0 * densities[1], 0.0)
     log_lik = -0.5 * ((np.exp(grid)[None, :] - k[:, None]) / se[:, None]) ** 2
     lik = np.exp(log_lik - log_lik.max(axis=1, keepdims=True))
     narrow, wide = lik @ densities[0], lik @ densities[1]
@@ -89,16 +97,18 @@ def _posterior_mean(k: np.ndarray, se: np.ndarray, prior_sd: float) -> tuple[np.
         if converged:
             break
     mixed = lik * ((1 - share) * densities[0] + share * densities[1])
-    expected = (mixed * np.exp(grid)).sum(axis=1) / np.maximum(mixed.sum(axis=1), 1e-300)
-    _, sd = ORIGINAL_POSTERIOR(k, se, prior_sd)
-    return np.log(expected), sd
+    total = np.maximum(mixed.sum(axis=1), 1e-300)
+    log_mean = (mixed * grid).sum(axis=1) / total
+    sd = np.sqrt(np.maximum((mixed * grid ** 2).sum(axis=1) / total - log_mean ** 2, 0.0))
+    return np.log((mixed * np.exp(grid)).sum(axis=1) / total), sd
 
 
-ORIGINAL_POSTERIOR = host_levels._posterior
 PATCHES: dict[str, tuple[object, str, Callable]] = {
     "no_calibration": (adjust, "calibrate_host_levels", _no_calibration),
     "least_squares": (host_levels, "_posterior", _least_squares),
     "posterior_mean": (host_levels, "_posterior", _posterior_mean),
+    "upward_posterior_mean": (host_levels, "_posterior",
+                              lambda k, se, prior_sd: _posterior_mean(k, se, prior_sd, upward=True)),
 }
 
 

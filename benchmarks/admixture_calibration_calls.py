@@ -1,0 +1,135 @@
+"""The host calibration's variants judged by the calls they lead to (not a test).
+
+From the repository root::
+
+    python benchmarks/admixture_calibration_calls.py --seeds 4 --patients 10 --cores 2
+
+``admixture_host_reads.py`` found the workflow's expected host reads low on the genes the host makes 20-100% of,
+and the per-gene calibration's posterior one of the two causes. Read ratios binned by the true share reward
+estimates that follow the truth's selection; what matters is the calls. Per seed, on both designs of
+:func:`make_admixture_cohort`, the workflow runs to ``results/qc/admixture.tsv``; then, for each calibration variant
+of :func:`admixture_host_reads.calibration` (``workflow``; ``no_calibration``; ``upward_posterior_mean``: the
+posterior mean ``E[k]`` with the prior's wide component on ``log k >= 0`` only), the expected host reads of
+:func:`~target_rationale.admixture.adjust.purify_cohort` feed the mixture GLM (``admixture_mixture_glm.glm_table``)
+and the workflow's own adjusted table (``admixture_purification.contrast_table``). Measured in
+``liver_met_vs_primary`` as ``admixture_mixture_glm.py`` measures it (planted: AUC and the axes' receptor stats;
+null: genes called up and down, frozen liver genes' p, mean stat by true host share) and the expected over true
+host reads per bin. Writes ``benchmarks/results/admixture_calibration_calls.json`` (per-seed rows, means with 95%
+t intervals, commit, arguments). About 5 min per seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import anndata as ad
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parent.parent
+for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import admixture_calls as calls  # noqa: E402
+from admixture_host_reads import calibration, ratios  # noqa: E402
+from admixture_mixture_glm import DESIGNS, GENES, glm_table, measure  # noqa: E402
+from admixture_oracle import host_profiles  # noqa: E402
+from admixture_purification import contrast_table  # noqa: E402
+from make_admixture_cohort import make_admixture_cohort  # noqa: E402
+from measured_commit import RESULTS, measured_commit  # noqa: E402
+from target_rationale import paths  # noqa: E402
+from target_rationale.admixture.adjust import HOST_LAYER, purify_cohort  # noqa: E402
+
+from simulate.host import shipped_host_reference  # noqa: E402
+
+VARIANTS = ("workflow", "no_calibration", "upward_posterior_mean")
+
+
+def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
+    folder = Path(tempfile.mkdtemp(prefix=f"admixture_calibration_calls_{seed}_"))
+    row: dict[str, object] = {"seed": seed, "patients": patients}
+    try:
+        for design_name in DESIGNS:
+            planted = design_name == "admixture_planted"
+            out = make_admixture_cohort(design_name, patients, seed, folder / design_name)
+            calls.prepare_config(out)
+            calls.run_workflow(out, cores, [paths.result("admixture_table")])
+            cohort = ad.read_h5ad(out / paths.result("cohort_h5ad"))
+            x = np.asarray(cohort.X, dtype=float)
+            truth = pd.read_csv(out / "truth_samples.tsv", sep="\t").set_index("sample").loc[cohort.obs_names]
+            symbols = pd.read_csv(out / "truth_host_genes.tsv.gz", sep="\t", index_col=0)["symbol"]
+            profiles = pd.DataFrame(host_profiles(out, seed, patients, design_name)["sample"],
+                                    index=symbols.index).reindex(cohort.var_names).fillna(0.0).to_numpy()
+            true_reads = (truth["host_fraction"].to_numpy() * x.sum(axis=1))[:, None] * profiles.T
+            metastases = (truth["host_tissue"] == "liver").to_numpy()
+            share = pd.Series(true_reads[metastases].sum(axis=0) / np.maximum(x[metastases].sum(axis=0), 1.0),
+                              index=cohort.var_names)
+            table = pd.read_csv(out / paths.result("admixture_table"), sep="\t")
+            result = {}
+            for variant in VARIANTS:
+                with calibration(variant):
+                    estimated = purify_cohort(cohort, table, shipped_host_reference())
+                host = np.asarray(estimated.layers[HOST_LAYER], dtype=float)
+                result[variant] = {
+                    "glm": measure(glm_table(x, host, estimated, cores), planted, out, share, symbols, liver),
+                    "workflow_table": measure(contrast_table(estimated, cores), planted, out, share, symbols, liver),
+                    "host_reads_estimated_over_true": ratios(host, true_reads, metastases, share.to_numpy())}
+            row["planted" if planted else "null"] = result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return row
+
+
+def summarise(rows: list[dict]) -> dict:
+    summary: dict[str, dict] = {}
+    for variant in VARIANTS:
+        summary[variant] = {}
+        for table in ("glm", "workflow_table"):
+            planted = [r["planted"][variant][table] for r in rows]
+            null = [r["null"][variant][table] for r in rows]
+            summary[variant][table] = {
+                "auc": calls.mean([p["auc"] for p in planted], 0.9),
+                **{f"{g}_stat": calls.mean([p[f"{g}_stat"] for p in planted]) for g in GENES},
+                "null_called_up": calls.mean([n["called_up"] for n in null]),
+                "null_called_down": calls.mean([n["called_down"] for n in null]),
+                "null_liver_p_above_0.05": calls.share([n["liver_p"] > 0.05 for n in null], 0.9),
+                "null_mean_stat_by_host_share": {b: calls.mean([n["mean_stat_by_host_share"][b] for n in null])
+                                                 for b in null[0]["mean_stat_by_host_share"]}}
+        reads = [r["null"][variant]["host_reads_estimated_over_true"] for r in rows]
+        summary[variant]["null_host_reads_estimated_over_true"] = {b: calls.mean([r[b] for r in reads])
+                                                                   for b in reads[0]}
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--patients", type=int, default=10)
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "admixture_calibration_calls.json")
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    liver = calls.read_liver_genes()
+    rows = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        rows.append(one_seed(seed, args.patients, args.cores, liver))
+        print(json.dumps(rows[-1]), flush=True)
+    result = {"script": "benchmarks/admixture_calibration_calls.py", **measured_commit(),
+              "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "summary": summarise(rows), "seeds": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(result["summary"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
