@@ -28,7 +28,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
@@ -40,7 +39,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
 import admixture_calls as calls  # noqa: E402
 from admixture_host_reads import calibration, ratios  # noqa: E402
 from admixture_mixture_glm import DESIGNS, GENES, glm_table, measure  # noqa: E402
-from admixture_oracle import host_profiles  # noqa: E402
+from admixture_oracle import true_host  # noqa: E402
 from admixture_purification import contrast_table  # noqa: E402
 from make_admixture_cohort import make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
@@ -61,16 +60,8 @@ def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
             out = make_admixture_cohort(design_name, patients, seed, folder / design_name)
             calls.prepare_config(out)
             calls.run_workflow(out, cores, [paths.result("admixture_table")])
-            cohort = ad.read_h5ad(out / paths.result("cohort_h5ad"))
-            x = np.asarray(cohort.X, dtype=float)
-            truth = pd.read_csv(out / "truth_samples.tsv", sep="\t").set_index("sample").loc[cohort.obs_names]
-            symbols = pd.read_csv(out / "truth_host_genes.tsv.gz", sep="\t", index_col=0)["symbol"]
-            profiles = pd.DataFrame(host_profiles(out, seed, patients, design_name)["sample"],
-                                    index=symbols.index).reindex(cohort.var_names).fillna(0.0).to_numpy()
-            true_reads = (truth["host_fraction"].to_numpy() * x.sum(axis=1))[:, None] * profiles.T
-            metastases = (truth["host_tissue"] == "liver").to_numpy()
-            share = pd.Series(true_reads[metastases].sum(axis=0) / np.maximum(x[metastases].sum(axis=0), 1.0),
-                              index=cohort.var_names)
+            run = true_host(out, seed, patients, design_name)
+            cohort, x, symbols, share = run.cohort, run.counts, run.symbols, run.share
             table = pd.read_csv(out / paths.result("admixture_table"), sep="\t")
             result = {}
             for variant in VARIANTS:
@@ -80,7 +71,7 @@ def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
                 result[variant] = {
                     "glm": measure(glm_table(x, host, estimated, cores), planted, out, share, symbols, liver),
                     "workflow_table": measure(contrast_table(estimated, cores), planted, out, share, symbols, liver),
-                    "host_reads_estimated_over_true": ratios(host, true_reads, metastases, share.to_numpy())}
+                    "host_reads_estimated_over_true": ratios(host, run.reads, run.metastases, share.to_numpy())}
             row["planted" if planted else "null"] = result
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -42,7 +42,6 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
@@ -52,7 +51,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
         sys.path.insert(0, str(_path))
 
 import admixture_calls as calls  # noqa: E402
-from admixture_oracle import host_profiles  # noqa: E402
+from admixture_oracle import true_host  # noqa: E402
 from make_admixture_cohort import make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale import paths  # noqa: E402
@@ -142,15 +141,9 @@ def one_seed(seed: int, patients: int, cores: int) -> dict:
         out = make_admixture_cohort(DESIGN, patients, seed, folder / DESIGN)
         calls.prepare_config(out)
         calls.run_workflow(out, cores, [paths.result("admixture_table")])
-        cohort = ad.read_h5ad(out / paths.result("cohort_h5ad"))
-        x = np.asarray(cohort.X, dtype=float)
-        truth = pd.read_csv(out / "truth_samples.tsv", sep="\t").set_index("sample").loc[cohort.obs_names]
-        symbols = pd.read_csv(out / "truth_host_genes.tsv.gz", sep="\t", index_col=0)["symbol"]
-        profiles = pd.DataFrame(host_profiles(out, seed, patients, DESIGN)["sample"],
-                                index=symbols.index).reindex(cohort.var_names).fillna(0.0).to_numpy()
-        true_reads = (truth["host_fraction"].to_numpy() * x.sum(axis=1))[:, None] * profiles.T
-        metastases = (truth["host_tissue"] == "liver").to_numpy()
-        share = true_reads[metastases].sum(axis=0) / np.maximum(x[metastases].sum(axis=0), 1.0)
+        run = true_host(out, seed, patients, DESIGN)
+        cohort, x, truth, metastases = run.cohort, run.counts, run.truth, run.metastases
+        true_reads, share = run.reads, run.share.to_numpy()
         table = pd.read_csv(out / paths.result("admixture_table"), sep="\t")
         reference = shipped_host_reference()
         keep, _, _ = mapped_genes(cohort, reference)

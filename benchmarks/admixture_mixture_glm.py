@@ -56,7 +56,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
 
 import admixture_calls as calls  # noqa: E402
 import admixture_ceiling as ceiling  # noqa: E402
-from admixture_oracle import host_profiles  # noqa: E402
+from admixture_oracle import true_host  # noqa: E402
 from admixture_purification import contrast_table  # noqa: E402
 from make_admixture_cohort import make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
@@ -204,16 +204,9 @@ def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
             out = make_admixture_cohort(design_name, patients, seed, folder / design_name)
             calls.prepare_config(out)
             calls.run_workflow(out, cores, [paths.result("admixture_table")])
-            cohort = ad.read_h5ad(out / paths.result("cohort_h5ad"))
-            x = np.asarray(cohort.X, dtype=float)
-            truth = pd.read_csv(out / "truth_samples.tsv", sep="\t").set_index("sample").loc[cohort.obs_names]
-            symbols = pd.read_csv(out / "truth_host_genes.tsv.gz", sep="\t", index_col=0)["symbol"]
-            profiles = pd.DataFrame(host_profiles(out, seed, patients, design_name)["sample"],
-                                    index=symbols.index).reindex(cohort.var_names).fillna(0.0).to_numpy()
-            oracle = (truth["host_fraction"].to_numpy() * x.sum(axis=1))[:, None] * profiles.T
-            metastases = (truth["host_tissue"] == "liver").to_numpy()
-            share = pd.Series(oracle[metastases].sum(axis=0) / np.maximum(x[metastases].sum(axis=0), 1.0),
-                              index=cohort.var_names)
+            run = true_host(out, seed, patients, design_name)
+            cohort, x, symbols, share = run.cohort, run.counts, run.symbols, run.share
+            oracle, metastases = run.reads, run.metastases
             subtracted = cohort.copy()
             subtracted.X = np.rint(np.maximum(x - oracle, 0.0)).astype(np.int64)
             estimated = purify_cohort(cohort, pd.read_csv(out / paths.result("admixture_table"), sep="\t"),

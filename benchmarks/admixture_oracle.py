@@ -43,8 +43,10 @@ import json
 import shutil
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+import anndata as ad
 import numpy as np
 import pandas as pd
 
@@ -58,6 +60,7 @@ import admixture_ceiling as ceiling  # noqa: E402
 from admixture_purification import estep  # noqa: E402
 from make_admixture_cohort import DESIGN, GENE_MAP, admixture_design, make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
+from target_rationale import paths  # noqa: E402
 from target_rationale.cohort.design import design_matrix  # noqa: E402
 from target_rationale.core.stats import benjamini_hochberg  # noqa: E402
 
@@ -72,6 +75,34 @@ VARIANTS = tuple(f"{p}_{f}" for p in PROFILES for f in FORMS)
 GENES = ("KDR", "FLT1", "FLT4", "VEGFA", "EGFR", "CSF1R")
 #: Bins of the true host share of the metastases' reads of a gene (null design).
 SHARE_BINS = (0.0, 0.05, 0.2, 0.5, 0.8)
+
+
+@dataclass(frozen=True)
+class TrueHost:
+    """A workflow run's cohort beside its true host reads (:func:`true_host`)."""
+
+    cohort: ad.AnnData  #: results/cohort.h5ad
+    counts: np.ndarray  #: its counts, samples x genes
+    truth: pd.DataFrame  #: truth_samples.tsv, rows as the cohort's samples
+    symbols: pd.Series  #: gene id -> symbol (truth_host_genes.tsv.gz)
+    reads: np.ndarray  #: each sample's true host reads, samples x genes (its fraction and its own profile)
+    metastases: np.ndarray  #: the samples whose host is liver
+    share: pd.Series  #: per gene, the true host share of the metastases' reads
+
+
+def true_host(out: Path, seed: int, patients: int, design_name: str) -> TrueHost:
+    """The cohort a workflow run of :func:`make_admixture_cohort`'s ``out`` wrote, with its true host reads."""
+    cohort = ad.read_h5ad(out / paths.result("cohort_h5ad"))
+    counts = np.asarray(cohort.X, dtype=float)
+    truth = pd.read_csv(out / "truth_samples.tsv", sep="\t").set_index("sample").loc[cohort.obs_names]
+    symbols = pd.read_csv(out / "truth_host_genes.tsv.gz", sep="\t", index_col=0)["symbol"]
+    profiles = pd.DataFrame(host_profiles(out, seed, patients, design_name)["sample"],
+                            index=symbols.index).reindex(cohort.var_names).fillna(0.0).to_numpy()
+    reads = (truth["host_fraction"].to_numpy() * counts.sum(axis=1))[:, None] * profiles.T
+    metastases = (truth["host_tissue"] == "liver").to_numpy()
+    share = pd.Series(reads[metastases].sum(axis=0) / np.maximum(counts[metastases].sum(axis=0), 1.0),
+                      index=cohort.var_names)
+    return TrueHost(cohort, counts, truth, symbols, reads, metastases, share)
 
 
 def host_profiles(folder: Path, seed: int, patients: int, design_name: str = "admixture_planted"
