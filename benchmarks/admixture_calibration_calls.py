@@ -21,7 +21,6 @@ t intervals, commit, arguments). About 5 min per seed.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -42,7 +41,7 @@ from admixture_mixture_glm import DESIGNS, GENES, glm_table, measure  # noqa: E4
 from admixture_oracle import true_host  # noqa: E402
 from admixture_purification import contrast_table  # noqa: E402
 from make_admixture_cohort import make_admixture_cohort  # noqa: E402
-from measured_commit import RESULTS, measured_commit  # noqa: E402
+from measured_commit import RESULTS, seed_rows, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture.adjust import HOST_LAYER, purify_cohort  # noqa: E402
 
@@ -109,16 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     liver = calls.read_liver_genes()
-    rows = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        rows.append(one_seed(seed, args.patients, args.cores, liver))
-        print(json.dumps(rows[-1]), flush=True)
-    result = {"script": "benchmarks/admixture_calibration_calls.py", **measured_commit(),
-              "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-              "summary": summarise(rows), "seeds": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(result["summary"], indent=1))
+    rows = seed_rows(one_seed, args, liver)
+    write_result("benchmarks/admixture_calibration_calls.py", args, summarise(rows), rows)
     return 0
 
 

@@ -33,7 +33,6 @@ About 2 min per seed.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -53,7 +52,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
 import admixture_calls as calls  # noqa: E402
 from admixture_oracle import true_host  # noqa: E402
 from make_admixture_cohort import make_admixture_cohort  # noqa: E402
-from measured_commit import RESULTS, measured_commit  # noqa: E402
+from measured_commit import RESULTS, seed_rows, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture import adjust, host_levels  # noqa: E402
 from target_rationale.admixture.adjust import HOST_LAYER, mapped_genes, purify_cohort  # noqa: E402
@@ -187,16 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS / "admixture_host_reads.json")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
-    rows = []
-    for seed in range(args.first_seed, args.first_seed + args.seeds):
-        rows.append(one_seed(seed, args.patients, args.cores))
-        print(json.dumps(rows[-1]), flush=True)
-    result = {"script": "benchmarks/admixture_host_reads.py", **measured_commit(),
-              "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-              "summary": summarise(rows), "seeds": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(result["summary"], indent=1))
+    rows = seed_rows(one_seed, args)
+    write_result("benchmarks/admixture_host_reads.py", args, summarise(rows), rows)
     return 0
 
 

@@ -1,8 +1,12 @@
-"""What a benchmark result records about the code it measured: the commit, and whether the tree was clean."""
+"""What a benchmark result records about the code it measured (the commit, and whether the tree was clean), and
+the writing of a per-seed result."""
 
 from __future__ import annotations
 
+import argparse
+import json
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -16,3 +20,25 @@ def measured_commit() -> dict[str, object]:
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False).stdout.strip()
 
     return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def write_result(script: str, args: argparse.Namespace, summary: dict, rows: list[dict]) -> dict:
+    """Write a per-seed benchmark's result to ``args.out`` (script, commit, arguments, summary, per-seed rows),
+    print its summary and return it."""
+    result = {"script": script, **measured_commit(),
+              "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              "summary": summary, "seeds": rows}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(json.dumps(summary, indent=1))
+    return result
+
+
+def seed_rows(one_seed: Callable[..., dict], args: argparse.Namespace, *extra: object) -> list[dict]:
+    """``one_seed(seed, args.patients, args.cores, *extra)`` for each seed of ``args`` (``first_seed``, ``seeds``),
+    each row printed as it comes."""
+    rows = []
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        rows.append(one_seed(seed, args.patients, args.cores, *extra))
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
