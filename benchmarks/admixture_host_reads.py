@@ -50,8 +50,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
         sys.path.insert(0, str(_path))
 
 import admixture_calls as calls  # noqa: E402
-from admixture_oracle import true_host  # noqa: E402
-from make_admixture_cohort import make_admixture_cohort  # noqa: E402
+from admixture_oracle import run_true_host  # noqa: E402
 from measured_commit import RESULTS, seed_rows, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture import adjust, host_levels  # noqa: E402
@@ -137,10 +136,7 @@ def ratios(estimated: np.ndarray, true: np.ndarray, metastases: np.ndarray, shar
 def one_seed(seed: int, patients: int, cores: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix=f"admixture_host_reads_{seed}_"))
     try:
-        out = make_admixture_cohort(DESIGN, patients, seed, folder / DESIGN)
-        calls.prepare_config(out)
-        calls.run_workflow(out, cores, [paths.result("admixture_table")])
-        run = true_host(out, seed, patients, DESIGN)
+        out, run = run_true_host(DESIGN, patients, seed, folder, cores)
         cohort, x, truth, metastases = run.cohort, run.counts, run.truth, run.metastases
         true_reads, share = run.reads, run.share.to_numpy()
         table = pd.read_csv(out / paths.result("admixture_table"), sep="\t")

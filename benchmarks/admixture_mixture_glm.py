@@ -55,9 +55,8 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
 
 import admixture_calls as calls  # noqa: E402
 import admixture_ceiling as ceiling  # noqa: E402
-from admixture_oracle import true_host  # noqa: E402
+from admixture_oracle import run_true_host  # noqa: E402
 from admixture_purification import contrast_table  # noqa: E402
-from make_admixture_cohort import make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, seed_rows, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture.adjust import HOST_LAYER, purify_cohort  # noqa: E402
@@ -200,10 +199,7 @@ def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
     try:
         for design_name in DESIGNS:
             planted = design_name == "admixture_planted"
-            out = make_admixture_cohort(design_name, patients, seed, folder / design_name)
-            calls.prepare_config(out)
-            calls.run_workflow(out, cores, [paths.result("admixture_table")])
-            run = true_host(out, seed, patients, design_name)
+            out, run = run_true_host(design_name, patients, seed, folder, cores)
             cohort, x, symbols, share = run.cohort, run.counts, run.symbols, run.share
             oracle, metastases = run.reads, run.metastases
             subtracted = cohort.copy()

@@ -105,6 +105,15 @@ def true_host(out: Path, seed: int, patients: int, design_name: str) -> TrueHost
     return TrueHost(cohort, counts, truth, symbols, reads, metastases, share)
 
 
+def run_true_host(design_name: str, patients: int, seed: int, folder: Path, cores: int) -> tuple[Path, TrueHost]:
+    """A cohort of :func:`make_admixture_cohort` in ``folder / design_name``, run through Snakemake to
+    results/qc/admixture.tsv (``admixture_calls``' config), and :func:`true_host` of it."""
+    out = make_admixture_cohort(design_name, patients, seed, folder / design_name)
+    calls.prepare_config(out)
+    calls.run_workflow(out, cores, [paths.result("admixture_table")])
+    return out, true_host(out, seed, patients, design_name)
+
+
 def host_profiles(folder: Path, seed: int, patients: int, design_name: str = "admixture_planted"
                   ) -> dict[str, np.ndarray]:
     """Per profile kind, genes (as in ``truth_host_genes``) x samples host profiles, rebuilt from the seed."""
