@@ -22,7 +22,9 @@ metastases), two host estimates:
 * ``estimated``: the workflow's (results/qc/admixture.tsv, then
   :func:`~target_rationale.admixture.adjust.purify_cohort`'s expected host reads); compared with the workflow's own
   adjusted table (``admixture_purification.contrast_table``: Wald on the purified counts, host levels' error
-  carried, host-dominated genes untested).
+  carried, host-dominated genes untested); and the GLM with the same two parts of the table
+  (``estimated_glm_level``): each host level's error propagated through the fit (:func:`level_error_variance`)
+  and the table's host-dominated genes untested.
 
 Measured in ``liver_met_vs_primary``: on the planted design the AUC of ``|stat|`` of planted against null genes and
 the ``stat`` of the axes' receptors; on the null, genes called up and down at padj < 0.1 (the GLM: Benjamini-Hochberg
@@ -59,7 +61,15 @@ from admixture_oracle import run_true_host  # noqa: E402
 from admixture_purification import contrast_table  # noqa: E402
 from measured_commit import RESULTS, seed_rows, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
-from target_rationale.admixture.adjust import HOST_LAYER, purify_cohort  # noqa: E402
+from target_rationale.admixture.adjust import (  # noqa: E402
+    HOST_LAYER,
+    MAX_TRUE_SHARE,
+    contrast_hosts,
+    host_variance,
+    purify_cohort,
+    sd_column,
+    specific_genes,
+)
 from target_rationale.core.schema import defaults  # noqa: E402
 from target_rationale.core.stats import benjamini_hochberg  # noqa: E402
 from target_rationale.diffexp.model import fit_model  # noqa: E402
@@ -73,7 +83,7 @@ RIDGE = 1e-4
 SHARE_BINS = (0.0, 0.05, 0.2, 0.5, 0.8, 1.01)
 GENES = ("EGFR", "KDR", "FLT1", "CSF1R")
 DESIGNS = ("admixture_null", "admixture_planted")
-VARIANTS = ("oracle_glm", "oracle_subtract", "estimated_glm", "estimated_workflow")
+VARIANTS = ("oracle_glm", "oracle_subtract", "estimated_glm", "estimated_glm_level", "estimated_workflow")
 
 
 def nb_loglik(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -84,7 +94,7 @@ def nb_loglik(y: np.ndarray, mu: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 
 
 def mixture_glm(y: np.ndarray, host: np.ndarray, size: np.ndarray, design: np.ndarray, alpha: np.ndarray,
-                iterations: int = 50) -> tuple[np.ndarray, np.ndarray]:
+                iterations: int = 50, start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per gene, ``beta`` maximising the negative-binomial likelihood of ``y ~ NB(size x exp(design beta) + host,
     alpha)`` (minus ``RIDGE / 2 |beta|^2``), by Fisher scoring with step halving, and the inverse of its Fisher
     information.
@@ -101,6 +111,9 @@ def mixture_glm(y: np.ndarray, host: np.ndarray, size: np.ndarray, design: np.nd
         Dispersion per gene.
     iterations : int
         Most Fisher-scoring steps.
+    start : numpy.ndarray, optional
+        Starting coefficients (coefficients x genes); by default least squares on the log of the counts less the
+        host's reads.
 
     Returns
     -------
@@ -111,8 +124,10 @@ def mixture_glm(y: np.ndarray, host: np.ndarray, size: np.ndarray, design: np.nd
     """
     p = design.shape[1]
     ridge = RIDGE * np.eye(p)[None]
-    start = np.log((np.maximum(y - host, 0.0) + 0.5) / size[:, None])
-    beta = np.linalg.lstsq(design, start, rcond=None)[0]
+    if start is None:
+        beta = np.linalg.lstsq(design, np.log((np.maximum(y - host, 0.0) + 0.5) / size[:, None]), rcond=None)[0]
+    else:
+        beta = np.array(start, dtype=float)
 
     def parts(b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         tumour = size[:, None] * np.exp(np.clip(design @ b, -30.0, 30.0))
@@ -147,10 +162,62 @@ def mixture_glm(y: np.ndarray, host: np.ndarray, size: np.ndarray, design: np.nd
     return beta, np.linalg.inv(information)
 
 
-def glm_table(counts: np.ndarray, host: np.ndarray, purified: ad.AnnData, cores: int) -> pd.DataFrame:
+#: Probabilists' Gauss-Hermite nodes and weights for a host level misjudged by ``exp(sd x node)``.
+NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(9)
+WEIGHTS = WEIGHTS / WEIGHTS.sum()
+
+
+def level_error_variance(y: np.ndarray, host: np.ndarray, size: np.ndarray, design: np.ndarray,
+                         alpha: np.ndarray, beta: np.ndarray, hosts: list[tuple[np.ndarray, np.ndarray]]
+                         ) -> np.ndarray:
+    """Per gene, the mean square error of the last coefficient caused by the hosts' levels being misjudged.
+
+    Each host's level of a gene is its estimate times ``exp(delta)``, ``delta ~ N(0, sd^2)`` (``sd`` the
+    calibration's, :func:`~target_rationale.admixture.adjust.sd_column`), one ``delta`` for all the host's
+    samples, independent between hosts. Per host and Gauss-Hermite node the GLM is refitted from ``beta`` with that
+    host's reads scaled, and ``E[(beta_last(delta) - beta_last)^2]`` is summed over hosts: the propagation the
+    workflow's table makes by :func:`~target_rationale.admixture.adjust.level_error_moment`, here through the fit
+    itself. As there, a host's reads of a sample are capped at ``MAX_TRUE_SHARE`` of its fitted mean (the tumour
+    makes some of the reads), never below the estimate.
+
+    Parameters
+    ----------
+    y, host, size, design, alpha : numpy.ndarray
+        As :func:`mixture_glm`.
+    beta : numpy.ndarray
+        :func:`mixture_glm`'s coefficients at the estimated host reads.
+    hosts : list of (numpy.ndarray, numpy.ndarray)
+        Per host, its samples (bool) and its per-gene level sd (log).
+
+    Returns
+    -------
+    numpy.ndarray
+        Per gene, the added variance of the last coefficient (natural log).
+    """
+    mu = size[:, None] * np.exp(np.clip(design @ beta, -30.0, 30.0)) + host
+    cap = np.maximum(host, MAX_TRUE_SHARE * mu)
+    extra = np.zeros(y.shape[1])
+    for rows, sd in hosts:
+        for node, weight in zip(NODES, WEIGHTS):
+            if node == 0.0:
+                continue
+            scaled = host.copy()
+            scaled[rows] = np.minimum(host[rows] * np.exp(np.asarray(sd)[None, :] * node), cap[rows])
+            moved, _ = mixture_glm(y, scaled, size, design, alpha, start=beta)
+            extra += weight * (moved[-1] - beta[-1]) ** 2
+    return extra
+
+
+def glm_table(counts: np.ndarray, host: np.ndarray, purified: ad.AnnData, cores: int,
+              level_error: bool = False, dominated: bool = False) -> pd.DataFrame:
     """The mixture GLM's Wald table of ``liver_met_vs_primary`` (``gene_id, log2FoldChange, lfcSE, stat, pvalue,
     padj``): size factors, dispersions, samples and genes from the workflow's fit of ``purified`` (design
-    ``~ patient + site``); ``counts`` and ``host`` are samples x genes on ``purified``'s samples and genes."""
+    ``~ patient + site``); ``counts`` and ``host`` are samples x genes on ``purified``'s samples and genes.
+
+    With ``level_error`` (``purified`` an adjusted cohort of :func:`purify_cohort`) the hosts' level errors are
+    added to the site coefficient's variance (:func:`level_error_variance`); with ``dominated`` the genes the
+    workflow's table marks host-dominated (``admixture.host_dominated``, the hosts' specific genes) are not tested
+    (``padj`` NaN, Benjamini-Hochberg over the rest)."""
     settings = {**defaults("config", "diffexp"), "shrink": False}
     model = fit_model(purified, [ceiling.CONTRAST], FitSettings.from_config(settings), cores)
     rows = purified.obs_names.get_indexer(model.obs_names)
@@ -160,13 +227,28 @@ def glm_table(counts: np.ndarray, host: np.ndarray, purified: ad.AnnData, cores:
     design = np.column_stack([np.ones(len(sheet)), *[(sheet["patient"].astype(str) == p).to_numpy(float)
                                                      for p in patients[1:]],
                               (sheet["site"].astype(str) == ceiling.CONTRAST.target).to_numpy(float)])
-    beta, covariance = mixture_glm(counts[np.ix_(rows, cols)], host[np.ix_(rows, cols)],
-                                   np.asarray(model.obs["size_factors"], dtype=float), design,
-                                   np.asarray(model.var["dispersions"], dtype=float))
-    lfc, se = beta[-1] / np.log(2.0), np.sqrt(covariance[:, -1, -1]) / np.log(2.0)
+    y, reads = counts[np.ix_(rows, cols)], host[np.ix_(rows, cols)]
+    size = np.asarray(model.obs["size_factors"], dtype=float)
+    alpha = np.asarray(model.var["dispersions"], dtype=float)
+    beta, covariance = mixture_glm(y, reads, size, design, alpha)
+    variance = covariance[:, -1, -1]
+    if level_error:
+        named = sheet["host"].astype(str).to_numpy()
+        hosts = [(named == h, purified.var[sd_column(h)].astype(float).fillna(0.0).to_numpy()[cols])
+                 for h in sorted(set(named) - {""})]
+        variance = variance + level_error_variance(y, reads, size, design, alpha, beta, hosts)
+    lfc, se = beta[-1] / np.log(2.0), np.sqrt(variance) / np.log(2.0)
     table = pd.DataFrame({"gene_id": list(model.var_names), "log2FoldChange": lfc, "lfcSE": se, "stat": lfc / se})
     table["pvalue"] = 2.0 * stats.norm.sf(np.abs(table["stat"]))
-    table["padj"] = benjamini_hochberg(table["pvalue"].to_numpy())
+    tested = np.ones(len(table), dtype=bool)
+    if dominated:
+        c = ceiling.CONTRAST
+        sides = contrast_hosts(purified, sheet, c.variable, c.target, c.reference)
+        _, marked = host_variance(pd.Index(table["gene_id"]), *sides, defaults("config", "admixture")[
+            "host_dominated"], specific_genes(purified, list(sides)))
+        tested = ~marked
+    table["padj"] = np.nan
+    table.loc[tested, "padj"] = benjamini_hochberg(table.loc[tested, "pvalue"].to_numpy())
     return table
 
 
@@ -211,6 +293,7 @@ def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
                       "oracle_subtract": ceiling.de_table(np.asarray(subtracted.X), cohort.obs, cohort.var_names,
                                                           cores, shrink=None if planted else False),
                       "estimated_glm": glm_table(x, host, estimated, cores),
+                      "estimated_glm_level": glm_table(x, host, estimated, cores, level_error=True, dominated=True),
                       "estimated_workflow": contrast_table(estimated, cores)}
             result = {name: measure(t, planted, out, share, symbols, liver) for name, t in tables.items()}
             ratio = {}
