@@ -20,7 +20,6 @@ t intervals, commit, arguments). About 5 min per seed.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -37,10 +36,10 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
 
 import admixture_calls as calls  # noqa: E402
 from admixture_host_reads import calibration, ratios  # noqa: E402
-from admixture_mixture_glm import DESIGNS, GENES, glm_table, measure  # noqa: E402
+from admixture_mixture_glm import DESIGNS, glm_table, measure, summarise_variant  # noqa: E402
 from admixture_oracle import run_true_host  # noqa: E402
 from admixture_purification import contrast_table  # noqa: E402
-from measured_commit import RESULTS, seed_rows, write_result  # noqa: E402
+from measured_commit import seed_parser, seed_rows, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture.adjust import HOST_LAYER, purify_cohort  # noqa: E402
 
@@ -74,20 +73,14 @@ def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
 
 
 def summarise(rows: list[dict]) -> dict:
+    """Per calibration variant: :func:`~admixture_mixture_glm.summarise_variant` of the GLM and of the workflow's
+    table, and the mean ratio of expected to true host reads per bin of true host share."""
     summary: dict[str, dict] = {}
     for variant in VARIANTS:
         summary[variant] = {}
         for table in ("glm", "workflow_table"):
-            planted = [r["planted"][variant][table] for r in rows]
-            null = [r["null"][variant][table] for r in rows]
-            summary[variant][table] = {
-                "auc": calls.mean([p["auc"] for p in planted], 0.9),
-                **{f"{g}_stat": calls.mean([p[f"{g}_stat"] for p in planted]) for g in GENES},
-                "null_called_up": calls.mean([n["called_up"] for n in null]),
-                "null_called_down": calls.mean([n["called_down"] for n in null]),
-                "null_liver_p_above_0.05": calls.share([n["liver_p"] > 0.05 for n in null], 0.9),
-                "null_mean_stat_by_host_share": {b: calls.mean([n["mean_stat_by_host_share"][b] for n in null])
-                                                 for b in null[0]["mean_stat_by_host_share"]}}
+            summary[variant][table] = summarise_variant([r["planted"][variant][table] for r in rows],
+                                                        [r["null"][variant][table] for r in rows])
         reads = [r["null"][variant]["host_reads_estimated_over_true"] for r in rows]
         summary[variant]["null_host_reads_estimated_over_true"] = {b: calls.mean([r[b] for r in reads])
                                                                    for b in reads[0]}
@@ -95,13 +88,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=4)
-    parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--patients", type=int, default=10)
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "admixture_calibration_calls.json")
-    args = parser.parse_args(argv)
+    args = seed_parser(__doc__, "admixture_calibration_calls.json", 4).parse_args(argv)
     warnings.simplefilter("ignore")
     liver = calls.read_liver_genes()
     rows = seed_rows(one_seed, args, liver)

@@ -32,7 +32,6 @@ About 2 min per seed.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -51,7 +50,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
 
 import admixture_calls as calls  # noqa: E402
 from admixture_oracle import run_true_host  # noqa: E402
-from measured_commit import RESULTS, seed_rows, write_result  # noqa: E402
+from measured_commit import seed_parser, seed_rows, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture import adjust, host_levels  # noqa: E402
 from target_rationale.admixture.adjust import HOST_LAYER, mapped_genes, purify_cohort  # noqa: E402
@@ -174,13 +173,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--patients", type=int, default=10)
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "admixture_host_reads.json")
-    args = parser.parse_args(argv)
+    args = seed_parser(__doc__, "admixture_host_reads.json", 5).parse_args(argv)
     warnings.simplefilter("ignore")
     rows = seed_rows(one_seed, args)
     write_result("benchmarks/admixture_host_reads.py", args, summarise(rows), rows)

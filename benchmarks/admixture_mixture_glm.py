@@ -38,7 +38,6 @@ Wilson intervals, commit, arguments).
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 import tempfile
@@ -59,7 +58,7 @@ import admixture_calls as calls  # noqa: E402
 import admixture_ceiling as ceiling  # noqa: E402
 from admixture_oracle import run_true_host  # noqa: E402
 from admixture_purification import contrast_table  # noqa: E402
-from measured_commit import RESULTS, seed_rows, write_result  # noqa: E402
+from measured_commit import seed_parser, seed_rows, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture.adjust import (  # noqa: E402
     HOST_LAYER,
@@ -307,31 +306,26 @@ def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
     return row
 
 
+def summarise_variant(planted: list[dict], null: list[dict]) -> dict:
+    """Over seeds, one table's :func:`measure` rows: mean AUC and axis-gene stats (``planted``); mean calls, share
+    of liver p > 0.05 and mean binned stats (``null``)."""
+    return {"auc": calls.mean([p["auc"] for p in planted], 0.9),
+            **{f"{g}_stat": calls.mean([p[f"{g}_stat"] for p in planted]) for g in GENES},
+            "null_called_up": calls.mean([n["called_up"] for n in null]),
+            "null_called_down": calls.mean([n["called_down"] for n in null]),
+            "null_liver_p_above_0.05": calls.share([n["liver_p"] > 0.05 for n in null], 0.9),
+            "null_mean_stat_by_host_share": {b: calls.mean([n["mean_stat_by_host_share"][b] for n in null])
+                                             for b in null[0]["mean_stat_by_host_share"]}}
+
+
 def summarise(rows: list[dict]) -> dict:
-    """Per variant: mean AUC and axis-gene stats (planted); mean calls, share of liver p > 0.05 and mean binned
-    stats (null)."""
-    summary: dict[str, dict] = {}
-    for name in VARIANTS:
-        planted, null = [r["planted"][name] for r in rows], [r["null"][name] for r in rows]
-        bins = list(null[0]["mean_stat_by_host_share"])
-        summary[name] = {"auc": calls.mean([p["auc"] for p in planted], 0.9),
-                         **{f"{g}_stat": calls.mean([p[f"{g}_stat"] for p in planted]) for g in GENES},
-                         "null_called_up": calls.mean([n["called_up"] for n in null]),
-                         "null_called_down": calls.mean([n["called_down"] for n in null]),
-                         "null_liver_p_above_0.05": calls.share([n["liver_p"] > 0.05 for n in null], 0.9),
-                         "null_mean_stat_by_host_share": {
-                             b: calls.mean([n["mean_stat_by_host_share"][b] for n in null]) for b in bins}}
-    return summary
+    """:func:`summarise_variant` per variant."""
+    return {name: summarise_variant([r["planted"][name] for r in rows], [r["null"][name] for r in rows])
+            for name in VARIANTS}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--patients", type=int, default=10)
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "admixture_mixture_glm.json")
-    args = parser.parse_args(argv)
+    args = seed_parser(__doc__, "admixture_mixture_glm.json", 5).parse_args(argv)
     warnings.simplefilter("ignore")  # pydeseq2's trend and numpy's empty bins, per fit
     liver = calls.read_liver_genes()
     rows = seed_rows(one_seed, args, liver)

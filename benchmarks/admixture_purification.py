@@ -35,7 +35,6 @@ differences too; shares with Wilson intervals; commit, arguments).
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -54,7 +53,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
 import admixture_calls as calls  # noqa: E402
 import admixture_ceiling as ceiling  # noqa: E402
 from make_admixture_cohort import DESIGN, make_admixture_cohort  # noqa: E402
-from measured_commit import RESULTS, measured_commit  # noqa: E402
+from measured_commit import measured_commit, seed_parser  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture.adjust import HOST_LAYER, purify_cohort  # noqa: E402
 from target_rationale.cohort.design import design_matrix  # noqa: E402
@@ -169,13 +168,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=1)
-    parser.add_argument("--patients", type=int, default=10)
-    parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "admixture_purification.json")
-    args = parser.parse_args(argv)
+    args = seed_parser(__doc__, "admixture_purification.json", 10).parse_args(argv)
     liver = calls.read_liver_genes()
     rows = []
     for seed in range(args.first_seed, args.first_seed + args.seeds):

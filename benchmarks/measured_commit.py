@@ -34,6 +34,18 @@ def write_result(script: str, args: argparse.Namespace, summary: dict, rows: lis
     return result
 
 
+def seed_parser(doc: str, out: str, seeds: int) -> argparse.ArgumentParser:
+    """The command line of a per-seed benchmark (described by the first line of ``doc``): ``--seeds`` (default
+    ``seeds``), ``--first-seed`` (1), ``--patients`` (10), ``--cores`` (2) and ``--out`` (``RESULTS / out``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=seeds, help=f"how many seeds (default {seeds})")
+    parser.add_argument("--first-seed", type=int, default=1, help="seeds run from here (default 1)")
+    parser.add_argument("--patients", type=int, default=10, help="patients per cohort (default 10)")
+    parser.add_argument("--cores", type=int, default=2, help="cores for Snakemake and the fits (default 2)")
+    parser.add_argument("--out", type=Path, default=RESULTS / out, help=f"the JSON written (default {out})")
+    return parser
+
+
 def seed_rows(one_seed: Callable[..., dict], args: argparse.Namespace, *extra: object) -> list[dict]:
     """``one_seed(seed, args.patients, args.cores, *extra)`` for each seed of ``args`` (``first_seed``, ``seeds``),
     each row printed as it comes."""
