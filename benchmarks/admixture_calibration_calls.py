@@ -9,13 +9,16 @@ and the per-gene calibration's posterior one of the two causes. Read ratios binn
 estimates that follow the truth's selection; what matters is the calls. Per seed, on both designs of
 :func:`make_admixture_cohort`, the workflow runs to ``results/qc/admixture.tsv``; then, for each calibration variant
 of :func:`admixture_host_reads.calibration` (``workflow``; ``no_calibration``; ``upward_posterior_mean``: the
-posterior mean ``E[k]`` with the prior's wide component on ``log k >= 0`` only), the expected host reads of
-:func:`~target_rationale.admixture.adjust.purify_cohort` feed the mixture GLM (``admixture_mixture_glm.glm_table``)
-and the workflow's own adjusted table (``admixture_purification.contrast_table``). Measured in
+posterior mean ``E[k]`` with the prior's wide component on ``log k >= 0`` only; with ``--variants``, any of
+:data:`admixture_host_reads.PATCHES`, e.g. ``typical_estimate``: the factor fitted against the host's typical
+level, without the samples' cell-mix deviations), the expected host reads of
+:func:`~target_rationale.admixture.adjust.purify_cohort` feed the mixture GLM (``admixture_mixture_glm.glm_table``;
+with ``--level-error``, the host levels' error carried and host-dominated genes untested) and the workflow's own
+adjusted table (``admixture_purification.contrast_table``). Measured in
 ``liver_met_vs_primary`` as ``admixture_mixture_glm.py`` measures it (planted: AUC and the axes' receptor stats;
 null: genes called up and down, frozen liver genes' p, mean stat by true host share) and the expected over true
 host reads per bin. Writes ``benchmarks/results/admixture_calibration_calls.json`` (per-seed rows, means with 95%
-t intervals, commit, arguments). About 5 min per seed.
+t intervals, commit, arguments). About 5 min per seed (about 20 with three variants and ``--level-error``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
         sys.path.insert(0, str(_path))
 
 import admixture_calls as calls  # noqa: E402
-from admixture_host_reads import calibration, ratios  # noqa: E402
+from admixture_host_reads import PATCHES, calibration, ratios  # noqa: E402
 from admixture_mixture_glm import DESIGNS, glm_table, measure, summarise_variant  # noqa: E402
 from admixture_oracle import run_true_host  # noqa: E402
 from admixture_purification import contrast_table  # noqa: E402
@@ -48,7 +51,10 @@ from simulate.host import shipped_host_reference  # noqa: E402
 VARIANTS = ("workflow", "no_calibration", "upward_posterior_mean")
 
 
-def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
+def one_seed(seed: int, patients: int, cores: int, liver: set[str], variants: tuple[str, ...] = VARIANTS,
+             level_error: bool = False) -> dict:
+    """Both designs, each calibration variant, the GLM (with ``level_error``: the host levels' error carried and
+    host-dominated genes untested, ``glm_table``) and the workflow's table; one seed."""
     folder = Path(tempfile.mkdtemp(prefix=f"admixture_calibration_calls_{seed}_"))
     row: dict[str, object] = {"seed": seed, "patients": patients}
     try:
@@ -58,12 +64,13 @@ def one_seed(seed: int, patients: int, cores: int, liver: set[str]) -> dict:
             cohort, x, symbols, share = run.cohort, run.counts, run.symbols, run.share
             table = pd.read_csv(out / paths.result("admixture_table"), sep="\t")
             result = {}
-            for variant in VARIANTS:
+            for variant in variants:
                 with calibration(variant):
                     estimated = purify_cohort(cohort, table, shipped_host_reference())
                 host = np.asarray(estimated.layers[HOST_LAYER], dtype=float)
                 result[variant] = {
-                    "glm": measure(glm_table(x, host, estimated, cores), planted, out, share, symbols, liver),
+                    "glm": measure(glm_table(x, host, estimated, cores, level_error=level_error, dominated=level_error),
+                                   planted, out, share, symbols, liver),
                     "workflow_table": measure(contrast_table(estimated, cores), planted, out, share, symbols, liver),
                     "host_reads_estimated_over_true": ratios(host, run.reads, run.metastases, share.to_numpy())}
             row["planted" if planted else "null"] = result
@@ -76,7 +83,7 @@ def summarise(rows: list[dict]) -> dict:
     """Per calibration variant: :func:`~admixture_mixture_glm.summarise_variant` of the GLM and of the workflow's
     table, and the mean ratio of expected to true host reads per bin of true host share."""
     summary: dict[str, dict] = {}
-    for variant in VARIANTS:
+    for variant in rows[0]["null"]:
         summary[variant] = {}
         for table in ("glm", "workflow_table"):
             summary[variant][table] = summarise_variant([r["planted"][variant][table] for r in rows],
@@ -88,10 +95,15 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = seed_parser(__doc__, "admixture_calibration_calls.json", 4).parse_args(argv)
+    parser = seed_parser(__doc__, "admixture_calibration_calls.json", 4)
+    parser.add_argument("--variants", nargs="+", choices=["workflow", *PATCHES], default=list(VARIANTS),
+                        help="calibration variants (default: %(default)s)")
+    parser.add_argument("--level-error", action="store_true",
+                        help="the GLM with the host levels' error carried and host-dominated genes untested")
+    args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     liver = calls.read_liver_genes()
-    rows = seed_rows(one_seed, args, liver)
+    rows = seed_rows(one_seed, args, liver, tuple(args.variants), args.level_error)
     write_result("benchmarks/admixture_calibration_calls.py", args, summarise(rows), rows)
     return 0
 

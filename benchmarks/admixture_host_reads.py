@@ -99,12 +99,37 @@ def _posterior_mean(k: np.ndarray, se: np.ndarray, prior_sd: float, upward: bool
     return np.log((mixed * np.exp(grid)).sum(axis=1) / total), sd
 
 
-PATCHES: dict[str, tuple[object, str, Callable]] = {
-    "no_calibration": (adjust, "calibrate_host_levels", _no_calibration),
-    "least_squares": (host_levels, "_posterior", _least_squares),
-    "posterior_mean": (host_levels, "_posterior", _posterior_mean),
-    "upward_posterior_mean": (host_levels, "_posterior",
-                              lambda k, se, prior_sd: _posterior_mean(k, se, prior_sd, upward=True)),
+def _typical_prior(prior: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Each sample's fraction times the host's typical level of each gene (the median over the samples of
+    ``prior / f``): the expected host shares without the samples' own cell-mix deviations."""
+    f = np.asarray(fractions, dtype=float)
+    typical = np.nanmedian(prior / np.where(f > 0, f, np.nan)[:, None], axis=0)
+    return f[:, None] * np.nan_to_num(typical)[None, :]
+
+
+def _typical_estimate(counts, library, fractions, prior, prior_sd, **options):
+    """The calibration's factor fitted against :func:`_typical_prior` (the cell-mix deviations, estimated per
+    sample by the split, are noise in the regressor and pull the factor towards 0)."""
+    return CALIBRATE(counts, library, fractions, _typical_prior(prior, fractions), prior_sd, **options)
+
+
+def _typical_levels(cohort, table, reference, host, specs=adjust.HOSTS, baseline=None):
+    """:func:`~target_rationale.admixture.adjust.sample_host_levels` as :func:`_typical_prior`."""
+    levels = SAMPLE_LEVELS(cohort, table, reference, host, specs, baseline)
+    return _typical_prior(levels, pd.to_numeric(table["fraction"], errors="coerce").fillna(0.0).to_numpy())
+
+
+CALIBRATE, SAMPLE_LEVELS = adjust.calibrate_host_levels, adjust.sample_host_levels
+#: Per variant, the attributes it replaces: (module, name, replacement).
+PATCHES: dict[str, list[tuple[object, str, Callable]]] = {
+    "no_calibration": [(adjust, "calibrate_host_levels", _no_calibration)],
+    "least_squares": [(host_levels, "_posterior", _least_squares)],
+    "posterior_mean": [(host_levels, "_posterior", _posterior_mean)],
+    "upward_posterior_mean": [(host_levels, "_posterior",
+                               lambda k, se, prior_sd: _posterior_mean(k, se, prior_sd, upward=True))],
+    "typical_estimate": [(adjust, "calibrate_host_levels", _typical_estimate)],
+    "typical_levels": [(adjust, "calibrate_host_levels", _typical_estimate),
+                       (adjust, "sample_host_levels", _typical_levels)],
 }
 
 
@@ -114,13 +139,14 @@ def calibration(name: str):
     if name not in PATCHES:
         yield
         return
-    module, attribute, replacement = PATCHES[name]
-    original = getattr(module, attribute)
-    setattr(module, attribute, replacement)
+    originals = [(module, attribute, getattr(module, attribute)) for module, attribute, _ in PATCHES[name]]
+    for module, attribute, replacement in PATCHES[name]:
+        setattr(module, attribute, replacement)
     try:
         yield
     finally:
-        setattr(module, attribute, original)
+        for module, attribute, original in originals:
+            setattr(module, attribute, original)
 
 
 def ratios(estimated: np.ndarray, true: np.ndarray, metastases: np.ndarray, share: np.ndarray) -> dict[str, float]:

@@ -164,6 +164,9 @@ def mixture_glm(y: np.ndarray, host: np.ndarray, size: np.ndarray, design: np.nd
 #: Probabilists' Gauss-Hermite nodes and weights for a host level misjudged by ``exp(sd x node)``.
 NODES, WEIGHTS = np.polynomial.hermite_e.hermegauss(9)
 WEIGHTS = WEIGHTS / WEIGHTS.sum()
+#: Host share of a sample's fitted reads of a gene below which its level's error is not propagated (at most a
+#: 1e-3 change of its log level for a factor of 2 on the host).
+MIN_HOST_SHARE = 1e-3
 
 
 def level_error_variance(y: np.ndarray, host: np.ndarray, size: np.ndarray, design: np.ndarray,
@@ -197,13 +200,15 @@ def level_error_variance(y: np.ndarray, host: np.ndarray, size: np.ndarray, desi
     cap = np.maximum(host, MAX_TRUE_SHARE * mu)
     extra = np.zeros(y.shape[1])
     for rows, sd in hosts:
+        # only genes the host makes a visible part of: elsewhere the refits move nothing
+        g = np.flatnonzero((np.asarray(sd) > 0) & ((host[rows] / mu[rows]).max(axis=0) > MIN_HOST_SHARE))
         for node, weight in zip(NODES, WEIGHTS):
-            if node == 0.0:
+            if node == 0.0 or not len(g):
                 continue
-            scaled = host.copy()
-            scaled[rows] = np.minimum(host[rows] * np.exp(np.asarray(sd)[None, :] * node), cap[rows])
-            moved, _ = mixture_glm(y, scaled, size, design, alpha, start=beta)
-            extra += weight * (moved[-1] - beta[-1]) ** 2
+            scaled = host[:, g].copy()
+            scaled[rows] = np.minimum(scaled[rows] * np.exp(np.asarray(sd)[g][None, :] * node), cap[np.ix_(rows, g)])
+            moved, _ = mixture_glm(y[:, g], scaled, size, design, alpha[g], start=beta[:, g])
+            extra[g] += weight * (moved[-1] - beta[-1, g]) ** 2
     return extra
 
 
@@ -216,7 +221,7 @@ def glm_table(counts: np.ndarray, host: np.ndarray, purified: ad.AnnData, cores:
     With ``level_error`` (``purified`` an adjusted cohort of :func:`purify_cohort`) the hosts' level errors are
     added to the site coefficient's variance (:func:`level_error_variance`); with ``dominated`` the genes the
     workflow's table marks host-dominated (``admixture.host_dominated``, the hosts' specific genes) are not tested
-    (``padj`` NaN, Benjamini-Hochberg over the rest)."""
+    (``stat``, ``pvalue``, ``padj`` NaN; Benjamini-Hochberg over the rest)."""
     settings = {**defaults("config", "diffexp"), "shrink": False}
     model = fit_model(purified, [ceiling.CONTRAST], FitSettings.from_config(settings), cores)
     rows = purified.obs_names.get_indexer(model.obs_names)
@@ -246,6 +251,7 @@ def glm_table(counts: np.ndarray, host: np.ndarray, purified: ad.AnnData, cores:
         _, marked = host_variance(pd.Index(table["gene_id"]), *sides, defaults("config", "admixture")[
             "host_dominated"], specific_genes(purified, list(sides)))
         tested = ~marked
+        table.loc[marked, ["stat", "pvalue"]] = np.nan  # as the workflow's table: not ranked either
     table["padj"] = np.nan
     table.loc[tested, "padj"] = benjamini_hochberg(table.loc[tested, "pvalue"].to_numpy())
     return table
