@@ -14,6 +14,7 @@ import pytest
 from conftest import REPO
 from scipy.stats import hypergeom, norm, rankdata
 from target_rationale.admixture.adjust import (
+    HOST_LAYER,
     MAX_TRUE_SHARE,
     GroupHost,
     adjust_wald,
@@ -215,3 +216,20 @@ def test_group_host_shares(reference: HostReference) -> None:
     got = group_host(adata, ["s1", "s2"])
     assert got.host == "liver" and got.estimable
     assert got.share.tolist() == pytest.approx([20 / 60, 4 / 8])
+
+
+def test_each_sample_gets_the_hosts_typical_levels_at_its_own_fraction(reference: HostReference, tmp_path) -> None:
+    """The expected host reads of a host's samples have one profile (the host's typical levels, calibrated),
+    scaled by each sample's fraction and reads: the liver split's per-sample cell mix, an estimate, is not
+    followed gene by gene (it differs between these metastases, and following it made the calibration err low)."""
+    adata, _ = _simulated("admixture_null", 2, 4)
+    table = write_admixture(adata, {"liver_metastasis": "liver", "primary": "exocrine_pancreas"}, "site",
+                            reference, 1, tmp_path / "admixture.tsv")
+    liver = table.set_index("sample").loc[adata.obs_names, "host"].eq("liver").to_numpy()
+    cells = [c for c in ("hepatocytes", "kupffer_cells", "liver_sinusoidal_endothelium") if c in table.columns]
+    split = table.set_index("sample").loc[adata.obs_names[liver], cells].astype(float)
+    shares = split.div(split.sum(axis=1), axis=0)
+    assert cells and float(shares.std().max()) > 0.01  # the split does differ between the samples
+    expected = np.asarray(purify_cohort(adata, table, reference).layers[HOST_LAYER], dtype=float)[liver]
+    profiles = expected / expected.sum(axis=1, keepdims=True)
+    assert profiles == pytest.approx(np.tile(profiles[0], (len(profiles), 1)), rel=1e-4, abs=1e-9)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from target_rationale.admixture.host_levels import calibrate_host_levels, fit_host_mix
+from target_rationale.admixture.host_levels import calibrate_host_levels, fit_host_mix, typical_levels
 
 
 def test_calibration_recovers_planted_host_factors() -> None:
@@ -88,3 +88,31 @@ def test_host_mix_recovers_planted_make_up(truth: list[float]) -> None:
         assert not fitted and np.isnan(spread)
     few, spread_few, fitted_few = fit_host_mix(counts[:3], library[:3], f[:3], components)
     assert not fitted_few and few.tolist() == [1.0, 0.0, 0.0, 0.0] and np.isnan(spread_few)
+
+
+def test_calibration_fits_against_the_typical_level_not_each_samples_estimate() -> None:
+    """Host-only genes whose real level is 3x the reference's, in samples whose expected levels carry their own
+    estimated cell-mix deviations (lognormal, sd 0.6 per sample and gene, unrelated to the truth): fitted
+    against those noisy levels the factor is pulled towards 0 (errors in variables; the calibration fitted that
+    way gave medians of 1.04 for the 3x genes and 0.50 for the 1x ones); fitted against the typical level it is
+    what clean levels give (2.44 and 0.96: the prior's shrinkage of a 3x factor), and the factor of genes at the
+    reference's level stays 1 (the null twin)."""
+    rng = np.random.default_rng(11)
+    n, library, genes = 12, 2e7, 400
+    f = rng.uniform(0.1, 0.5, n)
+    share = np.full(genes, 2e-5)
+    factor = np.r_[np.full(genes // 2, 3.0), np.ones(genes // 2)]
+    mean = library * f[:, None] * share[None, :] * factor[None, :]
+    counts = rng.negative_binomial(10, 10 / (10 + mean)).astype(float)
+    noisy = np.outer(f, share) * rng.lognormal(0.0, 0.6, (n, genes))
+    got, sd, fitted = calibrate_host_levels(counts, np.full(n, library), f, noisy, 0.5)
+    assert fitted
+    assert np.median(got[: genes // 2]) == pytest.approx(2.44, abs=0.15)  # 2.39
+    assert np.median(got[genes // 2:]) == pytest.approx(1.0, abs=0.1)  # 0.95
+    typical = typical_levels(noisy, f)
+    assert typical / f[:, None] == pytest.approx(np.tile(np.median(noisy / f[:, None], axis=0), (n, 1)))
+    # against each sample's own noisy level, least squares alone attenuates the 3x genes (median 1.3)
+    a, b, y = (1 - f)[:, None], noisy, counts / library
+    saa, sab, sbb = (a ** 2).sum(), (a * b).sum(axis=0), (b ** 2).sum(axis=0)
+    k = (saa * (b * y).sum(axis=0) - sab * (a * y).sum(axis=0)) / (saa * sbb - sab ** 2)
+    assert np.median(k[: genes // 2]) < 2.0

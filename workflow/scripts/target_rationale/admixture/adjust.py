@@ -9,9 +9,13 @@ gene that only the host expresses, so the workflow models the mixture where it h
    ``H_sg`` the host's level of the gene in that sample and ``k_g`` a factor calibrating it to this cohort
    (:func:`calibrate_host_levels`: where the samples of a host show it, else 1). ``H_sg`` is
    the host's make-up in this cohort (:func:`fit_host_mix`: weights of the reference's tissue and cell-type
-   profiles, fitted on every gene at once) at the sample's host fraction, moved by the sample's own cell mix
-   (the liver split's cell types, as deviations from their typical share: :func:`sample_host_levels`). Genes
-   the reference lacks get a small floor level, so that the samples can show one.
+   profiles, fitted on every gene at once) at the sample's host fraction: its typical level over the host's
+   samples (:func:`~target_rationale.admixture.host_levels.typical_levels`, the median of each sample's level,
+   :func:`sample_host_levels`, over its fraction). Each sample's own cell mix (the liver split's cell types, as
+   deviations from their typical share) is not followed: the split is an estimate, and as a regressor its
+   noise pulled the calibration's factors towards 0 and left host reads in the purified counts
+   (``benchmarks/admixture_calibration_calls.py``, variant ``typical_levels``). Genes the reference lacks get a
+   small floor level, so that the samples can show one.
 2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
    counts (size factors on the purified library: the tumour's).
 3. The extra variance (:func:`host_variance`, :func:`adjust_wald`): a real host differs from the reference gene
@@ -55,7 +59,13 @@ from target_rationale.admixture.anchors import (
     read_shares,
 )
 from target_rationale.admixture.fractions import mapped_genes
-from target_rationale.admixture.host_levels import NORMAL_GRID, calibrate_host_levels, fit_host_mix, mix_components
+from target_rationale.admixture.host_levels import (
+    NORMAL_GRID,
+    calibrate_host_levels,
+    fit_host_mix,
+    mix_components,
+    typical_levels,
+)
 from target_rationale.admixture.reference import HostReference
 from target_rationale.admixture.split import host_cell_types
 from target_rationale.core.io import write_atomic
@@ -98,7 +108,9 @@ def reference_levels(cohort: ad.AnnData, reference: HostReference, profile: str 
 
 def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostReference, host: str,
                        specs: Mapping[str, HostSpec] = HOSTS, baseline: np.ndarray | None = None) -> np.ndarray:
-    """Each sample's expected host reads per gene as shares of its reads, from its own cell mix.
+    """Each sample's expected host reads per gene as shares of its reads, from its own cell mix
+    (:func:`purify_cohort` takes their typical level over the host's samples,
+    :func:`~target_rationale.admixture.host_levels.typical_levels`).
 
     ``f_s h + sum_c (x_sc - f_s pi_c) q_c`` (at least 0): the host's mean profile ``h`` (``baseline``: its
     make-up fitted on the cohort, :func:`fit_host_mix`; by default the reference's tissue profile) at the
@@ -227,7 +239,8 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         mix[name] = {c: float(w) for c, w in zip(names, weights) if w > 0}
         LOG.info("admixture: %s make-up %s: %s", name, "fitted on the samples" if mixed else "the reference tissue",
                  ", ".join(f"{c} {w:.2f}" for c, w in mix[name].items()))
-        prior = sample_host_levels(cohort, table.loc[known], reference, name, specs, baseline=weights @ components)
+        prior = typical_levels(sample_host_levels(cohort, table.loc[known], reference, name, specs,
+                                                  baseline=weights @ components), f[known])
         factor, log_sd, calibrated[name] = calibrate_host_levels(
             counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name])
         var[level_column(name)], var[sd_column(name)] = factor, log_sd
