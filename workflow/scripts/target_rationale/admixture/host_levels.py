@@ -182,8 +182,9 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
     typical level at each sample's fraction (:func:`typical_levels`), not against each sample's own: the
     samples' cell-mix deviations are estimates (the split's), and noise in a regressor pulls its coefficient
     towards 0 (on a simulated admixture-only null, the genes the host makes most of and the table called up got
-    a median factor of 0.85 against a true 2.5; 2.2 fitted against the typical level). The factor then applies
-    to each sample's own level. The factor used is the posterior
+    a median factor of 0.85 against a true 2.5; 2.2 fitted against the typical level). The caller applies the
+    factor to the levels it uses (:func:`~target_rationale.admixture.adjust.purify_cohort`: the typical ones
+    too). The factor used is the posterior
     mean of ``log k`` (on a grid of +-:data:`LOG_FACTOR_LIMIT`) under a heavy-tailed prior, ``log k ~ (1 - w)
     N(0, prior_sd^2) + w N(0, WIDE_SD^2)`` (``prior_sd``: the spread of a gene's level around the host's make-up;
     the wide component for the genes of a cell type the make-up misses, its share ``w`` fitted on the genes by
