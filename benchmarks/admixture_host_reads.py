@@ -99,24 +99,18 @@ def _posterior_mean(k: np.ndarray, se: np.ndarray, prior_sd: float, upward: bool
     return np.log((mixed * np.exp(grid)).sum(axis=1) / total), sd
 
 
-def _typical_prior(prior: np.ndarray, fractions: np.ndarray) -> np.ndarray:
-    """Each sample's fraction times the host's typical level of each gene (the median over the samples of
-    ``prior / f``): the expected host shares without the samples' own cell-mix deviations."""
-    f = np.asarray(fractions, dtype=float)
-    typical = np.nanmedian(prior / np.where(f > 0, f, np.nan)[:, None], axis=0)
-    return f[:, None] * np.nan_to_num(typical)[None, :]
-
-
 def _typical_estimate(counts, library, fractions, prior, prior_sd, **options):
-    """The calibration's factor fitted against :func:`_typical_prior` (the cell-mix deviations, estimated per
-    sample by the split, are noise in the regressor and pull the factor towards 0)."""
-    return CALIBRATE(counts, library, fractions, _typical_prior(prior, fractions), prior_sd, **options)
+    """The calibration's factor fitted against the host's typical levels
+    (:func:`~target_rationale.admixture.host_levels.typical_levels`: the cell-mix deviations, estimated per sample
+    by the split, are noise in the regressor and pull the factor towards 0)."""
+    return CALIBRATE(counts, library, fractions, host_levels.typical_levels(prior, fractions), prior_sd, **options)
 
 
 def _typical_levels(cohort, table, reference, host, specs=adjust.HOSTS, baseline=None):
-    """:func:`~target_rationale.admixture.adjust.sample_host_levels` as :func:`_typical_prior`."""
+    """:func:`~target_rationale.admixture.adjust.sample_host_levels` at the host's typical levels."""
     levels = SAMPLE_LEVELS(cohort, table, reference, host, specs, baseline)
-    return _typical_prior(levels, pd.to_numeric(table["fraction"], errors="coerce").fillna(0.0).to_numpy())
+    fractions = pd.to_numeric(table["fraction"], errors="coerce").fillna(0.0).to_numpy()
+    return host_levels.typical_levels(levels, fractions)
 
 
 CALIBRATE, SAMPLE_LEVELS = adjust.calibrate_host_levels, adjust.sample_host_levels
