@@ -107,7 +107,8 @@ def test_line_search_is_deseq2s_fit_disp_gene_by_gene(problem: dict, prior: bool
         theirs, their_steps = deseq2_fit_disp(counts[:, g], mu[:, g], design, start[g],
                                               None if prior_mean is None else prior_mean[g], 0.25, np.log(1e-9))
         assert steps[g] == their_steps
-        assert ours[g] == pytest.approx(theirs, abs=1e-12)
+        # 1e-11: numpy's AVX-512 exp/log loops move the result by up to 1.2e-12 (under 1e-12 without them)
+        assert ours[g] == pytest.approx(theirs, abs=1e-11)
 
 
 def test_wald_test_equals_pydeseq2(problem: dict) -> None:

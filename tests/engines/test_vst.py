@@ -26,6 +26,11 @@ SCENARIOS = ["two_vs_two", "three_vs_three", "paired", "batch_site", "covariate"
 LOCAL = ["two_vs_two", "paired", "trend_failure"]
 #: Bounds on |ours - R| (log2): measured at most 1.04e-8 (max) and 4.9e-9 (median), on vst_local_fallback.
 MAX_DIFF, MEDIAN_DIFF = 2e-8, 1e-8
+#: vst_local_fallback's bounds: its values move with the last bits of numpy's exp/log, which differ between CPU
+#: feature sets. Our own values on one machine with numpy's AVX-512 loops and without them
+#: (``NPY_DISABLE_CPU_FEATURES="X86_V4 AVX512_ICL AVX512_SPR"``) differ by up to 1.6e-7 (median 7.9e-8), and
+#: against R by 1.7e-7 / 8.5e-8 with them (R's reference was made without).
+FALLBACK_MAX_DIFF, FALLBACK_MEDIAN_DIFF = 4e-7, 2e-7
 
 
 def cohort(name: str) -> tuple[pd.DataFrame, np.ndarray]:
@@ -57,7 +62,9 @@ def test_blind_vst_is_r_vst(name: str) -> None:
         np.testing.assert_allclose(trend.coefficients, r_trend[["asymptDisp", "extraPois"]].astype(float),
                                    rtol=1e-9)
     difference = differences(ours, "vst.tsv.gz", name)
-    assert difference.max() <= MAX_DIFF and np.median(difference) <= MEDIAN_DIFF, (
+    max_diff, median_diff = (FALLBACK_MAX_DIFF, FALLBACK_MEDIAN_DIFF) if name == "vst_local_fallback" else (
+        MAX_DIFF, MEDIAN_DIFF)
+    assert difference.max() <= max_diff and np.median(difference) <= median_diff, (
         difference.max(), np.median(difference))
 
 
