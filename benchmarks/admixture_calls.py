@@ -4,6 +4,7 @@ From the repository root::
 
     python benchmarks/admixture_calls.py --seeds 20 --patients 10 --cores 2
     python benchmarks/admixture_calls.py --freeze-liver-genes      # rewrite benchmarks/liver_enriched_genes.txt
+    python benchmarks/admixture_calls.py --merge A.json B.json --out C.json   # seeds of runs summarised together
 
 Per seed, in a temporary folder (kept with ``--keep``), :func:`make_admixture_cohort` writes ``admixture_null``
 (liver 10-50% in metastases, exocrine pancreas 0-20% in primaries), its twin without admixture (same seed,
@@ -307,8 +308,9 @@ def mean(values: list[float], target: float | None = None) -> dict:
 
 def summarise(rows: list[dict], layout: dict[str, dict[str, str]]) -> dict:
     """Per variant and design: the measures over seeds against the issue's targets."""
-    summary: dict[str, dict] = {"wall_s": {name: mean([r["wall_s"][name] for r in rows])
-                                           for name in rows[0]["wall_s"]}}
+    names = dict.fromkeys(name for r in rows for name in r["wall_s"])
+    summary: dict[str, dict] = {"wall_s": {name: mean([r["wall_s"][name] for r in rows if name in r["wall_s"]])
+                                           for name in names}}
     for variant in layout:
         null = [r[f"null_{variant}"] for r in rows if f"null_{variant}" in r]
         if null:
@@ -373,6 +375,31 @@ def print_summary(summary: dict) -> None:
                   f"{m.get('target', ''):>8}  {met}")
 
 
+def merge(paths: list[Path], out: Path) -> int:
+    """Summarise the seeds of several results together (e.g. a run of both designs and one of more null seeds)
+    and write them to ``out``, with the commits and arguments of each part. The parts must measure the same
+    variants and frozen liver genes and hold distinct seeds; their code is the caller's to vouch for (the commits
+    are recorded)."""
+    parts = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    if len({json.dumps(part["variants"], sort_keys=True) for part in parts}) > 1 or len(
+            {part["liver_genes"] for part in parts}) > 1:
+        raise SystemExit("the results measure different variants or liver gene lists: not merged")
+    rows = sorted((row for part in parts for row in part["seeds"]), key=lambda row: row["seed"])
+    seeds = [row["seed"] for row in rows]
+    if len(set(seeds)) < len(seeds):
+        raise SystemExit(f"seeds repeat across the results ({seeds}): not merged")
+    summary = summarise(rows, parts[0]["variants"])
+    print_summary(summary)
+    result = {"script": "benchmarks/admixture_calls.py", "merged": [
+        {"path": str(path), "commit": part["commit"], "dirty": part["dirty"], "arguments": part["arguments"]}
+        for path, part in zip(paths, parts)], "variants": parts[0]["variants"], "liver_genes": parts[0]["liver_genes"],
+        "summary": summary, "seeds": rows, "failed": [f for part in parts for f in part["failed"]]}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"{len(rows)} seeds from {len(parts)} results written to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, run every seed, print and write the result."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -386,7 +413,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (printed per seed)")
     parser.add_argument("--freeze-liver-genes", action="store_true", help=f"write {LIVER_GENES.name} and stop")
     parser.add_argument("--out", type=Path, default=RESULTS / "admixture_calls.json", help="the JSON written")
+    parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                        help="no run: the seeds of these results (same code, distinct seeds) summarised together")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.merge, args.out)
     if args.freeze_liver_genes:
         print(f"{len(freeze_liver_genes())} liver-enriched genes written to {LIVER_GENES}")
         return 0
