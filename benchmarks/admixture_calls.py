@@ -378,16 +378,22 @@ def print_summary(summary: dict) -> None:
 def merge(paths: list[Path], out: Path) -> int:
     """Summarise the seeds of several results together (e.g. a run of both designs and one of more null seeds)
     and write them to ``out``, with the commits and arguments of each part. The parts must measure the same
-    variants and frozen liver genes and hold distinct seeds; their code is the caller's to vouch for (the commits
-    are recorded)."""
+    variants and frozen liver genes; a seed may come from several results when each holds other designs of it
+    (e.g. the null and the planted design run apart). Their code is the caller's to vouch for (the commits are
+    recorded)."""
     parts = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
     if len({json.dumps(part["variants"], sort_keys=True) for part in parts}) > 1 or len(
             {part["liver_genes"] for part in parts}) > 1:
         raise SystemExit("the results measure different variants or liver gene lists: not merged")
-    rows = sorted((row for part in parts for row in part["seeds"]), key=lambda row: row["seed"])
-    seeds = [row["seed"] for row in rows]
-    if len(set(seeds)) < len(seeds):
-        raise SystemExit(f"seeds repeat across the results ({seeds}): not merged")
+    by_seed: dict[int, dict] = {}
+    for row in (row for part in parts for row in part["seeds"]):
+        seen = by_seed.setdefault(row["seed"], {"seed": row["seed"], "folder": None, "wall_s": {}})
+        measured = set(row) - {"seed", "folder", "wall_s"}
+        if measured & set(seen) or set(row["wall_s"]) & set(seen["wall_s"]):
+            raise SystemExit(f"seed {row['seed']} has the same design in two results: not merged")
+        seen.update({key: row[key] for key in measured})
+        seen["wall_s"].update(row["wall_s"])
+    rows = [by_seed[seed] for seed in sorted(by_seed)]
     summary = summarise(rows, parts[0]["variants"])
     print_summary(summary)
     result = {"script": "benchmarks/admixture_calls.py", "merged": [
@@ -414,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--freeze-liver-genes", action="store_true", help=f"write {LIVER_GENES.name} and stop")
     parser.add_argument("--out", type=Path, default=RESULTS / "admixture_calls.json", help="the JSON written")
     parser.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
-                        help="no run: the seeds of these results (same code, distinct seeds) summarised together")
+                        help="no run: the seeds of these results summarised together (same code; each of a seed's "
+                             "designs from one result)")
     args = parser.parse_args(argv)
     if args.merge:
         return merge(args.merge, args.out)
