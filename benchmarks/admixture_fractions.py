@@ -6,7 +6,7 @@ From the repository root::
 
 For each seed, simulates an ``admixture_null`` cohort (benchmarks/make_admixture_cohort.py: both hosts from the
 HPA v23 profiles perturbed per gene (lognormal sd 0.5) with a per-sample cell mix) and estimates every sample's
-host fraction as the workflow's ``admixture`` job does (``admixture.fractions.write_admixture``). Two scenarios:
+host fraction as the workflow's ``admixture`` job does (``admixture.fractions.write_admixture``). Three scenarios:
 ``design`` (the design's ranges: liver metastases with 10-50% liver, primaries with 0-20% exocrine pancreas) and
 ``range_0.05_0.5`` (both hosts 5-50%, the range the issue's targets are stated over), and ``host_free`` (the
 same cohorts without any host: every estimate should be near 0, or the workflow purifies host reads that are not
