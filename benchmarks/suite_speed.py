@@ -6,10 +6,10 @@ From the repository root, in the project's environment::
 
 Runs ``pytest`` as the README's second command runs it (pyproject.toml's options: every core, the 25 slowest
 tests listed) from this checkout, ``--repeats`` times, and records per run the wall time, pytest's own count of
-passed / failed / skipped tests and its session time, and its slowest tests; beside them the machine (CPU model,
-cores), the load average before and after, and the commit measured. Skipped tests are listed by pytest's reason:
-a machine without Chromium or SLURM (installed by ``.ci/run``) skips the browser and SLURM tests, and runs
-faster than CI does.
+passed / failed / skipped tests and its session time, and its slowest tests; beside them the machine
+(``run_benchmark.machine``: system, cores, CPU model, memory), the load average before and after, and the commit
+measured. Skipped tests are listed by pytest's reason: a machine without Chromium or SLURM (installed by
+``.ci/run``) skips the browser and SLURM tests, and runs faster than CI does.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -29,22 +28,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from measured_commit import RESULTS, measured_commit  # noqa: E402
+from run_benchmark import machine  # noqa: E402  (system, cores, CPU model, memory)
 
 #: pytest's last line, e.g. ``765 passed, 2 skipped, 1 warning in 316.14s (0:05:16)``.
 SUMMARY = re.compile(r"=+ (?P<counts>.*) in (?P<seconds>[\d.]+)s")
 #: A line of ``--durations``: ``129.00s call     tests/...::test_x@group``.
 DURATION = re.compile(r"^(?P<seconds>[\d.]+)s (?P<phase>setup|call|teardown)\s+(?P<test>\S+)")
-
-
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else the platform's processor string."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def parse_output(text: str) -> dict[str, object]:
@@ -82,7 +71,7 @@ def main() -> None:
                      **parse_output(done.stdout)})
         print(f"run {repeat}: {wall} s, {runs[-1]['counts']}", flush=True)
     result = {"script": "benchmarks/suite_speed.py", **measured_commit(), "arguments": {"repeats": args.repeats},
-              "machine": {"cpu": cpu_model(), "cores": os.cpu_count()}, "target_s": 360,
+              "machine": machine(), "target_s": 360,
               "median_wall_s": statistics.median(r["wall_s"] for r in runs), "runs": runs}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
