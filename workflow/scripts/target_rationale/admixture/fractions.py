@@ -432,19 +432,20 @@ def _host_rows(counts: pd.DataFrame, null_counts: pd.DataFrame, spec: HostSpec, 
     background, floor = None, 0.0
     if len(null_counts):
         background = anchor_background(null_counts, profile, anchors)
-        above = int((background > MAX_BACKGROUND).sum())
+        above = int((background > spec.max_background).sum())
         LOG.info("host %s: %d anchors, %d above background %.2g in %d host-free tumour samples", name, len(anchors),
-                 above, MAX_BACKGROUND, len(null_counts))
+                 above, spec.max_background, len(null_counts))
         if above == len(anchors):
             # The tumours make every gene that should tell this host apart: not an input error either.
             LOG.warning("host %s: all %d anchor genes are made by the host-free tumour samples too (each above "
-                        "%.2g of a host fraction): fractions not estimable", name, len(anchors), MAX_BACKGROUND)
+                        "%.2g of a host fraction): fractions not estimable", name, len(anchors), spec.max_background)
             return _not_estimable(counts.index, name, "anchors_in_tumour", ANCHORS_IN_TUMOUR_NOTE)
     else:
         floor = reference_floor(reference, spec, anchors, universe=universe)
         LOG.info("host %s: %d anchors; no host-free tumour sample: no background correction, lower ends below "
                  "%.2g (the reference's background) reported as 0", name, len(anchors), floor)
-    estimate = estimate_host_fractions(counts, profile, groups, spec.shares, background=background, floor=floor,
+    estimate = estimate_host_fractions(counts, profile, groups, spec.shares, background=background,
+                                       max_background=spec.max_background, floor=floor,
                                        composition_sd=spec.composition_sd, n_boot=n_boot, level=level, seed=seed)
     split = split_host(counts, estimate, reference, spec, lengths=lengths)
     return estimate.rename(columns={"spread": "anchor_spread"}).join(split).assign(host=name)
