@@ -17,6 +17,7 @@ from target_rationale.admixture.adjust import (
     HOST_LAYER,
     MAX_TRUE_SHARE,
     GroupHost,
+    HostReads,
     adjust_wald,
     group_host,
     level_error_moment,
@@ -216,6 +217,12 @@ def test_group_host_shares(reference: HostReference) -> None:
     got = group_host(adata, ["s1", "s2"])
     assert got.host == "liver" and got.estimable
     assert got.share.tolist() == pytest.approx([20 / 60, 4 / 8])
+    # read once as arrays, the same group by row (repeats allowed) gives the same, to the bit
+    reads = HostReads.of(adata)
+    for rows, samples in (([0, 1], ["s1", "s2"]), ([1, 1, 0], ["s2", "s2", "s1"])):
+        again, alone = reads.group(rows), group_host(adata, samples)
+        assert again.host == alone.host and again.estimable == alone.estimable
+        assert again.share.equals(alone.share) and again.level_sd.equals(alone.level_sd)
 
 
 def test_each_sample_gets_the_hosts_typical_levels_at_its_own_fraction(reference: HostReference, tmp_path) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from target_rationale.admixture.adjust import HOST_LAYER
 from target_rationale.cohort.design import Contrast, contrast_vector
-from target_rationale.targets.axis_test import axis_tests, bootstrap, leave_one_out
+from target_rationale.targets.axis_test import axis_tests, bootstrap, fry_contrast, leave_one_out
 from target_rationale.targets.config import FlagRule, Targets
 from target_rationale.targets.flags import (
     calibrated_flags,
@@ -185,6 +185,32 @@ def test_patient_bootstrap_is_seeded_pairs_resampled_patients_and_measures_stabi
     kept = sum(f.set_index(["contrast", "axis"]).loc[(MET, "A"), "unique"] == "unique" for f in weak_fits.values())
     assert 5 < kept < 40  # 29 (the flag itself: 44)
     assert first_in_fits(fits, full, targets, "boot").name == "first_in_boot"
+
+
+def test_a_bootstrap_fit_is_the_test_of_its_resample_as_a_cohort() -> None:
+    """The bootstrap indexes arrays read once: each replicate's rows are, to the bit, what the axis test gives on
+    the resample built as a cohort of its own (the drawn patients' samples, renamed, a patient drawn twice being
+    two patients, the adjusted cohort's host reads resampled alike)."""
+    qc = cohort(1, {("A", "liver_metastasis"): 1.0})
+    adjusted = with_host(qc)
+    boot = bootstrap(qc, qc.obs, CONTRASTS, AXES, replicates=1, seed=7, adjusted=adjusted, host_dominated=0.75)
+    patients = list(dict.fromkeys(qc.obs["patient"]))
+    drawn = np.random.default_rng(7).choice(len(patients), size=len(patients), replace=True)
+    rows, names, units = [], [], []
+    for copy, index in enumerate(drawn):
+        for sample in qc.obs_names[qc.obs["patient"] == patients[index]]:
+            rows.append(qc.obs_names.get_loc(sample))
+            names.append(f"{sample}#{copy}")
+            units.append(f"{patients[index]}#{copy}")
+    obs = qc.obs.iloc[rows].assign(patient=units).set_axis(names)
+    sample = ad.AnnData(X=qc.X[rows], obs=obs, var=qc.var, layers={"vst": qc.layers["vst"][rows]})
+    host = ad.AnnData(X=adjusted.X[rows], obs=adjusted.obs.iloc[rows].set_axis(names), var=adjusted.var,
+                      layers={HOST_LAYER: adjusted.layers[HOST_LAYER][rows]})
+    host.uns = adjusted.uns
+    alone = pd.concat([fry_contrast(sample, obs, c, AXES, adjusted=host, host_dominated=0.75) for c in CONTRASTS],
+                      ignore_index=True)
+    assert (boot["test_host_dominated"] == "A0").sum() == 2  # the host is in play
+    assert boot.drop(columns="replicate").equals(alone)
 
 
 def test_bootstrap_without_patients_resamples_samples() -> None:

@@ -288,11 +288,47 @@ def group_host(adjusted: ad.AnnData, samples: Sequence[str]) -> GroupHost:
     """Host, per-gene host share and level uncertainty of a contrast group of the adjusted cohort
     (:func:`purify_cohort`)."""
     part = adjusted[list(samples)]
-    expected = _dense(part.layers[HOST_LAYER]).sum(axis=0)
-    observed = _dense(part.X).sum(axis=0) + expected  # what purification left plus what it took
+    return _group_host(adjusted, _dense(part.layers[HOST_LAYER]), _dense(part.X), part.obs["host"])
+
+
+@dataclass(frozen=True)
+class HostReads:
+    """An adjusted cohort's host reads and purified counts as dense arrays, read once for many groups (the axis
+    tests' leave-one-out and bootstrap fits): :meth:`group` gives what :func:`group_host` gives, bit for bit.
+
+    Attributes
+    ----------
+    adjusted : anndata.AnnData
+        The adjusted cohort (:func:`purify_cohort`).
+    expected, purified : numpy.ndarray
+        Samples x genes: its ``HOST_LAYER`` and ``X``, as floats.
+    """
+
+    adjusted: ad.AnnData
+    expected: np.ndarray
+    purified: np.ndarray
+
+    @classmethod
+    def of(cls, adjusted: ad.AnnData) -> HostReads:
+        """The arrays of ``adjusted``."""
+        return cls(adjusted, _dense(adjusted.layers[HOST_LAYER]), _dense(adjusted.X))
+
+    def group(self, rows: Sequence[int]) -> GroupHost:
+        """:func:`group_host` of the samples at ``rows`` (positions in the adjusted cohort, repeats allowed)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return _group_host(self.adjusted, self.expected[rows], self.purified[rows],
+                           self.adjusted.obs["host"].iloc[rows])
+
+
+def _group_host(adjusted: ad.AnnData, expected_reads: np.ndarray, purified: np.ndarray, hosts: pd.Series
+                ) -> GroupHost:
+    """:class:`GroupHost` of a group from its samples' host reads and purified counts (samples x genes) and
+    hosts."""
+    expected = expected_reads.sum(axis=0)
+    observed = purified.sum(axis=0) + expected  # what purification left plus what it took
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(observed > 0, expected / observed, 0.0)
-    hosts = part.obs["host"].astype(str)
+    hosts = hosts.astype(str)
     host = str(hosts.mode().iloc[0]) if len(hosts) else ""
     info = adjusted.uns.get("admixture", {})
     estimable = not any(h in info.get("not_estimable", {}) for h in set(hosts) if h)

@@ -12,12 +12,13 @@ effect-size floor on the ``effect`` written here.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import anndata as ad
 import numpy as np
 import pandas as pd
 
-from target_rationale.admixture.adjust import HOST_LAYER, contrast_hosts, host_variance, specific_genes
+from target_rationale.admixture.adjust import HOST_LAYER, HostReads, host_variance, specific_genes
 from target_rationale.cohort.design import Contrast, contrast_design_matrix
 from target_rationale.core.io import write_tsv
 from target_rationale.core.jobs import LOG
@@ -28,16 +29,57 @@ TEST_COLUMNS = ["contrast", "axis", "test_n_genes", "test_effect", "test_t", "te
                 "test_host_dominated"]
 
 
-def host_terms(adjusted: ad.AnnData | None, sheet: pd.DataFrame, contrast: Contrast, genes: pd.Index,
+@dataclass(frozen=True)
+class AxisData:
+    """What the axis tests read, taken out of the AnnData objects once for the many fits of a leave-one-out or a
+    bootstrap (each fit then indexes arrays instead of slicing AnnData objects; the numbers are the same).
+
+    Attributes
+    ----------
+    y : numpy.ndarray
+        Samples x genes: the matrix tested (``qc.layers[layer]``, log2 scale), as floats.
+    var : pandas.DataFrame
+        The genes (``qc.var``, with ``symbol``).
+    measured : dict of str to list of str
+        Axis -> gene ids of its measured genes (:func:`~target_rationale.targets.config.axis_genes`).
+    rows : dict of str to int
+        Sample -> its row of ``y``.
+    host : HostReads or None
+        The adjusted cohort's host reads (None when the host-tissue adjustment is off or took nothing out).
+    host_rows : dict of str to int
+        Sample -> its row in ``host``.
+    """
+
+    y: np.ndarray
+    var: pd.DataFrame
+    measured: dict[str, list[str]]
+    rows: dict[str, int]
+    host: HostReads | None
+    host_rows: dict[str, int]
+
+    @classmethod
+    def of(cls, qc: ad.AnnData, axes: Mapping[str, Sequence[str]], layer: str = "vst",
+           adjusted: ad.AnnData | None = None) -> AxisData:
+        """The arrays of ``qc`` (``layers[layer]``, ``var``) and of ``adjusted`` (its host reads, if any)."""
+        host = HostReads.of(adjusted) if adjusted is not None and HOST_LAYER in adjusted.layers else None
+        return cls(y=np.asarray(qc.layers[layer], dtype=float), var=qc.var,
+                   measured={name: axis_genes(qc.var, genes) for name, genes in axes.items()},
+                   rows={str(s): i for i, s in enumerate(qc.obs_names)}, host=host,
+                   host_rows={} if host is None else {str(s): i for i, s in enumerate(adjusted.obs_names)})
+
+
+def host_terms(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, genes: pd.Index,
                host_dominated: float) -> tuple[np.ndarray | None, set[str]]:
     """The added variance (log2 units squared) of each gene's change in ``contrast`` and the host-dominated gene
-    ids, from the adjusted cohort (None, or one without host reads taken out: no added variance, none
-    dominated). ``sheet`` holds the contrast's samples."""
-    if adjusted is None or HOST_LAYER not in adjusted.layers:
+    ids, from the adjusted cohort's host reads (none: no added variance, none dominated). ``sheet`` holds the
+    contrast's samples; each side's host is :func:`~target_rationale.admixture.adjust.group_host`'s."""
+    if data.host is None:
         return None, set()
-    target, reference = contrast_hosts(adjusted, sheet, contrast.variable, contrast.target, contrast.reference)
+    levels = sheet[contrast.variable].astype(str)
+    target, reference = (data.host.group([data.host_rows[s] for s in sheet.index[levels == level]])
+                         for level in (contrast.target, contrast.reference))
     variance, dominated = host_variance(genes, target, reference, host_dominated,
-                                        specific_genes(adjusted, [target, reference]))
+                                        specific_genes(data.host.adjusted, [target, reference]))
     return variance / np.log(2) ** 2, set(genes[dominated])
 
 
@@ -69,14 +111,21 @@ def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
         contrast's log2 change on ``layer``), fry's ``test_t``, residual ``test_df`` and two-sided ``test_p``
         (NaN without tested genes), and the symbols of the axis' host-dominated genes left out.
     """
-    samples, design, vector = contrast_design_matrix(sheet, contrast, qc.obs_names)
-    y = np.asarray(qc[samples].layers[layer], dtype=float).T
-    measured = {name: axis_genes(qc.var, genes) for name, genes in axes.items()}
-    tested = pd.Index(list(dict.fromkeys(g for ids in measured.values() for g in ids)))
-    extra, dominated = host_terms(adjusted, sheet.loc[samples], contrast, tested, host_dominated)
-    sets = {name: [qc.var_names.get_loc(g) for g in ids if g not in dominated] for name, ids in measured.items()}
+    return fry_axes(AxisData.of(qc, axes, layer, adjusted), sheet, contrast, host_dominated)
+
+
+def fry_axes(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, host_dominated: float = 1.0
+             ) -> pd.DataFrame:
+    """:func:`fry_contrast` on arrays read once (:class:`AxisData`); ``sheet``'s samples are looked up in
+    ``data.rows`` (and ``data.host_rows``)."""
+    samples, design, vector = contrast_design_matrix(sheet, contrast, data.rows)
+    y = data.y[[data.rows[s] for s in samples]].T
+    tested = pd.Index(list(dict.fromkeys(g for ids in data.measured.values() for g in ids)))
+    extra, dominated = host_terms(data, sheet.loc[samples], contrast, tested, host_dominated)
+    var_names = data.var.index
+    sets = {name: [var_names.get_loc(g) for g in ids if g not in dominated] for name, ids in data.measured.items()}
     if extra is not None:  # the axes' genes carry the host's error; the others only inform fry's variance prior
-        extra = pd.Series(extra, index=tested).reindex(qc.var_names, fill_value=0.0).to_numpy()
+        extra = pd.Series(extra, index=tested).reindex(var_names, fill_value=0.0).to_numpy()
     reparametrised = contrast_design(design.to_numpy(dtype=float), vector)  # the contrast is the last coefficient
     result = fry(y, reparametrised, sets, extra_variance=extra)
     in_sets = sorted({i for index in sets.values() for i in index})
@@ -85,7 +134,7 @@ def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
     rows = []
     for name, index in sets.items():
         effect = float(np.mean([change[i] for i in index])) if index else np.nan
-        left_out = ",".join(str(qc.var.loc[g, "symbol"]) for g in measured[name] if g in dominated)
+        left_out = ",".join(str(data.var.loc[g, "symbol"]) for g in data.measured[name] if g in dominated)
         rows.append([contrast.name, name, len(index), effect, result.loc[name, "t"], df,
                      result.loc[name, "p_value"], left_out])
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
@@ -95,7 +144,8 @@ def axis_tests(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast
                axes: Mapping[str, Sequence[str]], layer: str = "vst", adjusted: ad.AnnData | None = None,
                host_dominated: float = 1.0) -> pd.DataFrame:
     """:func:`fry_contrast` for every contrast, one table (contrast x axis rows, in the contrasts' order)."""
-    tables = [fry_contrast(qc, sheet, contrast, axes, layer, adjusted, host_dominated) for contrast in contrasts]
+    data = AxisData.of(qc, axes, layer, adjusted)
+    tables = [fry_axes(data, sheet, contrast, host_dominated) for contrast in contrasts]
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=TEST_COLUMNS)
     for row in table.itertuples():
         LOG.info("axis test %s / %s: %d genes, effect %.2f log2, t %.2f on %d df, p %.2g", row.contrast, row.axis,
@@ -119,12 +169,13 @@ def leave_one_out(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contr
     """
     contrasts = list(contrasts)
     units = sheet[unit].astype(str) if unit in sheet.columns else pd.Series(sheet.index, index=sheet.index)
+    data = AxisData.of(qc, axes, layer, adjusted)
     blocks = []
     for left_out in dict.fromkeys(units):
         kept = sheet.loc[units != left_out]
         for contrast in contrasts:
             try:
-                block = fry_contrast(qc, kept, contrast, axes, layer, adjusted, host_dominated)
+                block = fry_axes(data, kept, contrast, host_dominated)
             except (ValueError, np.linalg.LinAlgError) as err:
                 LOG.info("leave-one-out without %s: %s not tested (%s)", left_out, contrast.name, err)
                 continue
@@ -134,19 +185,15 @@ def leave_one_out(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contr
     return table.reindex(columns=["left_out", *TEST_COLUMNS])
 
 
-def resample_units(data: ad.AnnData, positions: np.ndarray, names: list[str], units: list[str],
-                   unit: str, layers: Sequence[str], sheet: pd.DataFrame | None = None) -> ad.AnnData:
-    """The rows ``positions`` of ``data`` (repeats allowed) as a new cohort with sample names ``names``, the
-    ``unit`` column set to ``units`` (a patient drawn twice is two patients), and only the ``layers`` named;
-    its sample variables from ``sheet`` (indexed by ``data``'s sample names) when given, else ``data.obs``."""
-    obs = (data.obs if sheet is None else sheet.reindex(data.obs_names)).iloc[positions].copy()
+def resampled_sheet(sheet: pd.DataFrame, positions: np.ndarray, names: list[str], units: list[str],
+                    unit: str) -> pd.DataFrame:
+    """The rows ``positions`` of ``sheet`` (repeats allowed) renamed ``names``, with the ``unit`` column set to
+    ``units`` (a patient drawn twice is two patients)."""
+    obs = sheet.iloc[positions].copy()
     obs.index = names
     if unit in obs.columns:
         obs[unit] = units
-    out = ad.AnnData(X=data.X[positions], obs=obs, var=data.var.copy(),
-                     layers={k: data.layers[k][positions] for k in layers})
-    out.uns = data.uns
-    return out
+    return obs
 
 
 def bootstrap(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast],
@@ -170,6 +217,7 @@ def bootstrap(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast]
     members = {u: [qc.obs_names.get_loc(s) for s in labels.index[labels == u]] for u in dict.fromkeys(labels)}
     pool = list(members)
     rng = np.random.default_rng(seed)
+    data = AxisData.of(qc, axes, layer, adjusted)
     blocks = []
     for replicate in range(replicates):
         drawn = rng.choice(len(pool), size=len(pool), replace=True)
@@ -179,14 +227,13 @@ def bootstrap(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast]
                 positions.append(position)
                 names.append(f"{qc.obs_names[position]}#{copy}")
                 units.append(f"{pool[index]}#{copy}")
-        positions = np.asarray(positions)
-        sample = resample_units(qc, positions, names, units, unit, [layer], sheet)
-        host = None if adjusted is None else resample_units(
-            adjusted, adjusted.obs_names.get_indexer(qc.obs_names[positions]), names, units, unit,
-            [k for k in adjusted.layers if k == HOST_LAYER])
+        obs = resampled_sheet(sheet.reindex(qc.obs_names), np.asarray(positions), names, units, unit)
+        originals = [str(qc.obs_names[p]) for p in positions]
+        resample = replace(data, rows={n: data.rows[o] for n, o in zip(names, originals)},
+                           host_rows={n: data.host_rows[o] for n, o in zip(names, originals)} if data.host else {})
         for contrast in contrasts:
             try:
-                block = fry_contrast(sample, sample.obs, contrast, axes, layer, host, host_dominated)
+                block = fry_axes(resample, obs, contrast, host_dominated)
             except (ValueError, np.linalg.LinAlgError):
                 continue
             blocks.append(block.assign(replicate=replicate))
