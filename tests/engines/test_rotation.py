@@ -3,7 +3,14 @@
 import numpy as np
 import pytest
 from limma_reference import load_reference
-from target_rationale.engines.rotation import contrast_design, fit_f_dist, fry, lm_effects, trigamma_inverse
+from target_rationale.engines.rotation import (
+    contrast_design,
+    fit_f_dist,
+    fry,
+    lm_effects,
+    residual_variances,
+    trigamma_inverse,
+)
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +99,17 @@ def test_helpers_by_hand():
     # one coefficient's effect over its unscaled standard error, signed like the coefficient
     effects = lm_effects(np.array([[0.0, 0, 2, 2]]), np.column_stack([np.ones(4), [0, 0, 1, 1]]))
     assert effects.shape == (1, 3) and effects[0, 0] == pytest.approx(2 / np.sqrt(1 / 2 + 1 / 2))
+
+
+def test_residual_variances_are_the_mean_squared_residual_effects():
+    """The variance prior reads every gene's residual variance from the design's column space (blocks of genes);
+    it is the mean of the gene's squared residual effects, which fry computes only for the sets' genes: equal to
+    rounding, whatever the block size, and 0 for a gene the design fits exactly."""
+    rng = np.random.default_rng(3)
+    design = np.column_stack([np.ones(9), rng.normal(size=9), [0, 0, 0, 1, 1, 1, 0, 0, 0], [0] * 6 + [1] * 3])
+    y = rng.normal(8, 2, (50, 9))
+    y[7] = design @ [5.0, 1.0, -2.0, 0.5]
+    expected = (lm_effects(y, design)[:, 1:] ** 2).mean(axis=1)
+    for block in (1, 7, 4096):
+        np.testing.assert_allclose(residual_variances(y, design, block=block), expected, rtol=1e-12, atol=1e-24)
+    assert residual_variances(y, design)[7] == pytest.approx(0.0, abs=1e-24)

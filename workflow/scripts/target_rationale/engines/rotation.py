@@ -108,19 +108,35 @@ def lm_effects(y: np.ndarray, design: np.ndarray) -> np.ndarray:
     return effects
 
 
-def posterior_sd(effects: np.ndarray) -> np.ndarray:
+def residual_variances(y: np.ndarray, design: np.ndarray, block: int = 4096) -> np.ndarray:
+    """Each gene's residual variance (residual sum of squares over ``n - p``) under the design: the mean of
+    its squared residual effects (:func:`lm_effects`), computed from the design's column space alone
+    (``O(genes x n x p)`` instead of the ``O(genes x n^2)`` of every gene's residual effects), ``block`` genes
+    at a time."""
+    n, p = design.shape
+    q = np.linalg.qr(design, mode="reduced")[0]
+    out = np.empty(len(y))
+    for start in range(0, len(y), block):
+        part = y[start:start + block]
+        residual = part - (part @ q) @ q.T
+        out[start:start + block] = np.einsum("ij,ij->i", residual, residual) / (n - p)
+    return out
+
+
+def posterior_sd(effects: np.ndarray, prior: tuple[float, float] | None = None) -> np.ndarray:
     """Each gene's posterior standard deviation (limma's ``standardize="posterior.sd"``) from its effects
     (:func:`lm_effects`).
 
     The robust per-gene variance leaves out each gene's largest squared effect (its expectation from the order
     statistic of ``d + 1`` chi-square(1) values); it is squeezed towards the prior fitted to the residual
-    variances, with ``0.92 d`` degrees of freedom.
+    variances, with ``0.92 d`` degrees of freedom. ``prior``: the prior's ``(scale, df)`` when fitted to more
+    genes than ``effects`` holds (:func:`fit_f_dist` of :func:`residual_variances`), else fitted to these.
     """
     d = effects.shape[1] - 1
     expected_max = float(np.sum((d + 1) * _NODES ** d * chi2_ppf(_NODES, 1) * _WEIGHTS))
     squares = effects ** 2
     robust = (squares.sum(axis=1) - squares.max(axis=1)) / (d + 1 - expected_max)
-    scale, df_prior = fit_f_dist(squares[:, 1:].mean(axis=1), d)
+    scale, df_prior = fit_f_dist(squares[:, 1:].mean(axis=1), d) if prior is None else prior
     return np.sqrt(squeeze_var(robust, 0.92 * d, scale, df_prior))
 
 
@@ -158,18 +174,22 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         raise ValueError("y must be finite")
     if contrast is not None:
         design = contrast_design(design, contrast)
-    raw = lm_effects(y, design)
-    sd = posterior_sd(raw)
+    # every gene informs the variance prior, through its residual variance; only the sets' genes need their
+    # effects (their standardisation and the set means)
+    members = sorted({int(i) for index in sets.values() for i in index})
+    at = {gene: k for k, gene in enumerate(members)}
+    raw = lm_effects(y[members], design)
+    d = raw.shape[1] - 1
+    sd = posterior_sd(raw, fit_f_dist(residual_variances(y, design), d))
     effects = raw / sd[:, None]
-    d = effects.shape[1] - 1
     if extra_variance is None:
-        added = np.zeros(len(y))
+        added = np.zeros(len(members))
     else:
         coefficient_scale = abs(np.linalg.qr(design, mode="r")[-1, -1])  # effect = coefficient x this
-        added = np.asarray(extra_variance, dtype=float) * coefficient_scale ** 2 / sd ** 2
+        added = np.asarray(extra_variance, dtype=float)[members] * coefficient_scale ** 2 / sd ** 2
     rows = []
     for name, index in sets.items():
-        index = list(index)
+        index = [at[int(i)] for i in index]
         if not index:
             rows.append((name, 0, "", np.nan, np.nan))
             continue
