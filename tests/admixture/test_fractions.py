@@ -284,9 +284,10 @@ def test_anchors_a_tumour_makes_a_little_of_are_kept_and_corrected(reference: Ho
 
 
 def test_host_free_cohort_estimates_no_host(reference: HostReference, tmp_path: Path) -> None:
-    """The null twin of the test above: the same kind of cohort without any host. Liver stays below 1% (with the
-    exocrine host's limit of 0.05 the liver estimated 2.1-3.6% here, median 2.8%: its kept anchors' background
-    is the high-mass hepatocyte genes'); the exocrine pancreas below 1%, median, and 3% at most."""
+    """The null twin of the test above: the same kind of cohort without any host. Liver stays below 1% (given the
+    exocrine host's limit of 0.05, the liver estimated 2.1-3.6% here, median 2.8%: the anchors it then keeps are
+    high-mass hepatocyte genes with more tumour background than the median taken off); the exocrine pancreas
+    below 1%, median, and 3% at most."""
     table, _ = simulated_admixture(reference, 2, (0.0, 0.0), tmp_path)
     liver = table.loc[table["host"] == "liver", "fraction"]
     exocrine = table.loc[table["host"] == "exocrine_pancreas", "fraction"]
