@@ -113,3 +113,17 @@ def test_residual_variances_are_the_mean_squared_residual_effects():
     for block in (1, 7, 4096):
         np.testing.assert_allclose(residual_variances(y, design, block=block), expected, rtol=1e-12, atol=1e-24)
     assert residual_variances(y, design)[7] == pytest.approx(0.0, abs=1e-24)
+
+
+def test_residual_variances_of_chosen_samples_gather_them_from_the_whole_matrix():
+    """``samples`` (repeats allowed, in any order) reads the design's rows from a wider matrix a block at a
+    time: the same variances as on the matrix of those samples, the samples-major layout of the axis tests
+    included."""
+    rng = np.random.default_rng(4)
+    wide = rng.normal(8, 2, (12, 60))  # samples x genes, as the axis tests hold it
+    samples = [11, 3, 3, 0, 7, 5, 9, 2, 2, 6]
+    design = np.column_stack([np.ones(10), rng.normal(size=10), [0] * 5 + [1] * 5])
+    expected = residual_variances(wide[samples].T.copy(), design)
+    for block in (1, 7, 4096):
+        np.testing.assert_allclose(residual_variances(wide.T, design, block=block, samples=samples), expected,
+                                   rtol=1e-12)

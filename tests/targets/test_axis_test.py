@@ -157,6 +157,23 @@ def test_leave_one_patient_out_counts_the_fits_that_keep_each_call() -> None:
     assert 0 < kept < 8
 
 
+def test_leave_one_out_downdates_the_prior_to_the_numbers_of_a_direct_fit() -> None:
+    """Each leave-one-patient-out fit takes its variance prior downdated from the contrast's fit on every patient:
+    the table is the one of fitting every gene again without the patient (fry on the kept samples alone, the
+    adjusted cohort's host reads included), to rounding; a patient with no primary leaves one sample fewer."""
+    qc = cohort(1, {("A", "liver_metastasis"): 1.0}, primaries=6)
+    adjusted = with_host(qc)
+    loo = leave_one_out(qc, qc.obs, CONTRASTS, AXES, adjusted=adjusted, host_dominated=0.75)
+    direct = []
+    for patient in dict.fromkeys(qc.obs["patient"]):
+        kept = qc[(qc.obs["patient"] != patient).to_numpy()]
+        direct += [fry_contrast(kept, kept.obs, c, AXES, adjusted=adjusted[kept.obs_names], host_dominated=0.75)
+                   .assign(left_out=patient) for c in CONTRASTS]
+    direct = pd.concat(direct, ignore_index=True)[loo.columns]
+    assert loo["test_host_dominated"].eq("A0").sum() == 16  # 8 fits x the two contrasts with metastases
+    pd.testing.assert_frame_equal(loo, direct, rtol=1e-10, atol=1e-14, check_exact=False)
+
+
 def test_patient_bootstrap_is_seeded_pairs_resampled_patients_and_measures_stability() -> None:
     """50 resamples of the 8 patients (with replacement, each drawn patient's samples together, a patient drawn
     twice is two patients): the same seed gives the same table; the planted A stays up and unique in at least 90%

@@ -302,28 +302,33 @@ class HostReads:
         The adjusted cohort (:func:`purify_cohort`).
     expected, purified : numpy.ndarray
         Samples x genes: its ``HOST_LAYER`` and ``X``, as floats.
+    genes : pandas.Index
+        The gene ids of their columns (a group's ``share`` covers these).
     """
 
     adjusted: ad.AnnData
     expected: np.ndarray
     purified: np.ndarray
+    genes: pd.Index
 
     @classmethod
-    def of(cls, adjusted: ad.AnnData) -> HostReads:
-        """The arrays of ``adjusted``."""
-        return cls(adjusted, _dense(adjusted.layers[HOST_LAYER]), _dense(adjusted.X))
+    def of(cls, adjusted: ad.AnnData, genes: Sequence[str] | None = None) -> HostReads:
+        """The arrays of ``adjusted``; of its columns ``genes`` (gene ids) alone when given: what a caller reads
+        of a group's share (the axes' genes and the host-specific ones), each gene's numbers unchanged."""
+        part = adjusted if genes is None else adjusted[:, pd.Index(list(dict.fromkeys(genes)))]
+        return cls(adjusted, _dense(part.layers[HOST_LAYER]), _dense(part.X), pd.Index(part.var_names))
 
     def group(self, rows: Sequence[int]) -> GroupHost:
         """:func:`group_host` of the samples at ``rows`` (positions in the adjusted cohort, repeats allowed)."""
         rows = np.asarray(rows, dtype=np.int64)
         return _group_host(self.adjusted, self.expected[rows], self.purified[rows],
-                           self.adjusted.obs["host"].iloc[rows])
+                           self.adjusted.obs["host"].iloc[rows], self.genes)
 
 
-def _group_host(adjusted: ad.AnnData, expected_reads: np.ndarray, purified: np.ndarray, hosts: pd.Series
-                ) -> GroupHost:
-    """:class:`GroupHost` of a group from its samples' host reads and purified counts (samples x genes) and
-    hosts."""
+def _group_host(adjusted: ad.AnnData, expected_reads: np.ndarray, purified: np.ndarray, hosts: pd.Series,
+                genes: pd.Index | None = None) -> GroupHost:
+    """:class:`GroupHost` of a group from its samples' host reads and purified counts (samples x ``genes``, by
+    default all of ``adjusted``'s) and hosts."""
     expected = expected_reads.sum(axis=0)
     observed = purified.sum(axis=0) + expected  # what purification left plus what it took
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -336,8 +341,8 @@ def _group_host(adjusted: ad.AnnData, expected_reads: np.ndarray, purified: np.n
         level_sd = adjusted.var[sd_column(host)].astype(float).fillna(0.0)
     else:
         level_sd = pd.Series(0.0, index=adjusted.var_names)
-    return GroupHost(host=host, share=pd.Series(share, index=adjusted.var_names), level_sd=level_sd,
-                     estimable=estimable)
+    return GroupHost(host=host, share=pd.Series(share, index=adjusted.var_names if genes is None else genes),
+                     level_sd=level_sd, estimable=estimable)
 
 
 def contrast_hosts(adjusted: ad.AnnData, sheet: pd.DataFrame, variable: str, target: str, reference: str

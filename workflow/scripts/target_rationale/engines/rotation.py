@@ -108,18 +108,25 @@ def lm_effects(y: np.ndarray, design: np.ndarray) -> np.ndarray:
     return effects
 
 
-def residual_variances(y: np.ndarray, design: np.ndarray, block: int = 4096) -> np.ndarray:
+def residual_variances(y: np.ndarray, design: np.ndarray, block: int = 4096,
+                       samples: Sequence[int] | None = None) -> np.ndarray:
     """Each gene's residual variance (residual sum of squares over ``n - p``) under the design: the mean of
     its squared residual effects (:func:`lm_effects`), computed from the design's column space alone
     (``O(genes x n x p)`` instead of the ``O(genes x n^2)`` of every gene's residual effects), ``block`` genes
-    at a time."""
+    at a time. ``samples``: the columns of ``y`` (genes x samples) the design's rows are, in order and repeats
+    allowed (by default all of them), read a block at a time instead of copying the whole matrix."""
     n, p = design.shape
     q = np.linalg.qr(design, mode="reduced")[0]
     out = np.empty(len(y))
     for start in range(0, len(y), block):
-        part = y[start:start + block]
-        residual = part - (part @ q) @ q.T
-        out[start:start + block] = np.einsum("ij,ij->i", residual, residual) / (n - p)
+        if samples is None:
+            part = y[start:start + block]
+            residual = part - (part @ q) @ q.T
+            out[start:start + block] = np.einsum("ij,ij->i", residual, residual) / (n - p)
+        else:  # samples x genes, gathered a row at a time (``y.T`` is a samples-major matrix's own layout)
+            part = y.T[samples, start:start + block]
+            residual = part - q @ (q.T @ part)
+            out[start:start + block] = np.einsum("ij,ij->j", residual, residual) / (n - p)
     return out
 
 
@@ -141,7 +148,8 @@ def posterior_sd(effects: np.ndarray, prior: tuple[float, float] | None = None) 
 
 
 def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
-        contrast: Sequence[float] | None = None, extra_variance: np.ndarray | None = None) -> pd.DataFrame:
+        contrast: Sequence[float] | None = None, extra_variance: np.ndarray | None = None,
+        variances: np.ndarray | None = None) -> pd.DataFrame:
     """Directional fry test of each gene set for one contrast.
 
     Parameters
@@ -161,6 +169,10 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         counts; not in limma). Each gene's share, on the standardised scale, is added to the set's residual mean
         square, assuming independent errors across genes; the degrees of freedom stay (conservative: a fixed
         term makes the denominator less variable).
+    variances : numpy.ndarray, optional
+        Every gene's residual variance under the design (:func:`residual_variances` of the whole matrix), the
+        input of the variance prior; with it, ``y`` need hold only the sets' genes (and ``extra_variance`` is
+        indexed like ``y``). By default computed from ``y``.
 
     Returns
     -------
@@ -180,7 +192,7 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
     at = {gene: k for k, gene in enumerate(members)}
     raw = lm_effects(y[members], design)
     d = raw.shape[1] - 1
-    sd = posterior_sd(raw, fit_f_dist(residual_variances(y, design), d))
+    sd = posterior_sd(raw, fit_f_dist(residual_variances(y, design) if variances is None else variances, d))
     effects = raw / sd[:, None]
     if extra_variance is None:
         added = np.zeros(len(members))
