@@ -7,8 +7,9 @@ import re
 import pytest
 from conftest import REPO
 from target_rationale.cohort.design import Contrast, parse_contrasts
+from target_rationale.cohort.validation import validate_inputs
 from target_rationale.core.schema import with_defaults
-from target_rationale.planning import curve_terms, fit_name, highlight_genes, plan_fits
+from target_rationale.planning import curve_terms, de_threads, fit_name, highlight_genes, plan_fits
 from target_rationale.targets.config import load_targets
 
 TARGETS = load_targets(REPO / "config" / "targets.yaml")
@@ -75,3 +76,22 @@ def test_fits_that_read_alike_but_differ_never_share_a_name(a: Contrast, b: Cont
 def test_long_definitions_give_short_names() -> None:
     long = Contrast("c", "site", "t", "r", "~ " + " + ".join(f"covariate_{i}" for i in range(30)) + " + site")
     assert len(fit_name(long, shrink=True)) <= 80 + 9
+
+
+def test_large_matrices_fit_on_two_threads_one_at_a_time() -> None:
+    """The DE jobs take two threads from 20 million counts (one large fit at a time, with one fit's memory);
+    the demo's size, a 40,000 x 54 cohort and an import whose size is not known yet keep one."""
+    assert de_threads((60_000, 1_000)) == 2 and de_threads((20_000, 1_000)) == 2
+    assert de_threads((40_000, 54)) == 1 and de_threads((19_999, 1_000)) == 1 and de_threads(None) == 1
+
+
+def test_planning_keeps_no_counts_once_they_are_checked() -> None:
+    """What planning keeps through the run after the checks: the sheet, id type and contrasts, not the
+    matrix (the jobs read it from file)."""
+    inputs = validate_inputs(REPO / "resources" / "demo" / "counts.tsv.gz", REPO / "resources" / "demo" / "samples.tsv",
+                             "auto", "~ patient + site", [{"name": "liver_met_vs_primary", "variable": "site",
+                                                          "target": "liver_metastasis", "reference": "primary"}])
+    light = inputs.without_counts()
+    assert inputs.matrix is not None and light.matrix is None
+    assert light.sheet.equals(inputs.sheet) and light.id_type == inputs.id_type
+    assert light.contrasts == inputs.contrasts

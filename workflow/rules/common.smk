@@ -19,6 +19,7 @@ from target_rationale.planning import (
     InputError,
     cache_key,
     cohort_config_problems,
+    de_threads,
     config_problems,
     curve_terms,
     design_variables,
@@ -37,6 +38,7 @@ from target_rationale.planning import (
     plan_import,
     plan_admixture,
     plan_inputs,
+    release_memory,
     result,
     TARGET_ROLE_KEYS,
     wald_settings,
@@ -142,6 +144,12 @@ if _VALIDATED is not None:
                                 config["diffexp"]["min_samples"], COUNTS)
     if _problems:
         stop(_problems)
+#: Threads of the fit and Wald-test jobs, from the size of the count matrix.
+DE_THREADS = de_threads(_VALIDATED.matrix.counts.shape if _VALIDATED is not None else None)
+if _VALIDATED is not None:
+    # The counts are checked; the jobs read them from file: hand their memory back before any job runs.
+    INPUTS = _VALIDATED = _VALIDATED.without_counts()
+    release_memory()
 FIT_OF = {contrast.name: fit for fit, contrasts in FITS.items() for contrast in contrasts}
 
 # ---- target axes ------------------------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ rule fit:
     params:
         contrasts=lambda wildcards: FITS[wildcards.fit],
         settings=fit_settings(config),
-    threads: 1
+    threads: DE_THREADS
     priority: 10  # the longest chain (fits, tests, GSEA): started first, the plots fill the gaps
     log:
         "logs/diffexp/fit_{fit}.log",
@@ -54,7 +54,7 @@ rule contrast:
         settings=wald_settings(config),
         adjust=ADJUST,
         host_dominated=config["admixture"]["host_dominated"],
-    threads: 1
+    threads: DE_THREADS
     priority: 10  # the longest chain (fits, tests, GSEA): started first, the plots fill the gaps
     log:
         "logs/diffexp/{contrast}.log",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -37,8 +37,8 @@ class ValidatedInputs:
 
     Attributes
     ----------
-    matrix : CountMatrix
-        Counts in sample-sheet order.
+    matrix : CountMatrix or None
+        Counts in sample-sheet order (None once checked: :meth:`without_counts`).
     sheet : pandas.DataFrame
         The sample sheet, indexed by sample.
     id_type : str
@@ -47,10 +47,15 @@ class ValidatedInputs:
         The configured contrasts, each with its design.
     """
 
-    matrix: CountMatrix
+    matrix: CountMatrix | None
     sheet: pd.DataFrame
     id_type: str
     contrasts: list[Contrast]
+
+    def without_counts(self) -> ValidatedInputs:
+        """The same inputs without the count matrix: what planning keeps once the counts are checked (the jobs
+        read them from file), so that Snakemake's process does not hold them through the run."""
+        return replace(self, matrix=None)
 
 
 def validate_inputs(counts_path: str | Path, samples_path: str | Path, gene_id_type: str, design: str,
