@@ -24,7 +24,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import anndata as ad
 import numpy as np
 import pandas as pd
 
@@ -56,10 +55,7 @@ def one_seed(seed: int, n_patients: int, genes: pd.DataFrame, sets: dict, refere
     design = admixture_design("admixture_null", n_patients, liver_range=fraction_range,
                               exocrine_range=fraction_range)
     cohort = simulate_cohort(genes, sets, design, seed)
-    counts = cohort.counts
-    var = genes.set_index("gene_id").reindex(counts.index)[["symbol"]]
-    sheet = cohort.samples.set_index("sample").astype("category")
-    adata = ad.AnnData(X=counts.T.to_numpy(dtype=np.int64), obs=sheet.loc[counts.columns], var=var)
+    adata = cohort.to_anndata(genes)
     with tempfile.TemporaryDirectory() as folder:
         table = write_admixture(adata, HOSTS, "site", reference, seed, str(Path(folder) / "admixture.tsv"))
     truth = cohort.truth_samples.set_index("sample")

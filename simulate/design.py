@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import anndata as ad
+import numpy as np
 import pandas as pd
 
 from simulate.genes import HEPATOCYTE_GENES, TARGET_AXIS_GENES
@@ -360,3 +363,13 @@ class SimulatedCohort:
     truth_samples: pd.DataFrame
     truth_host_genes: pd.DataFrame | None = None
     host_share: pd.DataFrame | None = None
+
+    def to_anndata(self, genes: pd.DataFrame, columns: Sequence[str] | None = None) -> ad.AnnData:
+        """The cohort as the workflow's jobs read it: samples x genes integer counts, the sample sheet's
+        ``columns`` (all by default) as categorical ``obs``, ``var['symbol']`` from ``genes`` (the gene table the
+        cohort was simulated from, column ``gene_id``)."""
+        sheet = self.samples.set_index("sample")
+        sheet = sheet if columns is None else sheet[list(columns)]
+        return ad.AnnData(X=self.counts.T.to_numpy(dtype=np.int64),
+                          obs=sheet.astype("category").loc[self.counts.columns],
+                          var=genes.set_index("gene_id").reindex(self.counts.index)[["symbol"]])

@@ -141,10 +141,7 @@ def _simulated(design: str, seed: int, n_patients: int) -> tuple[ad.AnnData, pd.
     from simulate import prepare_gene_table, simulate_cohort
     genes = prepare_gene_table(pd.read_csv(GENE_MAP, sep="\t", dtype=str))
     cohort = simulate_cohort(genes, read_gmt(GO_BP), admixture_design(design, n_patients), seed)
-    var = genes.set_index("gene_id").reindex(cohort.counts.index)[["symbol"]]
-    sheet = cohort.samples.set_index("sample").astype("category")
-    adata = ad.AnnData(X=cohort.counts.T.to_numpy(dtype=np.int64), obs=sheet.loc[cohort.counts.columns], var=var)
-    return adata, cohort.truth_genes
+    return cohort.to_anndata(genes), cohort.truth_genes
 
 
 CONTRAST = Contrast("liver_met_vs_primary", "site", "liver_metastasis", "primary", "~ patient + site",

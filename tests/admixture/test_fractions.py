@@ -259,10 +259,8 @@ def simulated_admixture(reference: HostReference, seed: int, fraction_range: tup
     genes = prepare_gene_table(pd.read_csv(REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz", sep="\t",
                                            dtype=str))
     cohort = simulate_cohort(genes, read_gmt(REPO / "resources" / "genesets" / "go_bp.gmt.gz"), design, seed)
-    sheet = cohort.samples.set_index("sample").astype("category").loc[cohort.counts.columns]
-    adata = ad.AnnData(X=cohort.counts.T.to_numpy(dtype=np.int64), obs=sheet,
-                       var=genes.set_index("gene_id").reindex(cohort.counts.index)[["symbol"]])
-    table = write_admixture(adata, SITE_HOSTS, "site", reference, seed, str(folder / "admixture.tsv"))
+    table = write_admixture(cohort.to_anndata(genes), SITE_HOSTS, "site", reference, seed,
+                            str(folder / "admixture.tsv"))
     table = table.set_index("sample") if "sample" in table.columns else table
     return table, cohort.truth_samples.set_index("sample")
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import anndata as ad
-import numpy as np
 import pandas as pd
 from conftest import REPO
 from target_rationale.admixture.adjust import purify_cohort
@@ -36,9 +34,7 @@ def called(share: float, tmp_path) -> pd.DataFrame:
     design = replace(demo_design(), patient_layer=PatientLayer("egfr_axis", {"liver_metastasis": share}))
     cohort = simulate_cohort(genes, read_gmt(REPO / "resources" / "genesets" / "go_bp.gmt.gz"), design, seed=4)
     sheet = cohort.samples.set_index("sample")
-    adata = ad.AnnData(X=cohort.counts.T.to_numpy(dtype=np.int64),
-                       obs=sheet[["patient", "site", "batch"]].astype("category").loc[cohort.counts.columns],
-                       var=genes.set_index("gene_id").reindex(cohort.counts.index)[["symbol"]])
+    adata = cohort.to_anndata(genes, ["patient", "site", "batch"])
     reference = load_host_reference(FOLDER / "hpa_v23_host_ntpm.tsv.gz", FOLDER / "MANIFEST.yaml")
     table = write_admixture(adata, HOSTS, "site", reference, 1, tmp_path / f"admixture_{share}.tsv")
     qc = qc_matrix(purify_cohort(adata, table, reference), set(), seed=1)
