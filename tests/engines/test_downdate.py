@@ -37,11 +37,12 @@ def y() -> np.ndarray:
     return y
 
 
-@pytest.mark.parametrize("left_out", [[3, 4, 5], [0, 1, 2], [4], [22, 23]])
+@pytest.mark.parametrize("left_out", [[3, 4, 5], [0, 1, 2], [4], [22, 23], []])
 def test_a_downdated_fit_is_the_refit_without_the_samples(y: np.ndarray, left_out: list[int]) -> None:
     """Leaving out a whole patient (its column goes: 20 - 7 - 2 = 11 residual df), the reference patient (the
-    intercept's level changes), one sample (the patient keeps its column) or two of a patient's three samples:
-    the downdated sums of squares over the kept samples' residual df are the refit's variances."""
+    intercept's level changes), one sample (the patient keeps its column), two of a patient's three samples or
+    none (a patient without samples in the contrast: the full fit): the downdated sums of squares over the kept
+    samples' residual df are the refit's variances."""
     design, patient, site = paired(8)
     kept = np.setdiff1d(np.arange(24), left_out)
     refit = refit_design(patient[kept], site[kept])

@@ -71,12 +71,15 @@ class Residuals:
         gone = np.unique(np.asarray(left_out, dtype=np.int64))
         kept = np.setdiff1d(np.arange(n), gone)
         design = np.asarray(design, dtype=float)
-        if len(gone) == 0 or design.shape[0] != len(kept):
+        if design.shape[0] != len(kept):
             return None
         q_gone = self.q[gone]
-        values, vectors = np.linalg.eigh(np.eye(len(gone)) - q_gone @ q_gone.T)
-        nonzero = values > _RANK_TOLERANCE
-        inverse = (vectors[:, nonzero] / values[nonzero]) @ vectors[:, nonzero].T  # (I - H)_SS^+
+        if len(gone):
+            values, vectors = np.linalg.eigh(np.eye(len(gone)) - q_gone @ q_gone.T)
+            nonzero = values > _RANK_TOLERANCE
+            inverse = (vectors[:, nonzero] / values[nonzero]) @ vectors[:, nonzero].T  # (I - H)_SS^+
+        else:  # nothing left out (e.g. a patient without samples in the contrast): the full fit itself
+            nonzero, inverse = np.zeros(0, bool), np.zeros((0, 0))
         if design.shape[1] != p + int(nonzero.sum()) - len(gone):
             return None
         # one combination of the refit's columns (fixed weights) must lie in the full design's span over the

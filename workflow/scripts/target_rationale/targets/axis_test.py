@@ -152,7 +152,7 @@ def fry_axes(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, host_domin
     ``data.rows`` (and ``data.host_rows``). ``full``: the contrast's fit on more samples, from which the
     variance prior is downdated when it applies (else every gene's residuals are computed)."""
     samples, design, vector = contrast_design_matrix(sheet, contrast, data.rows)
-    rows = [data.rows[s] for s in samples]
+    positions = [data.rows[s] for s in samples]
     tested = pd.Index(list(dict.fromkeys(g for ids in data.measured.values() for g in ids)))
     extra, dominated = host_terms(data, sheet.loc[samples], contrast, tested, host_dominated)
     var_names = data.var.index
@@ -160,13 +160,13 @@ def fry_axes(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, host_domin
     at = {gene: k for k, gene in enumerate(members)}
     sets = {name: [at[var_names.get_loc(g)] for g in ids if g not in dominated]
             for name, ids in data.measured.items()}
-    y = data.y[np.ix_(rows, members)].T  # the sets' genes; every gene informs fry's prior through its variance
+    y = data.y[np.ix_(positions, members)].T  # the sets' genes; every gene informs fry's prior through its variance
     if extra is not None:
         extra = pd.Series(extra, index=tested).reindex(var_names[members], fill_value=0.0).to_numpy()
     reparametrised = contrast_design(design.to_numpy(dtype=float), vector)  # the contrast is the last coefficient
     variances = None if full is None else full.variances(samples, reparametrised)
     if variances is None:
-        variances = residual_variances(data.y.T, reparametrised, samples=rows)
+        variances = residual_variances(data.y.T, reparametrised, samples=positions)
     result = fry(y, reparametrised, sets, extra_variance=extra, variances=variances)
     change = np.linalg.lstsq(reparametrised, y.T, rcond=None)[0][-1] if members else np.empty(0)
     df = len(samples) - design.shape[1]
