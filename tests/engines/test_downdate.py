@@ -9,21 +9,19 @@ from target_rationale.engines.downdate import Residuals
 from target_rationale.engines.rotation import residual_variances
 
 
-def paired(patients: int, sites: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A ``~ patient + site`` design (treatment coding), the samples' patients and sites."""
-    patient = np.repeat(np.arange(patients), sites)
-    site = np.tile(np.arange(sites), patients)
-    columns = [np.ones(len(patient))] + [(patient == p).astype(float) for p in range(1, patients)]
-    columns += [(site == s).astype(float) for s in range(1, sites)]
-    return np.column_stack(columns), patient, site
-
-
 def refit_design(patient: np.ndarray, site: np.ndarray) -> np.ndarray:
-    """The same design built afresh on fewer samples (a patient gone takes its column with it)."""
+    """A ``~ patient + site`` design (treatment coding) of these samples; built afresh on fewer samples, a
+    patient gone takes its column with it."""
     levels = list(dict.fromkeys(patient))
     columns = [np.ones(len(patient))] + [(patient == p).astype(float) for p in levels[1:]]
     columns += [(site == s).astype(float) for s in sorted(set(site))[1:]]
     return np.column_stack(columns)
+
+
+def paired(patients: int, sites: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The full design of ``patients`` x ``sites`` samples, the samples' patients and sites."""
+    patient, site = np.repeat(np.arange(patients), sites), np.tile(np.arange(sites), patients)
+    return refit_design(patient, site), patient, site
 
 
 @pytest.fixture(scope="module")
