@@ -28,6 +28,12 @@ One call tests one collection against one ranking and returns one table. The met
   random sets cut below the top ``sample_size`` (fgsea: ``sample_size`` sets cut at the median). It is the
   same estimator (each level contributes ``digamma(above + 1) - digamma(size + 1)`` to log p), replaces about
   3 MCMC levels at a fraction of their cost and has less variance than they would.
+  A second one: a set whose p-value is far below the floor (a strong contrast's largest GO terms) would cost
+  its ruler about 166 levels only to be reported at the floor. Once a ruler's probability is below 1e-20, its
+  highest sets are checked against a proven upper bound of their tail probability
+  (:mod:`~target_rationale.engines.tail_bound`); a set bounded 2^20 times below the floor is reported at the
+  floor, and the ruler stops at the next set. Every p-value is the one the full ruler gives (a ruler's levels
+  do not depend on where it stops), short of a 10-sd error of the multilevel estimate at the floor.
 * **Precision**: fgsea's ``log2err`` per set, the expected standard deviation of ``log2(p)``: of the
   multilevel estimate (``sqrt(floor(-log2 p + 1) * (trigamma((s + 1) / 2) - trigamma(s + 1))) / log 2`` with
   ``s = sample_size``) where it was used, else of the crude estimate (half the log2 width of its 95% interval);
@@ -65,13 +71,14 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import pandas as pd
 from scipy.special import digamma, polygamma
 from scipy.stats import beta as beta_dist
 
 from target_rationale.core.jobs import LOG
+from target_rationale.engines.jit import njit as _njit
+from target_rationale.engines.tail_bound import tail_bound_log
 
 #: Columns of the result table, in order.
 RESULT_COLUMNS = ["term_id", "size", "es", "nes", "pvalue", "log2err", "fdr", "leading_edge"]
@@ -89,16 +96,16 @@ _MIN_MODE_FRACTION = 10
 #: Level 0 of a multilevel ruler draws this many times ``sample_size`` plain random sets.
 _FIRST_LEVEL_FACTOR = 10
 
+#: A set whose p-value :func:`~target_rationale.engines.tail_bound.tail_bound_log` puts 2^20 times below the floor
+#: is reported at the floor without ruler levels of its own: the multilevel estimate's sd of log2 p there is about
+#: 1.9 (``log2err``), so the ruler would have put it below the floor too (short of a 10-sd event).
+_BOUND_MARGIN = 20 * math.log(2)
+#: ... tried once a ruler's probability is below ``eps`` to this power (the floor's 1e-50: 1e-20), so that only
+#: rulers that go deep pay for the bound.
+_BOUND_CHECK = 0.4
+
 #: Random orderings per null task (only the wall time depends on this).
 _PERM_BLOCK = 50
-
-
-def _njit(func: Callable) -> Callable:
-    """``numba.njit(nogil=True)``, cached on disk when numba finds a writable cache folder."""
-    try:
-        return numba.njit(nogil=True, cache=True)(func)
-    except RuntimeError:  # "cannot cache function ...: no locator available"
-        return numba.njit(nogil=True, cache=False)(func)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -730,16 +737,23 @@ def _grow(a: np.ndarray) -> np.ndarray:
 
 
 @_njit
-def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target: float, log_eps: float,
-           seed: np.uint64):
-    """Build the multilevel ruler (fgsea's EsRuler) for sets of size ``k`` up to positive ES ``target``.
+def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, targets: np.ndarray, log_eps: float,
+           log_check: float, log_limit: float, seed: np.uint64):
+    """Build the multilevel ruler (fgsea's EsRuler) for sets of size ``k`` up to the positive ES ``targets[0]``.
+
+    ``targets`` are the scores of the sets the ruler serves, highest first. Once the ruler's probability falls
+    below ``exp(log_check)``, the highest are tried against the tail bound
+    (:func:`~target_rationale.engines.tail_bound.tail_bound_log`): those whose bound is below ``log_limit`` need
+    no level (they are reported at the floor) and the ruler stops at the next target instead. Levels, and so
+    the p-values of the other sets, do not depend on it.
 
     Level 0 is plain Monte Carlo: ``first_size`` uniform random sets, cut below the top ``sample_size``
     (fgsea starts with ``sample_size`` sets cut at the median; a larger first level replaces its first
     ``log2(first_size / sample_size)`` MCMC levels at a fraction of their cost and with less variance).
     Every further level is fgsea's: cut at the median, duplicate the upper half, MCMC above the cut.
 
-    Returns ``(n_levels, first, levels)``: ``first`` holds level 0's sorted set scores and whether each set's
+    Returns ``(n_levels, first, levels, n_below)``: ``n_below`` is how many of ``targets`` the bound put below the
+    floor; ``first`` holds level 0's sorted set scores and whether each set's
     signed ES was >= 0 (1.0 or 0.0); row ``l`` of ``levels`` holds the same for level ``l >= 1`` (columns
     ``:sample_size`` and ``sample_size:2 * sample_size``), and for every level (row 0: level 0) the index of
     the first set above the cut and the cut's score (last two columns). ``n_levels == 0`` means the ruler
@@ -760,7 +774,7 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
     start, bscore, bhash, n_copy = _resample(iranks, hashes, _random_sets(n, k, first_size, state), first_size,
                                              cur, k, d, state, first[0], first[1])
     if start < 0:
-        return 0, first, lvl[:0].copy()
+        return 0, first, lvl[:0].copy(), 0
     lvl[0, 2 * s_size] = start
     lvl[0, 2 * s_size + 1] = bscore
     n_levels = 1
@@ -772,11 +786,19 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
     cache = np.empty((s_size, n_chunks, 4), np.int64)
     chunk_of = np.empty(n, np.int64)
     adj_log = 0.0
-    while bscore < target:
+    n_below = 0
+    checked = False
+    while bscore < targets[n_below]:
         size = first_size if n_levels == 1 else s_size
         adj_log += _digamma(size - start + 1.0) - _digamma(size + 1.0)
         if adj_log < log_eps:
             break
+        if adj_log < log_check and not checked:
+            checked = True
+            while n_below < targets.size and tail_bound_log(iranks, k, targets[n_below], log_limit) <= log_limit:
+                n_below += 1
+            if n_below == targets.size or bscore >= targets[n_below]:
+                break
         if not fresh:
             _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of)
         fresh = False
@@ -789,7 +811,7 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
         lvl[n_levels, 2 * s_size] = start
         lvl[n_levels, 2 * s_size + 1] = bscore
         n_levels += 1
-    return n_levels, first, lvl[:n_levels].copy()
+    return n_levels, first, lvl[:n_levels].copy(), n_below
 
 
 @_njit
@@ -827,7 +849,7 @@ class _Ruler:
 
     @classmethod
     def from_kernel(cls, result: tuple) -> "_Ruler":
-        n_levels, first, levels = result
+        n_levels, first, levels = result[:3]
         if n_levels == 0:
             return cls([], [], np.zeros(0, np.int64), np.zeros(0))
         s_size = (levels.shape[1] - 2) // 2
@@ -1087,22 +1109,31 @@ def prerank(ranking: pd.Series, gene_sets: Mapping[str, Sequence[str]], min_size
             members_ = groups[key]
             return key[0] ** 1.5 * max(1.0, float(np.nanmax(np.abs(nes[members_])))) ** 2
 
-        def build(key: tuple[int, bool]) -> _Ruler:
+        def build(key: tuple[int, bool]) -> tuple[_Ruler, np.ndarray]:
+            """The ruler of one size and sign, and the members a tail bound put below the floor."""
             k, neg = key
             members_ = groups[key]
             log_eps = math.log(eps * float(denom_prob[members_].min()))
+            order = members_[np.argsort(-ml_scores[members_], kind="stable")]
             seed_k = _stream_seeds(seed, 2, 1, k, int(neg))[0]
-            return _Ruler.from_kernel(_ruler(rev_iranks if neg else iranks, k, sample_size,
-                                             _FIRST_LEVEL_FACTOR * sample_size, float(ml_scores[members_].max()),
-                                             log_eps, seed_k))
+            result = _ruler(rev_iranks if neg else iranks, k, sample_size, _FIRST_LEVEL_FACTOR * sample_size,
+                            ml_scores[order], log_eps, _BOUND_CHECK * log_eps, log_eps - _BOUND_MARGIN, seed_k)
+            return _Ruler.from_kernel(result), order[:result[3]]
 
         by_cost = sorted(keys, key=lambda key: (-cost(key), key))
         rulers = dict(zip(by_cost, _run_tasks([lambda key=key: build(key) for key in by_cost], threads)))
+        n_below = 0
         for key in keys:
-            members_ = groups[key]
-            cond = _ruler_pvalues(rulers[key], ml_scores[members_])
-            pvalue[members_] = np.minimum(1.0, cond / denom_prob[members_])
+            ruler, below = rulers[key]
+            members_ = np.setdiff1d(groups[key], below)
+            n_below += below.size
+            pvalue[below] = eps
+            if members_.size:
+                cond = _ruler_pvalues(ruler, ml_scores[members_])
+                pvalue[members_] = np.minimum(1.0, cond / denom_prob[members_])
         pvalue = np.where(pvalue < eps, eps, pvalue)
+        if n_below:
+            LOG.info("GSEA: %d set(s) below the p-value floor by a tail bound (no ruler levels for them)", n_below)
 
     # fgsea's log2err: the expected SD of log2(p), of the multilevel estimate where it was used, else of the
     # crude one; NaN where the p-value is undefined or at the eps floor (a bound, not an estimate).
