@@ -1,4 +1,4 @@
-"""The tail bound of a random gene set's ES (``engines.tail_bound``): never below the exact probability (all
+"""The tail bound of a random gene set's ES (``engines.gsea.tail_bound_log``): never below the exact probability (all
 subsets enumerated), close to it where the multilevel estimate is known, and in ``prerank`` a set far below the
 p-value floor ends its ruler early without changing any p-value."""
 
@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 from target_rationale.core.jobs import LOG
 from target_rationale.engines import gsea
-from target_rationale.engines.tail_bound import tail_bound_log
 
 
 def exact_tail(weights: np.ndarray, k: int) -> np.ndarray:
@@ -38,22 +37,22 @@ def test_bound_is_never_below_the_exact_probability(n, k, pattern):
     checked = 0
     for score in np.unique(scores[scores > 0]):
         exact = np.count_nonzero(scores >= score) / total
-        bound = tail_bound_log(weights, k, float(score), 0.0)
+        bound = gsea.tail_bound_log(weights, k, float(score), 0.0)
         if bound < 0.0:  # the bound said something
             assert bound >= math.log(exact) - 1e-9, (score, exact, math.exp(bound))
             checked += 1
     assert checked >= 3
     # the rarest score (1 subset in C(n, k)) is bounded within a few orders of magnitude
     top = scores[-1]
-    assert tail_bound_log(weights, k, float(top), 0.0) < math.log(1e3 * np.count_nonzero(scores >= top) / total)
+    assert gsea.tail_bound_log(weights, k, float(top), 0.0) < math.log(1e3 * np.count_nonzero(scores >= top) / total)
 
 
 def test_bound_stops_at_the_callers_limit():
     weights = np.arange(2000, 0, -1, dtype=np.int64)
-    full = tail_bound_log(weights, 40, 0.8, 0.0)
+    full = gsea.tail_bound_log(weights, 40, 0.8, 0.0)
     assert math.log(1e-20) < full < math.log(1e-10)
-    assert tail_bound_log(weights, 40, 0.9, 0.0) < full  # a higher score is rarer
-    assert tail_bound_log(weights, 40, 0.6, full - 5.0) > full - 5.0  # gave up once above the limit
+    assert gsea.tail_bound_log(weights, 40, 0.9, 0.0) < full  # a higher score is rarer
+    assert gsea.tail_bound_log(weights, 40, 0.6, full - 5.0) > full - 5.0  # gave up once above the limit
 
 
 def strong_ranking() -> tuple[pd.Series, dict[str, list[str]]]:
