@@ -99,8 +99,8 @@ _FIRST_LEVEL_FACTOR = 10
 #: ruler levels of its own: the multilevel estimate's sd of log2 p there is about 1.9 (``log2err``), so the ruler
 #: would have put it below the floor too (short of a 10-sd event).
 _BOUND_MARGIN = 20 * math.log(2)
-#: ... tried once a ruler's probability is below ``eps`` to this power (the floor's 1e-50: 1e-20), so that only
-#: rulers that go deep pay for the bound.
+#: A ruler tries the tail bound on its highest sets once its probability is below ``eps`` to this power (the
+#: floor's 1e-50: 1e-20), so that only rulers that go deep pay for the bound.
 _BOUND_CHECK = 0.4
 
 #: Random orderings per null task (only the wall time depends on this).
