@@ -672,8 +672,8 @@ def _resample(iranks, hashes, pop, n_pop, cur, k, d, state, scores_out, pos_out)
 
 
 @_njit
-def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_of, cache, s, ns_arr, h_arr, cand,
-                bscore, bhash, iters, state) -> int:
+def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_of, cache, member, s, ns_arr, h_arr,
+                cand, bscore, bhash, iters, state) -> int:
     """fgsea's MCMC step on sample ``s``: ``iters`` proposals (swap a random member for a random gene), each
     kept only if the sample's ``(positive ES, hash)`` stays above the level's bound. Returns the number of
     accepted moves.
@@ -685,7 +685,9 @@ def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_o
     at``), which stays an upper bound as NS changes and is recomputed only after the chunk changed. A proposal
     is scored before the sample is changed, so a rejected one costs no undo. ``cand[s] = (valid, member, X,
     Y)`` is fgsea's candidate: a member whose running sum exceeds the bound; if it still does after the swap
-    the proposal is accepted at once.
+    the proposal is accepted at once. ``member[s]`` is a bitset of the sample's genes (64 per word): whether the
+    new gene is already in the sample is one bit, and its place in its chunk is found while the chunk is
+    shifted for it, only when the swap is kept (scanning the chunk on every proposal took a fifth of the time).
     """
     n_chunks = chunk_last.size
     ns = ns_arr[s]
@@ -697,19 +699,20 @@ def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_o
     moves = 0
     for _ in range(iters):
         t = _randint(state, k)
+        # the t-th member's chunk and place, without a data-dependent exit (a mispredicted branch per proposal)
         oc = 0
-        while clen[s, oc] <= t:
-            t -= clen[s, oc]
-            oc += 1
-        oi = t
+        pre = 0
+        acc = 0
+        for c in range(n_chunks):
+            acc += clen[s, c]
+            le = np.int64(acc <= t)
+            oc += le
+            pre += clen[s, c] * le
+        oi = t - pre
         old_val = chunks[s, oc, oi]
         new_val = _randint(state, n)
         nc = chunk_of[new_val]
-        ln = clen[s, nc]
-        ni = 0
-        while ni < ln and chunks[s, nc, ni] < new_val:
-            ni += 1
-        if ni < ln and chunks[s, nc, ni] == new_val:
+        if (member[s, new_val >> 6] >> np.uint64(new_val & 63)) & np.uint64(1):
             if new_val == old_val:
                 moves += 1
             continue
@@ -825,12 +828,14 @@ def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_o
         for j in range(oi, lo - 1):
             chunks[s, oc, j] = chunks[s, oc, j + 1]
         clen[s, oc] = lo - 1
-        ins = ni - 1 if (oc == nc and oi < ni) else ni
-        ln = clen[s, nc]
-        for j in range(ln, ins, -1):
+        j = clen[s, nc]
+        while j > 0 and chunks[s, nc, j - 1] > new_val:
             chunks[s, nc, j] = chunks[s, nc, j - 1]
-        chunks[s, nc, ins] = new_val
-        clen[s, nc] = ln + 1
+            j -= 1
+        chunks[s, nc, j] = new_val
+        clen[s, nc] += 1
+        member[s, old_val >> 6] &= ~(np.uint64(1) << np.uint64(old_val & 63))
+        member[s, new_val >> 6] |= np.uint64(1) << np.uint64(new_val & 63)
         csum[s, oc] -= r_old
         csum[s, nc] += r_new
         cache[s, oc, 0] = 0
@@ -845,13 +850,14 @@ def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_o
 
 
 @_njit
-def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of) -> None:
+def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of, member) -> None:
     """fgsea's MCMC at one level: move every sample of ``cur`` (sorted positions) while keeping its
     ``(positive ES, hash)`` above ``(bscore, bhash)``; rounds of ``k / 10`` proposals per sample until
     ``sample_size * k / 2`` moves were accepted, then as many rounds again.
 
-    ``chunks`` (samples x chunks x k), ``clen``, ``csum``, ``cache`` and ``chunk_of`` are work space, allocated
-    once per ruler; the number of chunks is ``clen.shape[1]``.
+    ``chunks`` (samples x chunks x k), ``clen``, ``csum``, ``cache``, ``chunk_of`` and ``member`` (samples x
+    ``n // 64 + 1`` words, all 0 between levels) are work space, allocated once per ruler; the number of chunks
+    is ``clen.shape[1]``.
     """
     n = iranks.size
     s_size = cur.shape[0]
@@ -881,6 +887,7 @@ def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, c
         ns = 0
         for j in range(k):
             p = cur[s, j]
+            member[s, p >> 6] |= np.uint64(1) << np.uint64(p & 63)
             while chunk_last[c] <= p:
                 c += 1
             chunks[s, c, clen[s, c]] = p
@@ -896,8 +903,8 @@ def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, c
     total_rounds = -1
     while total_rounds < 0 or rounds < total_rounds:
         for s in range(s_size):
-            accepted += _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_of, cache, s,
-                                    ns_arr, h_arr, cand, bscore, bhash, iters, state)
+            accepted += _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_of, cache, member,
+                                    s, ns_arr, h_arr, cand, bscore, bhash, iters, state)
         rounds += 1
         if total_rounds < 0 and accepted >= need_accepted:
             total_rounds = 2 * rounds
@@ -906,6 +913,7 @@ def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, c
         for c in range(n_chunks):
             for q in range(clen[s, c]):
                 cur[s, j] = chunks[s, c, q]
+                member[s, cur[s, j] >> 6] = np.uint64(0)
                 j += 1
 
 
@@ -1002,6 +1010,7 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
     csum = np.empty((s_size, n_chunks), np.int64)
     cache = np.empty((s_size, n_chunks, 4), np.int64)
     chunk_of = np.empty(n, np.int64)
+    member = np.zeros((s_size, (n >> 6) + 1), np.uint64)
     adj_log = 0.0
     n_below = 0
     checked = False
@@ -1017,7 +1026,7 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
             if n_below == targets.size or bscore >= targets[n_below]:
                 break
         if not fresh:
-            _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of)
+            _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of, member)
         fresh = False
         if n_levels == lvl.shape[0]:
             lvl = _grow(lvl)
