@@ -672,8 +672,8 @@ def _resample(iranks, hashes, pop, n_pop, cur, k, d, state, scores_out, pos_out)
 
 
 @_njit
-def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_of, cache, member, s, ns_arr, h_arr,
-                cand, bscore, bhash, iters, state) -> int:
+def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, cache, member, s, ns_arr, h_arr, cand,
+                bscore, bhash, iters, state) -> int:
     """fgsea's MCMC step on sample ``s``: ``iters`` proposals (swap a random member for a random gene), each
     kept only if the sample's ``(positive ES, hash)`` stays above the level's bound. Returns the number of
     accepted moves.
@@ -711,7 +711,9 @@ def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_o
         oi = t - pre
         old_val = chunks[s, oc, oi]
         new_val = _randint(state, n)
-        nc = chunk_of[new_val]
+        nc = 0  # the new gene's chunk: chunk ends at or below it (a gene -> chunk table cost more to rebuild per level)
+        for c in range(n_chunks - 1):
+            nc += np.int64(chunk_last[c] <= new_val)
         if (member[s, new_val >> 6] >> np.uint64(new_val & 63)) & np.uint64(1):
             if new_val == old_val:
                 moves += 1
@@ -850,12 +852,12 @@ def _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_o
 
 
 @_njit
-def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of, member) -> None:
+def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, member) -> None:
     """fgsea's MCMC at one level: move every sample of ``cur`` (sorted positions) while keeping its
     ``(positive ES, hash)`` above ``(bscore, bhash)``; rounds of ``k / 10`` proposals per sample until
     ``sample_size * k / 2`` moves were accepted, then as many rounds again.
 
-    ``chunks`` (samples x chunks x k), ``clen``, ``csum``, ``cache``, ``chunk_of`` and ``member`` (samples x
+    ``chunks`` (samples x chunks x k), ``clen``, ``csum``, ``cache`` and ``member`` (samples x
     ``n // 64 + 1`` words, all 0 between levels) are work space, allocated once per ruler; the number of chunks
     is ``clen.shape[1]``.
     """
@@ -877,11 +879,6 @@ def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, c
         for s in range(s_size):
             tmp[s] = cur[s, pos]
         chunk_last[i] = _median(tmp)
-    c = 0
-    for p in range(n):
-        while chunk_last[c] <= p:
-            c += 1
-        chunk_of[p] = c
     for s in range(s_size):
         c = 0
         ns = 0
@@ -903,8 +900,8 @@ def _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, c
     total_rounds = -1
     while total_rounds < 0 or rounds < total_rounds:
         for s in range(s_size):
-            accepted += _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, chunk_of, cache, member,
-                                    s, ns_arr, h_arr, cand, bscore, bhash, iters, state)
+            accepted += _perturbate(iranks, hashes, n, k, d, chunks, clen, csum, chunk_last, cache, member, s,
+                                    ns_arr, h_arr, cand, bscore, bhash, iters, state)
         rounds += 1
         if total_rounds < 0 and accepted >= need_accepted:
             total_rounds = 2 * rounds
@@ -1009,7 +1006,6 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
     clen = np.empty((s_size, n_chunks), np.int64)
     csum = np.empty((s_size, n_chunks), np.int64)
     cache = np.empty((s_size, n_chunks, 4), np.int64)
-    chunk_of = np.empty(n, np.int64)
     member = np.zeros((s_size, (n >> 6) + 1), np.uint64)
     adj_log = 0.0
     n_below = 0
@@ -1026,7 +1022,7 @@ def _ruler(iranks: np.ndarray, k: int, sample_size: int, first_size: int, target
             if n_below == targets.size or bscore >= targets[n_below]:
                 break
         if not fresh:
-            _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, chunk_of, member)
+            _mcmc_level(iranks, hashes, cur, k, d, bscore, bhash, state, chunks, clen, csum, cache, member)
         fresh = False
         if n_levels == lvl.shape[0]:
             lvl = _grow(lvl)
