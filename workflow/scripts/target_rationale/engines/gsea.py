@@ -50,8 +50,8 @@ results are combined in a fixed order, so a table depends on the inputs and ``se
 ``threads`` or on scheduling.
 
 Cost (``benchmarks/gsea_benchmark.py``: GO BP, 6,288 sets of 10-500 genes, 20,000 genes, 20 planted shifted
-sets, on 2 cores, December): 7.4-7.9 s wall on 2 threads (about 15 s CPU, nearly all in the multilevel rulers)
-and 0.4 GB peak for the process, against 55.5 s and 7 GB for gseapy's multilevel prerank on one thread.
+sets, on 2 cores, December): 5.0-5.1 s wall on 2 threads (about 10 s CPU, nearly all in the multilevel rulers)
+and 0.4 GB peak for the process, against 46.5 s and 7 GB for gseapy's multilevel prerank on one thread.
 
 Ties in the ranking: genes with equal statistics are ordered by gene symbol (ascending), so the table does not
 depend on the input order (gseapy leaves their order to its sort).
