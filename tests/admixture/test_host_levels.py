@@ -116,3 +116,78 @@ def test_calibration_fits_against_the_typical_level_not_each_samples_estimate() 
     saa, sab, sbb = (a ** 2).sum(), (a * b).sum(axis=0), (b ** 2).sum(axis=0)
     k = (saa * (b * y).sum(axis=0) - sab * (a * y).sum(axis=0)) / (saa * sbb - sab ** 2)
     assert np.median(k[: genes // 2]) < 2.0
+
+
+def _drifting_cohort(drift: float, seed: int = 8, n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                       np.ndarray, np.ndarray]:
+    """Like :func:`_mixed_cohort`, but each sample's share of the host's minor profile (the third) is
+    ``0.12 - drift x (f - mean f)`` plus noise (sd 0.03; the main profile, the second, takes the rest): with
+    ``drift`` 0.4 a sample with more host tissue has fewer minor cells (correlation about -0.85), as a few
+    biopsies can by chance. Also returns the minor profile's per-sample shares."""
+    rng = np.random.default_rng(seed)
+    n_genes = 3000
+    components = rng.lognormal(0.0, 2.0, (4, n_genes)) * (rng.random((4, n_genes)) < 0.6)
+    components /= components.sum(axis=1, keepdims=True)
+    tumour = rng.lognormal(0.0, 2.0, n_genes)
+    tumour /= tumour.sum()
+    f = np.linspace(0.1, 0.5, n)
+    minor = np.clip(0.12 - drift * (f - f.mean()) + rng.normal(0.0, 0.03, n), 0.01, None)
+    weights = np.column_stack([np.full(n, 0.2), 0.75 - minor, minor, np.full(n, 0.05)])
+    host = (weights @ components) * rng.lognormal(0.0, 0.5, n_genes)[None, :]
+    host /= host.sum(axis=1, keepdims=True)
+    library = np.full(n, 2e7)
+    mean = library[:, None] * ((1 - f)[:, None] * tumour[None, :] + f[:, None] * host)
+    counts = rng.negative_binomial(10, 10 / (10 + mean)).astype(float)
+    return counts, library, f, components, minor
+
+
+@pytest.mark.parametrize("drift", [0.4, 0.0], ids=["minor-cells-fall-with-f", "steady-mix"])
+def test_host_mix_reads_the_typical_mix_given_the_samples_cell_mix_deviations(drift: float) -> None:
+    """Planted: the host's minor cells fall as its fraction rises (correlation about -0.85 over 10 samples). The
+    line in f alone reads their weight at a quarter of their typical share (the slope of ``f x share(f)``);
+    with each sample's deviation from the typical share as a column (measured with 10% noise) the weight comes
+    back to within 0.025 of it. Null twin: a steady mix (its share unrelated to f): the deviation column moves
+    no weight by more than 0.02."""
+    counts, library, f, components, minor = _drifting_cohort(drift)
+    typical = float(np.median(minor))
+    noise = np.random.default_rng(1).normal(1.0, 0.1, len(f))
+    deviation = (f * minor * noise - f * typical)[:, None]
+    plain, _, _ = fit_host_mix(counts, library, f, components)
+    given, _, fitted = fit_host_mix(counts, library, f, components, deviations=deviation)
+    assert fitted
+    assert given[2] == pytest.approx(typical, abs=0.025)
+    if drift:
+        assert plain[2] < typical / 3  # the line alone misses the minor cells
+    else:
+        assert plain[2] == pytest.approx(typical, abs=0.025)
+        assert np.abs(given - plain).max() < 0.02
+    # a line that would extrapolate too far with the extra column is fitted without it (sd at f = 1: 1.8 times
+    # one sample's noise alone; with the column 2.0 for the steady mix, 3.0 when the minor cells fall with f)
+    capped, _, _ = fit_host_mix(counts, library, f, components, max_extrapolation=1.9, deviations=deviation)
+    assert capped.tolist() == plain.tolist() != given.tolist()
+
+
+def test_calibration_with_deviations_equals_the_explicit_least_squares() -> None:
+    """The calibration's factor with a deviation column is the coefficient of the typical level in the least
+    squares of ``y`` on ``(1 - f, typical level, deviation)``, gene by gene (numpy's lstsq); the genes' reads
+    carry a term in the deviation, so that without the column the factor misses the planted 2 and with it
+    finds it. A deviation column that copies ``1 - f`` is dropped (the two-column fit)."""
+    rng = np.random.default_rng(4)
+    n, genes, library = 9, 50, 1e9
+    f = rng.uniform(0.1, 0.5, n)
+    prior = np.outer(f, rng.lognormal(np.log(1e-5), 0.5, genes))
+    deviation = rng.normal(0.0, 0.02, (n, 1))
+    share = prior * 2.0 + (1 - f)[:, None] * 5e-5 + deviation * rng.uniform(2e-4, 6e-4, genes)[None, :]
+    counts = rng.poisson(library * share).astype(float)
+    y, typical = counts / library, typical_levels(prior, f)
+    k_hat = np.array([np.linalg.lstsq(np.column_stack([1 - f, typical[:, g], deviation[:, 0]]), y[:, g],
+                                      rcond=None)[0][1] for g in range(genes)])
+    factor, _, fitted = calibrate_host_levels(counts, np.full(n, library), f, prior, 5.0, deviations=deviation)
+    assert fitted
+    # the posterior under a wide prior (sd 5) is least squares where se is small, as here
+    assert np.log(factor) == pytest.approx(np.log(k_hat), abs=0.01)
+    assert np.median(factor) == pytest.approx(2.0, abs=0.1)
+    plain, _, _ = calibrate_host_levels(counts, np.full(n, library), f, prior, 5.0)
+    assert np.median(np.abs(np.log(plain / 2.0))) > 0.1  # 0.16: without the column the deviation misleads it
+    singular, _, _ = calibrate_host_levels(counts, np.full(n, library), f, prior, 5.0, deviations=(1 - f)[:, None])
+    assert singular == pytest.approx(plain)

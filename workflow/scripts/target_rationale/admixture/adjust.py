@@ -14,8 +14,10 @@ gene that only the host expresses, so the workflow models the mixture where it h
    :func:`sample_host_levels`, over its fraction). Each sample's own cell mix (the liver split's cell types, as
    deviations from their typical share) is not followed: the split is an estimate, and as a regressor its
    noise pulled the calibration's factors towards 0 and left host reads in the purified counts
-   (``benchmarks/admixture_calibration_calls.py``, variant ``typical_levels``). Genes the reference lacks get a
-   small floor level, so that the samples can show one.
+   (``benchmarks/admixture_calibration_calls.py``, variant ``typical_levels``); its deviation from the typical
+   mix (:func:`cell_mix_deviation`) is a column of the make-up fit and of the calibration instead, so that both
+   read the host at its typical mix. Genes the reference lacks get a small floor level, so that the samples can
+   show one.
 2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
    counts (size factors on the purified library: the tumour's).
 3. The extra variance (:func:`host_variance`, :func:`adjust_wald`): a real host differs from the reference gene
@@ -159,6 +161,52 @@ def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostR
     return levels + fraction[:, None] * LEVEL_FLOOR
 
 
+def cell_mix_deviation(table: pd.DataFrame, reference: HostReference, host: str,
+                       specs: Mapping[str, HostSpec] = HOSTS) -> np.ndarray | None:
+    """Each sample's cell-mix deviation: the split's reads of the host's profiled cell types other than its main
+    one (the liver's Kupffer cells and cholangiocytes; columns of results/qc/admixture.tsv), summed, less their
+    typical share of the host's reads (the median of ``x_s / f_s``) at the sample's host fraction. A column
+    for :func:`~target_rationale.admixture.host_levels.fit_host_mix` and
+    :func:`~target_rationale.admixture.host_levels.calibrate_host_levels`: the host's level is read at its
+    typical mix. One column, not one per cell type: a host's samples are few (10 metastases in the benchmark's
+    cohorts), and each column costs the line a degree of freedom.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        results/qc/admixture.tsv indexed by sample, rows of the host's samples.
+    reference : HostReference
+        The host reference.
+    host : str
+        The host.
+    specs : mapping of str to HostSpec
+        The hosts' settings.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``len(table)`` x 1; None when the host has no such cell type, fewer than two samples have a positive
+        fraction and a split or the deviations do not vary (a cell type the split estimated in no sample is left
+        out; a sample whose split is missing counts as typical: deviation 0).
+    """
+    spec = specs[host]
+    cells = [c for c in host_cell_types(spec) if c in table.columns and c in reference.profiles
+             and c != spec.main_cell_type]
+    fraction = pd.to_numeric(table["fraction"], errors="coerce").to_numpy(float)
+    if not cells or not (fraction > 0).any():
+        return None
+    x = table[cells].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    x = x[:, np.isfinite(x).any(axis=0)]                 # a cell type the split could not estimate anywhere
+    known = np.isfinite(x).all(axis=1) & (fraction > 0)
+    if known.sum() < 2:
+        return None
+    reads = np.where(known, x.sum(axis=1), np.nan)
+    typical = float(np.median(reads[known] / fraction[known]))
+    deviation = np.where(known, reads - typical * np.nan_to_num(fraction), 0.0)
+    varies = float(np.ptp(deviation)) > 1e-9 * float(np.abs(reads[known]).max())   # not rounding alone
+    return deviation[:, None] if varies else None
+
+
 def host_specific_genes(cohort: ad.AnnData, reference: HostReference, host: str,
                         specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
     """The cohort's gene ids that are the host's anchors (expressed by it, absent from the tumour): what the
@@ -233,7 +281,9 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         f = fractions.to_numpy()
         names = mix_components(reference, name, specs)
         components = np.vstack([reference_levels(cohort, reference, c, specs) for c in names])
-        weights, mix_spread, mixed = fit_host_mix(counts[usable], library[usable], f[usable], components)
+        deviation = cell_mix_deviation(table.loc[usable], reference, name, specs)
+        weights, mix_spread, mixed = fit_host_mix(counts[usable], library[usable], f[usable], components,
+                                                  deviations=deviation)
         if mixed:
             profile_sd[name] = mix_spread
         mix[name] = {c: float(w) for c, w in zip(names, weights) if w > 0}
@@ -242,7 +292,8 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         prior = typical_levels(sample_host_levels(cohort, table.loc[known], reference, name, specs,
                                                   baseline=weights @ components), f[known])
         factor, log_sd, calibrated[name] = calibrate_host_levels(
-            counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name])
+            counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name],
+            deviations=deviation)
         var[level_column(name)], var[sd_column(name)] = factor, log_sd
         expected[known] = library[known][:, None] * prior * factor[None, :]
         LOG.info("admixture: %s levels %s (%d samples, fraction sd %.2f); spread of a gene's level %.2f (log; %s)",
