@@ -165,29 +165,3 @@ def test_host_mix_reads_the_typical_mix_given_the_samples_cell_mix_deviations(dr
     # one sample's noise alone; with the column 2.0 for the steady mix, 3.0 when the minor cells fall with f)
     capped, _, _ = fit_host_mix(counts, library, f, components, max_extrapolation=1.9, deviations=deviation)
     assert capped.tolist() == plain.tolist() != given.tolist()
-
-
-def test_calibration_with_deviations_equals_the_explicit_least_squares() -> None:
-    """The calibration's factor with a deviation column is the coefficient of the typical level in the least
-    squares of ``y`` on ``(1 - f, typical level, deviation)``, gene by gene (numpy's lstsq); the genes' reads
-    carry a term in the deviation, so that without the column the factor misses the planted 2 and with it
-    finds it. A deviation column that copies ``1 - f`` is dropped (the two-column fit)."""
-    rng = np.random.default_rng(4)
-    n, genes, library = 9, 50, 1e9
-    f = rng.uniform(0.1, 0.5, n)
-    prior = np.outer(f, rng.lognormal(np.log(1e-5), 0.5, genes))
-    deviation = rng.normal(0.0, 0.02, (n, 1))
-    share = prior * 2.0 + (1 - f)[:, None] * 5e-5 + deviation * rng.uniform(2e-4, 6e-4, genes)[None, :]
-    counts = rng.poisson(library * share).astype(float)
-    y, typical = counts / library, typical_levels(prior, f)
-    k_hat = np.array([np.linalg.lstsq(np.column_stack([1 - f, typical[:, g], deviation[:, 0]]), y[:, g],
-                                      rcond=None)[0][1] for g in range(genes)])
-    factor, _, fitted = calibrate_host_levels(counts, np.full(n, library), f, prior, 5.0, deviations=deviation)
-    assert fitted
-    # the posterior under a wide prior (sd 5) is least squares where se is small, as here
-    assert np.log(factor) == pytest.approx(np.log(k_hat), abs=0.01)
-    assert np.median(factor) == pytest.approx(2.0, abs=0.1)
-    plain, _, _ = calibrate_host_levels(counts, np.full(n, library), f, prior, 5.0)
-    assert np.median(np.abs(np.log(plain / 2.0))) > 0.1  # 0.16: without the column the deviation misleads it
-    singular, _, _ = calibrate_host_levels(counts, np.full(n, library), f, prior, 5.0, deviations=(1 - f)[:, None])
-    assert singular == pytest.approx(plain)

@@ -15,9 +15,8 @@ gene that only the host expresses, so the workflow models the mixture where it h
    deviations from their typical share) is not followed: the split is an estimate, and as a regressor its
    noise pulled the calibration's factors towards 0 and left host reads in the purified counts
    (``benchmarks/admixture_calibration_calls.py``, variant ``typical_levels``); its deviation from the typical
-   mix (:func:`cell_mix_deviation`) is a column of the make-up fit and of the calibration instead, so that both
-   read the host at its typical mix. Genes the reference lacks get a small floor level, so that the samples can
-   show one.
+   mix (:func:`cell_mix_deviation`) is a column of the make-up fit instead, so that the fit reads the host at its
+   typical mix. Genes the reference lacks get a small floor level, so that the samples can show one.
 2. Purified counts (:func:`purify_cohort`): ``round(max(count - e, 0))``; pydeseq2 fits them as it fits any
    counts (size factors on the purified library: the tumour's).
 3. The extra variance (:func:`host_variance`, :func:`adjust_wald`): a real host differs from the reference gene
@@ -68,7 +67,7 @@ from target_rationale.admixture.host_levels import (
     mix_components,
     typical_levels,
 )
-from target_rationale.admixture.reference import HostReference
+from target_rationale.admixture.reference import HOST_MARKERS, HostReference, MarkerSet
 from target_rationale.admixture.split import host_cell_types
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
@@ -84,6 +83,8 @@ LEVEL_FLOOR = 1e-7
 SPECIFIC_SHARE = 0.1
 #: The largest true host share of a group's reads of a gene that :func:`level_error_moment` allows.
 MAX_TRUE_SHARE = 0.95
+#: Fewest curated markers a minor cell type's split needs to enter :func:`cell_mix_deviation`.
+DEVIATION_MARKERS = 2
 #: Columns the adjustment adds to a contrast table.
 HOST_COLUMNS = ["host_share", "host_dominated"]
 
@@ -162,14 +163,17 @@ def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostR
 
 
 def cell_mix_deviation(table: pd.DataFrame, reference: HostReference, host: str,
-                       specs: Mapping[str, HostSpec] = HOSTS) -> np.ndarray | None:
-    """Each sample's cell-mix deviation: the split's reads of the host's profiled cell types other than its main
-    one (the liver's Kupffer cells and cholangiocytes; columns of results/qc/admixture.tsv), summed, less their
-    typical share of the host's reads (the median of ``x_s / f_s``) at the sample's host fraction. A column
-    for :func:`~target_rationale.admixture.host_levels.fit_host_mix` and
-    :func:`~target_rationale.admixture.host_levels.calibrate_host_levels`: the host's level is read at its
-    typical mix. One column, not one per cell type: a host's samples are few (10 metastases in the benchmark's
-    cohorts), and each column costs the line a degree of freedom.
+                       specs: Mapping[str, HostSpec] = HOSTS,
+                       markers: Mapping[str, MarkerSet] = HOST_MARKERS) -> np.ndarray | None:
+    """Each sample's cell-mix deviation: the split's reads of the host's minor cell types (columns of
+    results/qc/admixture.tsv; those with a reference profile and at least :data:`DEVIATION_MARKERS` curated
+    markers, not the host's main cell type: the liver's Kupffer cells), summed, less their typical share of the
+    host's reads (the median of ``x_s / f_s``) at the sample's host fraction. A column for
+    :func:`~target_rationale.admixture.host_levels.fit_host_mix`: the host's make-up is read at its typical
+    mix. One column: a host's samples are few (10 metastases in the benchmark's cohorts), and each column costs
+    the line a degree of freedom. The liver's cholangiocytes (one marker, ANXA13) are left out: their split
+    read 2-6 times the simulated share, and with them in the sum the Kupffer weight of the seeds that needed it
+    stayed at 0.00-0.01 (``benchmarks/results/admixture_null_calls_deviation_sum.json``).
 
     Parameters
     ----------
@@ -181,6 +185,8 @@ def cell_mix_deviation(table: pd.DataFrame, reference: HostReference, host: str,
         The host.
     specs : mapping of str to HostSpec
         The hosts' settings.
+    markers : mapping of str to MarkerSet
+        The curated markers (default :data:`~target_rationale.admixture.reference.HOST_MARKERS`).
 
     Returns
     -------
@@ -190,8 +196,8 @@ def cell_mix_deviation(table: pd.DataFrame, reference: HostReference, host: str,
         out; a sample whose split is missing counts as typical: deviation 0).
     """
     spec = specs[host]
-    cells = [c for c in host_cell_types(spec) if c in table.columns and c in reference.profiles
-             and c != spec.main_cell_type]
+    cells = [c for c in host_cell_types(spec, dict(markers)) if c in table.columns and c in reference.profiles
+             and c != spec.main_cell_type and len(markers[c].genes) >= DEVIATION_MARKERS]
     fraction = pd.to_numeric(table["fraction"], errors="coerce").to_numpy(float)
     if not cells or not (fraction > 0).any():
         return None
@@ -292,8 +298,7 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         prior = typical_levels(sample_host_levels(cohort, table.loc[known], reference, name, specs,
                                                   baseline=weights @ components), f[known])
         factor, log_sd, calibrated[name] = calibrate_host_levels(
-            counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name],
-            deviations=deviation)
+            counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name])
         var[level_column(name)], var[sd_column(name)] = factor, log_sd
         expected[known] = library[known][:, None] * prior * factor[None, :]
         LOG.info("admixture: %s levels %s (%d samples, fraction sd %.2f); spread of a gene's level %.2f (log; %s)",

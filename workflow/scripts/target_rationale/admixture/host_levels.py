@@ -127,15 +127,16 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
     times a single sample's noise (liver metastases with fractions 0.1-0.5: about 2; primaries with 0-0.2 of
     exocrine pancreas: about 10, so they keep the tissue profile).
 
-    A host's cell mix varies between samples (a biopsy's Kupffer cells or bile ducts), and in a handful of samples
-    it can follow the host fraction by chance: the line then reads the host's minor cell types at a share that
-    is not theirs (on the simulated admixture-only null, seeds whose Kupffer share fell with ``f``, correlation
-    -0.4, got a Kupffer weight of 0.01-0.02 against 0.06-0.08, and their purified metastases kept Kupffer reads
-    that the table called up). ``deviations``, each sample's estimated cell-mix deviation (the split's reads of
-    the host's other cell types less their typical share at its fraction,
-    :func:`~target_rationale.admixture.adjust.cell_mix_deviation`), enter the line as extra columns, so that
-    the level at ``f = 1`` is the host's at its typical mix; they are left out when the line would then
-    extrapolate beyond ``max_extrapolation`` or the design is singular.
+    A host's cell mix varies between samples (a biopsy's Kupffer cells), and in a handful of samples it can
+    follow the host fraction by chance: the line then reads the host's minor cell types at a share that is not
+    theirs (on the simulated admixture-only null, seeds whose Kupffer share fell with ``f``, correlation about
+    -0.4, got a Kupffer weight of 0.00-0.02 against 0.06-0.09, and their purified metastases kept Kupffer reads
+    that the table called up: 61-310 genes). ``deviations``, each sample's estimated cell-mix deviation
+    (:func:`~target_rationale.admixture.adjust.cell_mix_deviation`: the split's Kupffer reads less their
+    typical share at its fraction), enter the line as extra columns, so that the level at ``f = 1`` is the
+    host's at its typical mix; they are left out when the line would then extrapolate beyond
+    ``max_extrapolation`` or the design is singular. The calibration below does not take them: there the extra
+    column cost the planted genes' ranking more than it gained (``benchmarks/admixture_null_calls.py``).
 
     Parameters
     ----------
@@ -201,8 +202,8 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
 
 
 def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, prior: np.ndarray,
-                          prior_sd: float, min_samples: int = 4, min_spread: float = MIN_SPREAD,
-                          deviations: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, bool]:
+                          prior_sd: float, min_samples: int = 4, min_spread: float = MIN_SPREAD
+                          ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Per gene, a factor on the host's expected reads: 1 (the reference), corrected where the samples show
     otherwise.
 
@@ -224,9 +225,7 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
     that would pass one by chance; where the samples show a gene far above its expected level, the wide component
     lets the factor follow them (a normal prior alone capped it near ``e^(6 prior_sd)``). Needs ``min_samples``
     samples whose host fractions have an sd of at least ``min_spread``: with fractions all near 0 (a configured
-    host that is not there) there is nothing to calibrate on. The samples' cell-mix ``deviations`` enter the
-    least squares as extra columns, as in :func:`fit_host_mix` (left out when they leave fewer than one residual
-    degree of freedom per sample beyond 2 or make the design singular).
+    host that is not there) there is nothing to calibrate on.
 
     Parameters
     ----------
@@ -242,8 +241,6 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
         sd (log) of a real host's levels around the reference's.
     min_samples, min_spread : float
         When the samples can correct the reference (see above).
-    deviations : numpy.ndarray, optional
-        Samples x m cell-mix deviations (:func:`fit_host_mix`); default none.
 
     Returns
     -------
@@ -258,21 +255,17 @@ def calibrate_host_levels(counts: np.ndarray, library: np.ndarray, fractions: np
     factor, log_sd = np.ones(n_genes), np.full(n_genes, float(prior_sd))
     if len(fractions) < min_samples or not prior_sd > 0 or float(np.std(fractions)) < min_spread:
         return factor, log_sd, False
-    n = len(fractions)
-    b, y = typical_levels(prior, fractions), counts / library[:, None]
-    # the columns every gene shares (the tumour's, the cell-mix deviations), projected out of b and y: the
-    # factor is then one least-squares slope per gene (Frisch-Waugh)
-    shared = np.column_stack([1 - fractions, *([] if deviations is None else [np.asarray(deviations, float).reshape(n, -1)])])
-    if shared.shape[1] > 1 and (n - shared.shape[1] - 1 < 2 or np.linalg.matrix_rank(shared) < shared.shape[1]):
-        shared = shared[:, :1]
-    project = np.eye(n) - shared @ np.linalg.pinv(shared)
-    b_left, y_left = project @ b, project @ y
-    sbb_left, sbb = (b_left ** 2).sum(axis=0), (b ** 2).sum(axis=0)
+    a, b, y = (1 - fractions)[:, None], typical_levels(prior, fractions), counts / library[:, None]
+    saa, sab, sbb = float((a ** 2).sum()), (a * b).sum(axis=0), (b ** 2).sum(axis=0)
+    say, sby = (a * y).sum(axis=0), (b * y).sum(axis=0)
+    det = saa * sbb - sab ** 2
     with np.errstate(divide="ignore", invalid="ignore"):
-        k = (b_left * y_left).sum(axis=0) / sbb_left
-        sigma2 = ((y_left - b_left * k) ** 2).sum(axis=0) / max(n - shared.shape[1] - 1, 1)
-        se = np.sqrt(sigma2 / sbb_left)
-    usable = np.isfinite(k) & np.isfinite(se) & (se > 0) & (sbb_left > 1e-12 * sbb)
+        k = (saa * sby - sab * say) / det
+        tumour = (sbb * say - sab * sby) / det
+        residual = y - a * tumour - b * k
+        sigma2 = (residual ** 2).sum(axis=0) / max(len(fractions) - 2, 1)
+        se = np.sqrt(sigma2 * saa / det)
+    usable = np.isfinite(k) & np.isfinite(se) & (se > 0) & (det > 1e-12 * saa * sbb)
     if usable.any():
         mean, sd = _posterior(k[usable], se[usable], float(prior_sd))
         factor[usable], log_sd[usable] = np.exp(mean), sd
