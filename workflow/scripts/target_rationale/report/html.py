@@ -272,7 +272,7 @@ def adjustment_summary(ctx: ReportContext) -> str:
                 unadjusted.append(contrast["name"])
     text = ("Differential expression is <b>adjusted</b> for host tissue: each sample's expected host reads (its host "
             "fraction x the host's levels: its make-up in reference tissue and cell-type profiles fitted on this "
-            "cohort, calibrated gene by gene) were taken out "
+            "cohort at the samples' typical cell mix, calibrated gene by gene) were taken out "
             "of its counts before the fit, and the uncertainty of the host's levels is carried into each gene's "
             "standard error, so site effects are estimated at zero admixture. Genes whose reads are at least "
             f"{settings['host_dominated']:.0%} host in a contrast group, and host-specific genes (made by "
