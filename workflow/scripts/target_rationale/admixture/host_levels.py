@@ -130,11 +130,11 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
     A host's cell mix varies between samples (a biopsy's Kupffer cells), and in a handful of samples it can
     follow the host fraction by chance: the line then reads the host's minor cell types at a share that is not
     theirs (on the simulated admixture-only null, seeds whose Kupffer share fell with ``f``, correlation about
-    -0.4, got a Kupffer weight of 0.00-0.02 against 0.06-0.09, and their purified metastases kept Kupffer reads
-    that the table called up: 61-310 genes). ``deviations``, each sample's estimated cell-mix deviation
-    (:func:`~target_rationale.admixture.adjust.cell_mix_deviation`: the split's Kupffer reads less their
-    typical share at its fraction), enter the line as extra columns, so that the level at ``f = 1`` is the
-    host's at its typical mix; they are left out when the line would then extrapolate beyond
+    -0.4, got a Kupffer weight of 0.00-0.02 against 0.06-0.09, and the purified metastases of the worst four
+    kept Kupffer reads that the table called up: 61-310 genes). ``deviations``, each sample's estimated
+    cell-mix deviation (:func:`~target_rationale.admixture.adjust.cell_mix_deviation`: the split's Kupffer
+    reads less their typical share at its fraction), enter the line as extra columns, so that the level at
+    ``f = 1`` is the host's at its typical mix; they are left out when the line would then extrapolate beyond
     ``max_extrapolation`` or the design is singular. The calibration below does not take them: there the extra
     column cost the planted genes' ranking more than it gained (``benchmarks/admixture_null_calls.py``).
 
