@@ -55,16 +55,21 @@ def test_calibration_stays_off_where_the_host_is_absent() -> None:
     assert fitted and np.quantile(np.abs(np.log(loose)), 0.98) < 0.5 and np.median(loose_sd) > 0.45
 
 
+def _profiles(rng: np.random.Generator, n_genes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Four random reference profiles (lognormal, 40% of genes off in each) and a random tumour, as shares."""
+    components = rng.lognormal(0.0, 2.0, (4, n_genes)) * (rng.random((4, n_genes)) < 0.6)
+    components /= components.sum(axis=1, keepdims=True)
+    tumour = rng.lognormal(0.0, 2.0, n_genes)
+    return components, tumour / tumour.sum()
+
+
 def _mixed_cohort(host_weights: list[float], seed: int, n: int = 10) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                               np.ndarray]:
     """Counts of ``n`` samples, each ``(1 - f) x tumour + f x host``, the host a mix of four random profiles
     (``host_weights``) times a per-gene lognormal perturbation (sd 0.5); NB noise (dispersion 0.1)."""
     rng = np.random.default_rng(seed)
     n_genes = 3000
-    components = rng.lognormal(0.0, 2.0, (4, n_genes)) * (rng.random((4, n_genes)) < 0.6)
-    components /= components.sum(axis=1, keepdims=True)
-    tumour = rng.lognormal(0.0, 2.0, n_genes)
-    tumour /= tumour.sum()
+    components, tumour = _profiles(rng, n_genes)
     host = np.asarray(host_weights) @ components * rng.lognormal(0.0, 0.5, n_genes)
     host /= host.sum()
     f = rng.uniform(0.1, 0.5, n)
@@ -126,10 +131,7 @@ def _drifting_cohort(drift: float, seed: int = 8, n: int = 10) -> tuple[np.ndarr
     biopsies can by chance. Also returns the minor profile's per-sample shares."""
     rng = np.random.default_rng(seed)
     n_genes = 3000
-    components = rng.lognormal(0.0, 2.0, (4, n_genes)) * (rng.random((4, n_genes)) < 0.6)
-    components /= components.sum(axis=1, keepdims=True)
-    tumour = rng.lognormal(0.0, 2.0, n_genes)
-    tumour /= tumour.sum()
+    components, tumour = _profiles(rng, n_genes)
     f = np.linspace(0.1, 0.5, n)
     minor = np.clip(0.12 - drift * (f - f.mean()) + rng.normal(0.0, 0.03, n), 0.01, None)
     weights = np.column_stack([np.full(n, 0.2), 0.75 - minor, minor, np.full(n, 0.05)])
