@@ -109,6 +109,17 @@ def reference_levels(cohort: ad.AnnData, reference: HostReference, profile: str 
     return levels
 
 
+def _deviation(reads: np.ndarray, fraction: np.ndarray) -> np.ndarray | None:
+    """A cell type's reads (shares of each sample's reads; NaN where not estimated) less their typical share of
+    the host's reads (the median of ``reads / f`` over the samples with ``f > 0``) at each sample's fraction; 0
+    where not estimated; None when no sample has both."""
+    ratio = np.divide(reads, fraction, out=np.full(len(reads), np.nan), where=fraction > 0)
+    if not np.isfinite(ratio).any():
+        return None
+    typical = float(np.nanmedian(ratio))
+    return np.where(np.isfinite(reads), reads - typical * fraction, 0.0)
+
+
 def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostReference, host: str,
                        specs: Mapping[str, HostSpec] = HOSTS, baseline: np.ndarray | None = None) -> np.ndarray:
     """Each sample's expected host reads per gene as shares of its reads, from its own cell mix
@@ -151,13 +162,9 @@ def sample_host_levels(cohort: ad.AnnData, table: pd.DataFrame, reference: HostR
         baseline = reference_levels(cohort, reference, host, specs)
     levels = fraction[:, None] * baseline[None, :]
     for cell in cells:
-        x = pd.to_numeric(table[cell], errors="coerce").to_numpy()
-        ratio = np.divide(x, fraction, out=np.full(len(x), np.nan), where=fraction > 0)
-        if not np.isfinite(ratio).any():
-            continue
-        typical = float(np.nanmedian(ratio))
-        deviation = np.where(np.isfinite(x), x - typical * fraction, 0.0)
-        levels += deviation[:, None] * reference_levels(cohort, reference, cell, specs)[None, :]
+        deviation = _deviation(pd.to_numeric(table[cell], errors="coerce").to_numpy(), fraction)
+        if deviation is not None:
+            levels += deviation[:, None] * reference_levels(cohort, reference, cell, specs)[None, :]
     levels = np.maximum(levels, 0.0)
     return levels + fraction[:, None] * LEVEL_FLOOR
 
@@ -209,8 +216,7 @@ def cell_mix_deviation(table: pd.DataFrame, reference: HostReference, host: str,
     if known.sum() < 2:
         return None
     reads = np.where(known, x.sum(axis=1), np.nan)
-    typical = float(np.median(reads[known] / fraction[known]))
-    deviation = np.where(known, reads - typical * np.nan_to_num(fraction), 0.0)
+    deviation = _deviation(reads, fraction)
     varies = float(np.ptp(deviation)) > 1e-9 * float(np.abs(reads[known]).max())   # not rounding alone
     return deviation[:, None] if varies else None
 
