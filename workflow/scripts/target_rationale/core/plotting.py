@@ -31,8 +31,9 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.font_manager import FontProperties  # noqa: E402
 from matplotlib.layout_engine import PlaceHolderLayoutEngine  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
@@ -186,6 +187,21 @@ def per_sample_size(n: int, inches_each: float, fixed: float, minimum: float, fo
     if length <= MAX_LABELLED_INCHES:
         return length, fontsize
     return MAX_LABELLED_INCHES, max(2.0, fontsize * (MAX_LABELLED_INCHES - fixed) / (inches_each * n))
+
+
+def text_inches(labels: Sequence[str], fontsize: float) -> float:
+    """Width, in inches, of the widest of ``labels`` in the workflow's font at ``fontsize`` points (0 if none).
+
+    For figures whose width must follow their tick labels (term names): at a fixed width, long labels left the
+    constrained layout no room for the axes, it gave up with a warning and the plot kept the default margins.
+    """
+    if not len(labels):
+        return 0.0
+    renderer = RendererAgg(1, 1, 72)  # at 72 dpi a pixel is a point
+    with plot_style():
+        prop = FontProperties(size=fontsize)
+        width = max(renderer.get_text_width_height_descent(str(label), prop, ismath=False)[0] for label in labels)
+    return width / 72
 
 
 def new_figure(width: float, height: float) -> Figure:

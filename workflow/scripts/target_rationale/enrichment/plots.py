@@ -20,6 +20,7 @@ from target_rationale.core.plotting import (  # noqa: E402
     new_figure,
     plot_style,
     save_figure,
+    text_inches,
 )
 from target_rationale.enrichment.analysis import ranking, running_sum  # noqa: E402
 from target_rationale.genesets.gmt import GeneSet  # noqa: E402
@@ -40,8 +41,11 @@ def plot_gsea_dots(table: pd.DataFrame, title: str, fdr_threshold: float, n_top:
     half = max(n_top // 2, 1)
     chosen = pd.concat([data[data["nes"] > 0].head(half), data[data["nes"] < 0].head(half)])
     chosen = chosen.sort_values("nes", kind="mergesort")
+    labels = [_term_label(t, n) for t, n in zip(chosen["term_id"], chosen["term_name"])]
     with plot_style():
-        fig = new_figure(7.4, 1.2 + 0.28 * max(len(chosen), 3))
+        # the term labels, then ~3.4 in of dots, the colour bar and the size legend
+        width = max(7.4, text_inches(labels, matplotlib.rcParams["ytick.labelsize"]) + 6.2)
+        fig = new_figure(width, 1.2 + 0.28 * max(len(chosen), 3))
         ax = fig.add_subplot()
         if chosen.empty:
             ax.text(0.5, 0.5, "no terms tested", ha="center", va="center", transform=ax.transAxes)
@@ -49,8 +53,7 @@ def plot_gsea_dots(table: pd.DataFrame, title: str, fdr_threshold: float, n_top:
             fdr = np.clip(chosen["fdr"].to_numpy(dtype=float), 1e-300, 1)
             points = ax.scatter(chosen["nes"], np.arange(len(chosen)), s=15 + 1.2 * chosen["size"].clip(upper=300),
                                 c=-np.log10(fdr), cmap="viridis", vmin=0, edgecolors="black", linewidths=0.4)
-            ax.set_yticks(np.arange(len(chosen)), [_term_label(t, n) for t, n in zip(chosen["term_id"],
-                                                                                    chosen["term_name"])])
+            ax.set_yticks(np.arange(len(chosen)), labels)
             ax.axvline(0, color="0.6", lw=0.8)
             significant = chosen["fdr"] < fdr_threshold
             for y, (nes, sig) in enumerate(zip(chosen["nes"], significant)):
@@ -60,8 +63,7 @@ def plot_gsea_dots(table: pd.DataFrame, title: str, fdr_threshold: float, n_top:
             for size in (25, 100, 300):
                 ax.scatter([], [], s=15 + 1.2 * size, color="white", edgecolors="black", linewidths=0.4,
                            label=f"{size} genes")
-            ax.legend(title="set size", loc="upper left", bbox_to_anchor=(1.25, 1.0), borderaxespad=0,
-                      labelspacing=1.2)
+            fig.legend(title="set size", loc="outside right upper", labelspacing=1.2)
         ax.set_xlabel(f"normalised enrichment score (* FDR < {fdr_threshold:g})")
         ax.set_title(title)
         freeze(fig)
@@ -105,8 +107,13 @@ def plot_comparison_heatmap(comparison: pd.DataFrame, contrasts: list[str], fdr_
     nes = chosen[[f"nes_{c}" for c in contrasts]].to_numpy(dtype=float)
     fdr = chosen[[f"fdr_{c}" for c in contrasts]].to_numpy(dtype=float)
     limit = float(np.nanmax(np.abs(nes))) if np.isfinite(nes).any() else 1.0
+    labels = [f"{_term_label(t, n, 40)}  [{k}]" for t, n, k in zip(chosen["term_id"], chosen["term_name"],
+                                                                   chosen["class"])]
     with plot_style():
-        fig = new_figure(4.0 + 0.9 * len(contrasts), 1.6 + 0.26 * max(len(chosen), 3))
+        # the term labels, a column per contrast, the colour bar; at least the title's width
+        width = max(4.0 + 0.9 * len(contrasts), text_inches(labels, matplotlib.rcParams["ytick.labelsize"])
+                    + 1.5 + 0.9 * len(contrasts))
+        fig = new_figure(width, 1.6 + 0.26 * max(len(chosen), 3))
         ax = fig.add_subplot()
         image = ax.imshow(np.ma.masked_invalid(nes), cmap="RdBu_r", vmin=-limit, vmax=limit, aspect="auto")
         for i in range(nes.shape[0]):
@@ -114,10 +121,9 @@ def plot_comparison_heatmap(comparison: pd.DataFrame, contrasts: list[str], fdr_
                 if fdr[i, j] < fdr_threshold:
                     ax.text(j, i, "*", ha="center", va="center", fontsize=11)
         ax.set_xticks(np.arange(len(contrasts)), contrasts, rotation=30, ha="right")
-        ax.set_yticks(np.arange(len(chosen)), [f"{_term_label(t, n, 40)}  [{k}]" for t, n, k in
-                                               zip(chosen["term_id"], chosen["term_name"], chosen["class"])])
+        ax.set_yticks(np.arange(len(chosen)), labels)
         fig.colorbar(image, ax=ax, label="NES", shrink=0.6)
-        ax.set_title(f"Top terms across contrasts (NES; * term-test FDR < {fdr_threshold:g}; [class])")
+        fig.suptitle(f"Top terms across contrasts (NES; * term-test FDR < {fdr_threshold:g}; [class])")
         freeze(fig)
     return fig
 
