@@ -25,6 +25,7 @@ from target_rationale.report.html import (
     make_up_sentence,
     qc_flags,
 )
+from target_rationale.report.measured import HOST_TISSUE_ENRICHMENT
 from target_rationale.report.render import Table, format_cell, markdown_to_html, table_html
 
 ASSETS = REPO / "workflow" / "report" / "html"
@@ -110,6 +111,9 @@ def test_report_is_self_contained_and_in_order(tiny_run: Path) -> None:
     headings = re.findall(r'<section id="(\w+)">', text)
     assert headings == ["cohort", "diffexp", "enrichment", "targets", "methods", "caveats"]
     assert "Simulated cohort." in text  # the tiny cohort's sample sheet says it is simulated
+    # host-adjusted contrasts (the default): the enrichment section says what GSEA and ORA are worth under host
+    enrichment = re.search(r'<section id="enrichment">(.*?)</section>', text, re.S).group(1)
+    assert HOST_TISSUE_ENRICHMENT in enrichment
 
 
 @pytest.mark.workflow

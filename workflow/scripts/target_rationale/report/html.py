@@ -25,7 +25,7 @@ from target_rationale.core.jobs import LOG
 from target_rationale.core.tsv import read_tsv
 from target_rationale.paths import result
 from target_rationale.report.answer import glance_html, metastasis_contrast
-from target_rationale.report.measured import AXIS_OPERATING_CHARACTERISTICS
+from target_rationale.report.measured import AXIS_OPERATING_CHARACTERISTICS, HOST_TISSUE_ENRICHMENT
 from target_rationale.report.render import (
     Table,
     codes,
@@ -334,6 +334,8 @@ def enrichment_section(ctx: ReportContext) -> str:
               "<em>shared_stronger_in:&lt;contrast&gt;</em>, <em>opposite</em>, <em>none</em>; without it, "
               "<em>shared</em> (significant in all), <em>unique:&lt;contrast&gt;</em>, <em>partial</em>, "
               "<em>none</em>.</p>"]
+    if ctx.config["admixture"]["adjust"] and ctx.path("admixture_table").exists():
+        blocks.append(f"<p>{HOST_TISSUE_ENRICHMENT}</p>")
     for collection in ctx.collections:
         comparison = read_table(ctx.path("comparison_table", collection=collection))
         comparison["best_fdr"] = comparison[[f"fdr_{c}" for c in compared]].min(axis=1)
