@@ -85,37 +85,6 @@ def test_extra_variance_carries_a_group_level_error_the_residuals_cannot_see():
     assert fry(y, design, {"s": range(10)}, extra_variance=np.zeros(genes)).equals(fry(y, design, {"s": range(10)}))
 
 
-def test_extra_correlation_carries_one_error_shared_by_the_set_genes():
-    """One error, shared by the set's genes (a host cell type's share misjudged for every gene it makes): taken
-    as independent it averages out over the set and fry calls it far above alpha; as one shared error
-    (``extra_correlation=1``) the rate is at most alpha. Hand check of the set variance in between."""
-    rng = np.random.default_rng(2)
-    n, genes, runs, hits_independent, hits_shared = 8, 200, 300, 0, 0
-    design = np.column_stack([np.ones(n), np.repeat([0.0, 1.0], n // 2)])
-    error_sd = np.r_[np.full(10, 0.8), np.zeros(genes - 10)]
-    for _ in range(runs):
-        y = rng.normal(size=(genes, n))
-        y[:, n // 2:] += (rng.normal() * error_sd)[:, None]  # one draw for all ten genes
-        independent = fry(y, design, {"set": range(10)}, extra_variance=error_sd ** 2)
-        hits_independent += independent.loc["set", "p_value"] < 0.05
-        hits_shared += fry(y, design, {"set": range(10)}, extra_variance=error_sd ** 2,
-                           extra_correlation=1.0).loc["set", "p_value"] < 0.05
-    assert hits_independent / runs > 0.2
-    assert hits_shared / runs <= 0.06
-    # the set's mean variance: (1 - rho) sum(v) / n^2 + rho (sum sqrt(v))^2 / n^2, on the standardised scale
-    y = rng.normal(size=(genes, n))
-    v = np.r_[np.full(5, 0.25), np.zeros(genes - 5)]
-    t0, t_half, t1 = (fry(y, design, {"s": range(5)}, extra_variance=v, extra_correlation=r).loc["s", "t"]
-                      for r in (0.0, 0.5, 1.0))
-    base = fry(y, design, {"s": range(5)}).loc["s", "t"]
-    # 1/t^2 is linear in the added variance: its extra part at 0.5 is the mean of those at 0 and 1
-    assert 1 / t_half ** 2 - 1 / base ** 2 == pytest.approx(((1 / t0 ** 2 - 1 / base ** 2)
-                                                             + (1 / t1 ** 2 - 1 / base ** 2)) / 2, rel=1e-9)
-    # shared: (sum sqrt(a))^2 <= n sum(a) (Cauchy-Schwarz), near equality as the five genes' posterior sds are
-    # nearly equal: about five times the independent errors' variance
-    assert 4.9 < (1 / t1 ** 2 - 1 / base ** 2) / (1 / t0 ** 2 - 1 / base ** 2) <= 5 + 1e-9
-
-
 def test_helpers_by_hand():
     # trigamma(1) = pi^2 / 6
     assert trigamma_inverse(np.pi ** 2 / 6) == pytest.approx(1.0, rel=1e-7)

@@ -149,7 +149,7 @@ def posterior_sd(effects: np.ndarray, prior: tuple[float, float] | None = None) 
 
 def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         contrast: Sequence[float] | None = None, extra_variance: np.ndarray | None = None,
-        variances: np.ndarray | None = None, extra_correlation: float = 0.0) -> pd.DataFrame:
+        variances: np.ndarray | None = None) -> pd.DataFrame:
     """Directional fry test of each gene set for one contrast.
 
     Parameters
@@ -166,17 +166,13 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
     extra_variance : numpy.ndarray, optional
         Per gene, a variance (in ``y``'s units squared) added to the estimate of the contrast and shared by all
         samples, so that the residuals cannot show it (e.g. the error of a host-tissue level taken out of the
-        counts; not in limma). On the standardised scale, the variance of the set's mean that these errors make
-        is added to the set's residual mean square; the degrees of freedom stay (conservative: a fixed term makes
-        the denominator less variable).
+        counts; not in limma). Each gene's share, on the standardised scale, is added to the set's residual mean
+        square, assuming independent errors across genes; the degrees of freedom stay (conservative: a fixed
+        term makes the denominator less variable).
     variances : numpy.ndarray, optional
         Every gene's residual variance under the design (:func:`residual_variances` of the whole matrix), the
         input of the variance prior; with it, ``y`` need hold only the sets' genes (and ``extra_variance`` is
         indexed like ``y``). By default computed from ``y``.
-    extra_correlation : float
-        Correlation of the ``extra_variance`` errors between a set's genes: 0 (independent, the default) gives
-        the set's mean the variance ``sum(v) / n^2``, 1 (one shared error, e.g. a host cell type's share
-        misjudged for all the genes it makes) ``(sum(sqrt(v)) / n)^2``, in between their mix.
 
     Returns
     -------
@@ -210,8 +206,6 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
             rows.append((name, 0, "", np.nan, np.nan))
             continue
         mean = effects[index].mean(axis=0)
-        shared = ((1 - extra_correlation) * added[index].sum()
-                  + extra_correlation * np.sqrt(added[index]).sum() ** 2) / len(index) ** 2
-        t = float(mean[0] / np.sqrt(np.mean(mean[1:] ** 2) + shared))
+        t = float(mean[0] / np.sqrt(np.mean(mean[1:] ** 2) + added[index].sum() / len(index) ** 2))
         rows.append((name, len(index), "up" if t >= 0 else "down", t, float(2 * student_sf(abs(t), d))))
     return pd.DataFrame(rows, columns=["set", "n_genes", "direction", "t", "p_value"]).set_index("set")

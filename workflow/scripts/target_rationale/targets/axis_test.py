@@ -7,14 +7,6 @@ samples of a patient) over the contrast's samples. The rotation null is formed f
 a programme its genes share and that varies between patients (stroma, immune infiltrate) widens the null instead
 of passing for a group difference. The flag rule (:mod:`.flags`) takes Holm across axes x contrasts and an
 effect-size floor on the ``effect`` written here.
-
-With the host-tissue adjustment on, each gene's change carries the error of the host level taken out of its
-counts (:func:`host_terms`), and the errors of an axis' genes are taken as one shared error
-(:data:`HOST_ERROR_CORRELATION`): the host's level of a gene is its cell types' shares times their profiles, so
-a misjudged share (the liver's endothelium for the VEGFR receptors) moves all the genes that cell type makes the
-same way, and the set's mean does not average it out. On admixture-only nulls of 18 patients
-(``benchmarks/admixture_calls.py``) independent errors let the VEGFR axis be flagged in 2 of 10 cohorts (fry p
-0.0027 and 0.0004, effect 0.48 and 0.55 log2), one shared error in none of them (p 0.15 and 0.06).
 """
 
 from __future__ import annotations
@@ -33,9 +25,6 @@ from target_rationale.core.jobs import LOG
 from target_rationale.engines.downdate import Residuals
 from target_rationale.engines.rotation import contrast_design, fry, residual_variances
 from target_rationale.targets.config import axis_genes
-
-#: Correlation of the host-level errors between an axis' genes in fry (``extra_correlation``): 1, one shared error.
-HOST_ERROR_CORRELATION = 1.0
 
 TEST_COLUMNS = ["contrast", "axis", "test_n_genes", "test_effect", "test_t", "test_df", "test_p",
                 "test_host_dominated"]
@@ -178,8 +167,7 @@ def fry_axes(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, host_domin
     variances = None if full is None else full.variances(samples, reparametrised)
     if variances is None:
         variances = residual_variances(data.y.T, reparametrised, samples=positions)
-    result = fry(y, reparametrised, sets, extra_variance=extra, variances=variances,
-                 extra_correlation=HOST_ERROR_CORRELATION)
+    result = fry(y, reparametrised, sets, extra_variance=extra, variances=variances)
     change = np.linalg.lstsq(reparametrised, y.T, rcond=None)[0][-1] if members else np.empty(0)
     df = len(samples) - design.shape[1]
     rows = []
