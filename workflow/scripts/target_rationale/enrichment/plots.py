@@ -110,7 +110,7 @@ def plot_comparison_heatmap(comparison: pd.DataFrame, contrasts: list[str], fdr_
     labels = [f"{_term_label(t, n, 40)}  [{k}]" for t, n, k in zip(chosen["term_id"], chosen["term_name"],
                                                                    chosen["class"])]
     with plot_style():
-        # the term labels, a column per contrast, the colour bar; at least the title's width
+        # the term labels, a column per contrast, the colour bar; at least the former fixed width
         width = max(4.0 + 0.9 * len(contrasts), text_inches(labels, matplotlib.rcParams["ytick.labelsize"])
                     + 1.5 + 0.9 * len(contrasts))
         fig = new_figure(width, 1.6 + 0.26 * max(len(chosen), 3))

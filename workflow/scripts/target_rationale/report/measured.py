@@ -27,7 +27,7 @@ HOST_TISSUE_ENRICHMENT = (
     "metastasis-vs-primary that the same cohort without admixture did not call (10 of 10 cohorts of 10 "
     "patients; at 18 patients 9 of 10, the tenth 5 terms of cell migration, motility and chemotaxis, none of "
     "liver function). Preranked GSEA called 194 such terms per cohort on average at 10 patients (110 at 18; "
-    "immune, vascular and extracellular-matrix terms from the host's residual Kupffer, endothelial and stromal "
-    "reads) and ORA 1.8 (2.6). Read GSEA and ORA of a host-adjusted contrast as a description of its ranking: "
-    "the shared and unique classes come from the term test. Sources: "
+    "mostly immune, vascular and extracellular-matrix terms, the programmes of the liver's Kupffer, endothelial "
+    "and stromal cells) and ORA 1.8 (2.6). Read GSEA and ORA of a host-adjusted contrast as a description of its "
+    "ranking: the shared and unique classes come from the term test. Sources: "
     "benchmarks/results/admixture_calls_kupffer_10.json, admixture_calls_18_patients.json.")
