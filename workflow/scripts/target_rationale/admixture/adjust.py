@@ -87,6 +87,10 @@ MAX_TRUE_SHARE = 0.95
 DEVIATION_MARKERS = 2
 #: Columns the adjustment adds to a contrast table.
 HOST_COLUMNS = ["host_share", "host_dominated"]
+#: Bootstrap refits of a host's make-up (:func:`make_up_draws`): the shared error of the genes each cell type makes.
+MAKE_UP_DRAWS = 30
+#: Seed of those refits' resampling (fixed: the adjusted cohort depends on the counts and the admixture table only).
+MAKE_UP_SEED = 20261203
 
 
 def _dense(matrix) -> np.ndarray:
@@ -221,6 +225,53 @@ def cell_mix_deviation(table: pd.DataFrame, reference: HostReference, host: str,
     return deviation[:, None] if varies else None
 
 
+def make_up_draws(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, components: np.ndarray,
+                  table: pd.DataFrame, reference: HostReference, host: str, specs: Mapping[str, HostSpec] = HOSTS,
+                  n_draws: int = MAKE_UP_DRAWS, seed: int = MAKE_UP_SEED) -> np.ndarray:
+    """The host's make-up refitted on bootstrap resamples of its samples (:func:`fit_host_mix` as
+    :func:`purify_cohort` calls it, cell-mix deviations recomputed on each resample): draws x profiles.
+
+    A few weights fitted on thousands of genes are precise gene by gene but not sample by sample: a host's cell mix
+    varies between biopsies, and in a cohort's few samples the share of a minor cell type can follow the host
+    fraction by chance, which moves that cell type's weight and with it every gene the cell type makes (on a
+    simulated admixture-only null of 18 patients the liver endothelium's weight came out at 0.004 against a
+    true 0.033, and the VEGFR axis was flagged). Resampling the samples reproduces that error; the axis test
+    carries it as one error shared by the genes (:func:`host_error_draws`). A resample the fit cannot use keeps
+    the tissue profile, as the fit itself would.
+
+    Parameters
+    ----------
+    counts, library, fractions, components
+        As :func:`fit_host_mix` takes them (the host's usable samples).
+    table : pandas.DataFrame
+        Those samples' rows of results/qc/admixture.tsv (the split's columns, for the deviations).
+    reference, host, specs
+        As :func:`cell_mix_deviation` takes them.
+    n_draws : int
+        Resamples.
+    seed : int
+        Seed of the resampling.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n_draws`` x profiles, each row summing to 1.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(fractions)
+    draws = np.empty((n_draws, len(components)))
+    for b in range(n_draws):
+        pick = np.sort(rng.integers(0, n, size=n))
+        deviation = cell_mix_deviation(table.iloc[pick], reference, host, specs)
+        draws[b] = fit_host_mix(counts[pick], library[pick], fractions[pick], components, deviations=deviation)[0]
+    return draws
+
+
+def draws_key(host: str) -> str:
+    """``varm`` key of the adjusted cohort holding a host's make-up draws (:func:`purify_cohort`)."""
+    return f"host_make_up_draws_{host}"
+
+
 def host_specific_genes(cohort: ad.AnnData, reference: HostReference, host: str,
                         specs: Mapping[str, HostSpec] = HOSTS) -> list[str]:
     """The cohort's gene ids that are the host's anchors (expressed by it, absent from the tumour): what the
@@ -267,7 +318,9 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         host's spread around the reference on its anchors), ``mix`` (host -> profile -> weight: its make-up,
         :func:`fit_host_mix`), ``calibrated`` (host -> whether the samples corrected the
         reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> the ids of its anchors:
-        :func:`host_specific_genes`).
+        :func:`host_specific_genes`); ``varm[draws_key(host)]`` for each host whose make-up was fitted: genes x
+        :data:`MAKE_UP_DRAWS`, the log error of each gene's host level under each refit of the make-up
+        (:func:`make_up_draws`) times the share of it the gene's calibration leaves.
     """
     table = admixture.set_index("sample").reindex(cohort.obs_names)
     hosts = table["host"].fillna("").astype(str)
@@ -278,7 +331,7 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     library = counts[:, keep].sum(axis=1)
     expected = np.zeros_like(counts)
     var = cohort.var.copy()
-    profile_sd, calibrated, not_estimable, specific, mix = {}, {}, {}, {}, {}
+    profile_sd, calibrated, not_estimable, specific, mix, draws = {}, {}, {}, {}, {}, {}
     for name in sorted({h for h in hosts if h}):
         mine = (hosts == name).to_numpy()
         known = mine & fractions.notna().to_numpy()
@@ -309,6 +362,17 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
             counts[known][usable[known]], library[usable], f[usable], prior[usable[known]], profile_sd[name])
         var[level_column(name)], var[sd_column(name)] = factor, log_sd
         expected[known] = library[known][:, None] * prior * factor[None, :]
+        if mixed:  # the make-up's own error, shared by the genes of each cell type (make_up_draws)
+            refits = make_up_draws(counts[usable], library[usable], f[usable], components, table.loc[usable],
+                                   reference, name, specs)
+            shift = np.log(refits @ components + LEVEL_FLOOR) - np.log(weights @ components + LEVEL_FLOOR)
+            # the part of a level's error that its calibration leaves: all of it where the samples cannot tell,
+            # little where they fixed the gene's factor (posterior over prior variance)
+            left = np.clip((log_sd / profile_sd[name]) ** 2, 0.0, 1.0) if calibrated[name] else 1.0
+            draws[name] = (shift * left).T.astype(np.float32)
+            LOG.info("admixture: %s make-up refitted on %d resamples of its samples: %s", name, len(refits),
+                     ", ".join(f"{c} {np.mean(refits[:, j]):.2f} (sd {np.std(refits[:, j]):.2f})"
+                               for j, c in enumerate(names) if weights[j] > 0))
         LOG.info("admixture: %s levels %s (%d samples, fraction sd %.2f); spread of a gene's level %.2f (log; %s)",
                  name, "calibrated on the samples" if calibrated[name] else "from the reference alone",
                  int(usable.sum()), float(np.std(f[usable])) if usable.any() else 0.0, profile_sd[name],
@@ -316,6 +380,8 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     purified = np.rint(np.maximum(counts - expected, 0.0)).astype(np.int64)
     adjusted = ad.AnnData(X=purified, obs=cohort.obs.copy(), var=var)
     adjusted.layers[HOST_LAYER] = expected.astype(np.float32)
+    for name, values in draws.items():
+        adjusted.varm[draws_key(name)] = values
     adjusted.obs["host"] = hosts.to_numpy()
     adjusted.obs["host_fraction"] = fractions.fillna(0.0).where(hosts != "", 0.0).to_numpy()
     adjusted.uns["admixture"] = {"profile_sd": profile_sd, "calibrated": calibrated, "mix": mix,
@@ -340,12 +406,16 @@ class GroupHost:
         Per gene id, the uncertainty (sd, log) of the host's level (0 without a host).
     estimable : bool
         False when some of the group's samples have a host whose fraction could not be estimated.
+    level_draws : numpy.ndarray or None
+        Genes (``share``'s) x draws: the log error of the host's level shared through its make-up
+        (:func:`make_up_draws`); None when the make-up was not fitted.
     """
 
     host: str
     share: pd.Series
     level_sd: pd.Series
     estimable: bool
+    level_draws: np.ndarray | None = None
 
 
 def group_host(adjusted: ad.AnnData, samples: Sequence[str]) -> GroupHost:
@@ -405,8 +475,13 @@ def _group_host(adjusted: ad.AnnData, expected_reads: np.ndarray, purified: np.n
         level_sd = adjusted.var[sd_column(host)].astype(float).fillna(0.0)
     else:
         level_sd = pd.Series(0.0, index=adjusted.var_names)
+    draws = None
+    if host and draws_key(host) in adjusted.varm:
+        draws = np.asarray(adjusted.varm[draws_key(host)], dtype=float)
+        if genes is not None:
+            draws = draws[adjusted.var_names.get_indexer(genes)]
     return GroupHost(host=host, share=pd.Series(share, index=adjusted.var_names if genes is None else genes),
-                     level_sd=level_sd, estimable=estimable)
+                     level_sd=level_sd, estimable=estimable, level_draws=draws)
 
 
 def contrast_hosts(adjusted: ad.AnnData, sheet: pd.DataFrame, variable: str, target: str, reference: str
@@ -473,6 +548,37 @@ def host_variance(genes: pd.Index, target: GroupHost, reference: GroupHost, thre
     else:
         extra = level_error_moment(share_t, sd_t) + level_error_moment(share_r, sd_r)
     return extra, np.asarray(dominated, dtype=bool)
+
+
+def host_error_draws(genes: pd.Index, target: GroupHost, reference: GroupHost, threshold: float,
+                     host_specific: Sequence[str] = ()) -> np.ndarray | None:
+    """The error of each gene's log change between two groups under each refit of the hosts' make-up: genes x
+    draws (natural log), or None when neither side's make-up was fitted.
+
+    A host level misjudged by ``exp(delta)`` makes a group's purified log level err by about ``s / (1 - s) x
+    delta`` (``s``: the host's share of the group's reads, capped at :data:`MAX_TRUE_SHARE`; the linearisation of
+    :func:`level_error_moment`). ``delta`` here is a draw of :func:`make_up_draws`: one value per cell type's
+    genes, not an independent one per gene, so the errors of a set's genes do not average out. Two groups with
+    the same host share their draws (the error of the difference); different hosts' draws are independent.
+    Host-dominated genes (:func:`host_variance`'s) get 0.
+    """
+    sides = [side for side in (target, reference) if side.level_draws is not None]
+    if not sides:
+        return None
+    share_t = target.share.reindex(genes).fillna(0.0).to_numpy()
+    share_r = reference.share.reindex(genes).fillna(0.0).to_numpy()
+    dominated = (np.maximum(share_t, share_r) >= threshold) | genes.isin(list(host_specific))
+    n_draws = sides[0].level_draws.shape[1]
+    error = np.zeros((len(genes), n_draws))
+    for side, sign in ((target, 1.0), (reference, -1.0)):
+        if side.level_draws is None:
+            continue
+        s = np.minimum(side.share.reindex(genes).fillna(0.0).to_numpy(), MAX_TRUE_SHARE)
+        position = pd.Index(side.share.index).get_indexer(genes)
+        draws = np.where(position[:, None] >= 0, side.level_draws[np.maximum(position, 0)], 0.0)
+        error += sign * (s / (1.0 - s))[:, None] * draws[:, :n_draws]
+    error[dominated] = 0.0
+    return error
 
 
 def level_error_moment(share: np.ndarray, sd: np.ndarray, other_share: np.ndarray | None = None) -> np.ndarray:

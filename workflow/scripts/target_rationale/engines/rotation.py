@@ -149,7 +149,7 @@ def posterior_sd(effects: np.ndarray, prior: tuple[float, float] | None = None) 
 
 def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         contrast: Sequence[float] | None = None, extra_variance: np.ndarray | None = None,
-        variances: np.ndarray | None = None) -> pd.DataFrame:
+        variances: np.ndarray | None = None, extra_draws: np.ndarray | None = None) -> pd.DataFrame:
     """Directional fry test of each gene set for one contrast.
 
     Parameters
@@ -173,6 +173,11 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
         Every gene's residual variance under the design (:func:`residual_variances` of the whole matrix), the
         input of the variance prior; with it, ``y`` need hold only the sets' genes (and ``extra_variance`` is
         indexed like ``y``). By default computed from ``y``.
+    extra_draws : numpy.ndarray, optional
+        Genes x draws (rows like ``y``'s): draws of an error of the contrast's estimate that the genes share (in
+        ``y``'s units; not in limma), e.g. a host cell type's share misjudged for every gene it makes. The mean
+        square over the draws of the set's mean error, on the standardised scale, is added to the set's residual
+        mean square as well (the draws are not centred: their mean is an error too).
 
     Returns
     -------
@@ -199,6 +204,10 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
     else:
         coefficient_scale = abs(np.linalg.qr(design, mode="r")[-1, -1])  # effect = coefficient x this
         added = np.asarray(extra_variance, dtype=float)[members] * coefficient_scale ** 2 / sd ** 2
+    shared = None
+    if extra_draws is not None:
+        coefficient_scale = abs(np.linalg.qr(design, mode="r")[-1, -1])
+        shared = np.asarray(extra_draws, dtype=float)[members] * coefficient_scale / sd[:, None]
     rows = []
     for name, index in sets.items():
         index = [at[int(i)] for i in index]
@@ -206,6 +215,9 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
             rows.append((name, 0, "", np.nan, np.nan))
             continue
         mean = effects[index].mean(axis=0)
-        t = float(mean[0] / np.sqrt(np.mean(mean[1:] ** 2) + added[index].sum() / len(index) ** 2))
+        spread = np.mean(mean[1:] ** 2) + added[index].sum() / len(index) ** 2
+        if shared is not None:
+            spread += float(np.mean(shared[index].mean(axis=0) ** 2))
+        t = float(mean[0] / np.sqrt(spread))
         rows.append((name, len(index), "up" if t >= 0 else "down", t, float(2 * student_sf(abs(t), d))))
     return pd.DataFrame(rows, columns=["set", "n_genes", "direction", "t", "p_value"]).set_index("set")

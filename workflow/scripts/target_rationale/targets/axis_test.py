@@ -18,7 +18,13 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from target_rationale.admixture.adjust import HOST_LAYER, HostReads, host_variance, specific_genes
+from target_rationale.admixture.adjust import (
+    HOST_LAYER,
+    HostReads,
+    host_error_draws,
+    host_variance,
+    specific_genes,
+)
 from target_rationale.cohort.design import Contrast, contrast_design_matrix
 from target_rationale.core.io import write_tsv
 from target_rationale.core.jobs import LOG
@@ -101,18 +107,21 @@ class ContrastFit:
 
 
 def host_terms(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, genes: pd.Index,
-               host_dominated: float) -> tuple[np.ndarray | None, set[str]]:
-    """The added variance (log2 units squared) of each gene's change in ``contrast`` and the host-dominated gene
-    ids, from the adjusted cohort's host reads (none: no added variance, none dominated). ``sheet`` holds the
-    contrast's samples; each side's host is :func:`~target_rationale.admixture.adjust.group_host`'s."""
+               host_dominated: float) -> tuple[np.ndarray | None, np.ndarray | None, set[str]]:
+    """The added variance (log2 units squared) of each gene's change in ``contrast``, the draws of the error its
+    genes share through the hosts' make-up (genes x draws, log2; None where no make-up was fitted) and the
+    host-dominated gene ids, from the adjusted cohort's host reads (none: no added variance, none dominated).
+    ``sheet`` holds the contrast's samples; each side's host is
+    :func:`~target_rationale.admixture.adjust.group_host`'s."""
     if data.host is None:
-        return None, set()
+        return None, None, set()
     levels = sheet[contrast.variable].astype(str)
     target, reference = (data.host.group([data.host_rows[s] for s in sheet.index[levels == level]])
                          for level in (contrast.target, contrast.reference))
-    variance, dominated = host_variance(genes, target, reference, host_dominated,
-                                        specific_genes(data.host.adjusted, [target, reference]))
-    return variance / np.log(2) ** 2, set(genes[dominated])
+    specific = specific_genes(data.host.adjusted, [target, reference])
+    variance, dominated = host_variance(genes, target, reference, host_dominated, specific)
+    draws = host_error_draws(genes, target, reference, host_dominated, specific)
+    return (variance / np.log(2) ** 2, None if draws is None else draws / np.log(2), set(genes[dominated]))
 
 
 def fry_contrast(qc: ad.AnnData, sheet: pd.DataFrame, contrast: Contrast,
@@ -154,7 +163,7 @@ def fry_axes(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, host_domin
     samples, design, vector = contrast_design_matrix(sheet, contrast, data.rows)
     positions = [data.rows[s] for s in samples]
     tested = pd.Index(list(dict.fromkeys(g for ids in data.measured.values() for g in ids)))
-    extra, dominated = host_terms(data, sheet.loc[samples], contrast, tested, host_dominated)
+    extra, draws, dominated = host_terms(data, sheet.loc[samples], contrast, tested, host_dominated)
     var_names = data.var.index
     members = sorted({var_names.get_loc(g) for ids in data.measured.values() for g in ids if g not in dominated})
     at = {gene: k for k, gene in enumerate(members)}
@@ -163,11 +172,13 @@ def fry_axes(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, host_domin
     y = data.y[np.ix_(positions, members)].T  # the sets' genes; every gene informs fry's prior through its variance
     if extra is not None:
         extra = pd.Series(extra, index=tested).reindex(var_names[members], fill_value=0.0).to_numpy()
+    if draws is not None:
+        draws = pd.DataFrame(draws, index=tested).reindex(var_names[members], fill_value=0.0).to_numpy()
     reparametrised = contrast_design(design.to_numpy(dtype=float), vector)  # the contrast is the last coefficient
     variances = None if full is None else full.variances(samples, reparametrised)
     if variances is None:
         variances = residual_variances(data.y.T, reparametrised, samples=positions)
-    result = fry(y, reparametrised, sets, extra_variance=extra, variances=variances)
+    result = fry(y, reparametrised, sets, extra_variance=extra, variances=variances, extra_draws=draws)
     change = np.linalg.lstsq(reparametrised, y.T, rcond=None)[0][-1] if members else np.empty(0)
     df = len(samples) - design.shape[1]
     rows = []
