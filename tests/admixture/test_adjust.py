@@ -15,18 +15,24 @@ from conftest import REPO
 from scipy.stats import hypergeom, norm, rankdata
 from target_rationale.admixture.adjust import (
     HOST_LAYER,
+    MAKE_UP_DRAWS,
     MAX_TRUE_SHARE,
     GroupHost,
     HostReads,
     adjust_wald,
     cell_mix_deviation,
+    draws_key,
     group_host,
+    host_error_draws,
     level_error_moment,
+    make_up_draws,
     purify_cohort,
+    reference_levels,
     specific_genes,
     unadjusted_host_columns,
 )
-from target_rationale.admixture.fractions import write_admixture
+from target_rationale.admixture.fractions import mapped_genes, write_admixture
+from target_rationale.admixture.host_levels import mix_components
 from target_rationale.admixture.reference import HostReference, load_host_reference, tissue_specific_genes
 from target_rationale.cohort.design import Contrast
 from target_rationale.core.schema import defaults
@@ -107,6 +113,57 @@ def test_adjust_wald_same_host_cancels() -> None:
     different = adjust_wald(wald_table(), side("liver", [0.3] * 4, 0.5), side("exocrine_pancreas", [0.3] * 4, 0.5),
                             0.8)
     assert (different["lfcSE"] > 0.5).all()
+
+
+def test_host_error_draws_by_hand() -> None:
+    """Each refit's error of a gene's log change: ``s / (1 - s)`` times the draw on each side (one host on both
+    sides: one draw, so equal shares cancel), 0 for a host-dominated gene, none without draws."""
+    draws = np.array([[0.1, -0.2], [0.3, 0.0], [1.0, 1.0], [-0.5, 0.5]])
+    liver = GroupHost("liver", pd.Series([0.0, 0.5, 0.9, 0.2], index=GENES), pd.Series(0.5, index=GENES), True,
+                      draws)
+    got = host_error_draws(GENES, liver, side("", [0.0] * 4, 0.0), 0.8)
+    assert got == pytest.approx(np.array([0.0, 1.0, 0.0, 0.25])[:, None] * draws)
+    reverse = host_error_draws(GENES[[3, 1]], side("", [0.0] * 4, 0.0), liver, 0.8)
+    assert reverse == pytest.approx(-np.array([0.25, 1.0])[:, None] * draws[[3, 1]])
+    assert host_error_draws(GENES, liver, liver, 0.8) == pytest.approx(np.zeros((4, 2)))
+    flat = GroupHost("liver", pd.Series(0.2, index=GENES), pd.Series(0.5, index=GENES), True, draws)
+    got = host_error_draws(GENES, liver, flat, 0.8)
+    assert got == pytest.approx((np.array([0.0, 1.0, 0.0, 0.25]) - 0.25)[:, None] * draws * [[1], [1], [0], [1]])
+    assert host_error_draws(GENES, side("liver", [0.3] * 4, 0.5), side("", [0.0] * 4, 0.0), 0.8) is None
+
+
+def test_make_up_draws_are_seeded_and_shared_by_a_cell_types_genes(reference: HostReference, tmp_path) -> None:
+    """The adjusted cohort carries, for a host whose make-up was fitted, one row of refit errors per gene; the same
+    counts give the same draws; the genes a minor cell type makes (the liver's endothelium and Kupffer cells,
+    whose weights a few metastases cannot pin down) err far more than the hepatocytes' genes, and all of a cell
+    type's genes err together (one draw moves them the same way)."""
+    adata, _ = _simulated("admixture_null", 1, 8)
+    table = write_admixture(adata, {"liver_metastasis": "liver", "primary": "exocrine_pancreas"}, "site",
+                            reference, 1, tmp_path / "admixture.tsv")
+    adjusted = purify_cohort(adata, table, reference)
+    assert draws_key("exocrine_pancreas") not in adjusted.varm  # 0-20% exocrine: the make-up is not fitted
+    draws = np.asarray(adjusted.varm[draws_key("liver")], dtype=float)
+    assert draws.shape == (adata.n_vars, MAKE_UP_DRAWS) and np.isfinite(draws).all()
+    levels = {c: reference_levels(adata, reference, c) for c in ("hepatocytes", "endothelial_cells",
+                                                                 "kupffer_cells")}
+    stacked = np.vstack(list(levels.values()))
+    made_by = {c: (lv > 1e-5) & (lv >= 10 * np.sort(stacked, axis=0)[-2]) for c, lv in levels.items()}
+    rms = np.sqrt((draws ** 2).mean(axis=1))
+    assert min(made_by[c].sum() for c in made_by) > 100
+    assert np.median(rms[made_by["endothelial_cells"]]) > 3 * np.median(rms[made_by["hepatocytes"]])
+    assert np.median(rms[made_by["kupffer_cells"]]) > 2 * np.median(rms[made_by["hepatocytes"]])
+    endothelial = draws[made_by["endothelial_cells"]]
+    agree = np.sign(endothelial) == np.sign(np.median(endothelial, axis=0))
+    assert agree[np.abs(endothelial) > 0.1].mean() > 0.9
+    liver = (table.set_index("sample").loc[adata.obs_names, "host"] == "liver").to_numpy()
+    rows = table.set_index("sample").loc[adata.obs_names[liver]]
+    counts = np.asarray(adata.X[liver], dtype=float)
+    library = counts[:, mapped_genes(adata, reference)[0]].sum(axis=1)
+    components = np.vstack([reference_levels(adata, reference, c) for c in mix_components(reference, "liver")])
+    first, second = (make_up_draws(counts, library, rows["fraction"].to_numpy(float), components, rows, reference,
+                                   "liver", n_draws=4) for _ in range(2))
+    assert np.array_equal(first, second) and first.sum(axis=1) == pytest.approx(np.ones(4))
+    assert np.ptp(first, axis=0).max() > 0.01  # the resamples do differ
 
 
 def test_not_estimable_host_falls_back_to_leaving_its_genes_out() -> None:

@@ -85,6 +85,39 @@ def test_extra_variance_carries_a_group_level_error_the_residuals_cannot_see():
     assert fry(y, design, {"s": range(10)}, extra_variance=np.zeros(genes)).equals(fry(y, design, {"s": range(10)}))
 
 
+def test_extra_draws_carry_an_error_the_set_genes_share():
+    """One error moving every gene of a set the same way (a host cell type's share misjudged for all the genes it
+    makes) does not average out over the set: carried as independent errors of the same size it is called far
+    above alpha; as draws of the shared error at most alpha. By hand: a one-gene set's draws are its variance;
+    draws that cancel between two genes of equal spread add nothing."""
+    rng = np.random.default_rng(2)
+    n, genes, runs, size = 8, 200, 300, 10
+    design = np.column_stack([np.ones(n), np.repeat([0.0, 1.0], n // 2)])
+    loading = np.r_[rng.uniform(0.5, 1.5, size), np.zeros(genes - size)]
+    z = np.sort(rng.normal(size=60))
+    draws = loading[:, None] * z[None, :]
+    hits_independent = hits_shared = 0
+    for _ in range(runs):
+        y = rng.normal(size=(genes, n))
+        y[:, n // 2:] += (loading * rng.normal())[:, None]
+        independent = fry(y, design, {"set": range(size)}, extra_variance=np.mean(draws ** 2, axis=1))
+        hits_independent += independent.loc["set", "p_value"] < 0.05
+        hits_shared += fry(y, design, {"set": range(size)}, extra_draws=draws).loc["set", "p_value"] < 0.05
+    assert hits_independent / runs > 0.15
+    assert hits_shared / runs <= 0.06
+    y = rng.normal(size=(genes, n))
+    one = fry(y, design, {"g": [3]}, extra_draws=draws)
+    assert one.loc["g", "t"] == pytest.approx(fry(y, design, {"g": [3]},
+                                                  extra_variance=np.mean(draws ** 2, axis=1)).loc["g", "t"])
+    y[1] = y[0] + 2.0  # the same residuals: the same standardisation
+    opposite = np.zeros((genes, 5))
+    opposite[0], opposite[1] = np.arange(1.0, 6.0), -np.arange(1.0, 6.0)
+    assert fry(y, design, {"s": [0, 1]}, extra_draws=opposite).loc["s", "t"] == pytest.approx(
+        fry(y, design, {"s": [0, 1]}).loc["s", "t"])
+    assert abs(fry(y, design, {"s": [0, 1]}, extra_draws=np.abs(opposite)).loc["s", "t"]) < abs(
+        fry(y, design, {"s": [0, 1]}).loc["s", "t"])
+
+
 def test_helpers_by_hand():
     # trigamma(1) = pi^2 / 6
     assert trigamma_inverse(np.pi ** 2 / 6) == pytest.approx(1.0, rel=1e-7)
