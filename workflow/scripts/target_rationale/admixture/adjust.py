@@ -30,7 +30,12 @@ gene that only the host expresses, so the workflow models the mixture where it h
    variance of the log fold change, one term per group when the two groups have different hosts (or one has
    none), the square of their difference (one ``delta``) when they have the same host. ``lfcSE``, ``stat``,
    ``pvalue`` and ``padj`` (Benjamini-Hochberg over the genes pydeseq2 kept) are recomputed with it, and the
-   axis test (:mod:`target_rationale.targets.axis_test`) carries it too.
+   axis test (:mod:`target_rationale.targets.axis_test`) carries it too. The make-up itself errs as well, and
+   that error is one for all the genes a cell type makes (a few metastases whose endothelial share follows their
+   host fraction by chance misjudge every endothelial gene at once), so averaging over a gene set does not
+   shrink it: :func:`make_up_draws` refits the make-up on resamples of the host's samples, and the axis test
+   adds the set mean's error under those refits (:func:`host_error_draws`). The DE tables, one gene at a time,
+   do not carry it yet (for a minor cell type's genes it is as large as their own error).
 4. Host-dominated genes: where the host makes at least ``threshold`` of a group's reads of a gene, its tumour
    level cannot be estimated; the gene is reported as such (``host_dominated``; no ``stat``, ``pvalue`` or
    ``padj``), so enrichment and axis evidence leave it out. So is a host-specific gene (an anchor: made by the

@@ -7,6 +7,12 @@ samples of a patient) over the contrast's samples. The rotation null is formed f
 a programme its genes share and that varies between patients (stroma, immune infiltrate) widens the null instead
 of passing for a group difference. The flag rule (:mod:`.flags`) takes Holm across axes x contrasts and an
 effect-size floor on the ``effect`` written here.
+
+With the host-tissue adjustment on, each gene's change carries the error of the host level taken out of its
+counts (:func:`host_terms`): its own, independent of the other genes', and the error of the host's make-up,
+shared by the genes each cell type makes (the liver's endothelium for the VEGFR receptors), from refits of the
+make-up on resampled samples (:func:`~target_rationale.admixture.adjust.make_up_draws`): fry adds the mean
+square of the set mean's error over those refits, which averaging over the set's genes does not shrink.
 """
 
 from __future__ import annotations
