@@ -17,21 +17,23 @@ from target_rationale.admixture.adjust import (
     HOST_LAYER,
     MAKE_UP_DRAWS,
     MAX_TRUE_SHARE,
-    GroupHost,
-    HostReads,
-    adjust_wald,
     cell_mix_deviation,
     draws_key,
-    group_host,
-    host_error_draws,
-    level_error_moment,
     make_up_draws,
     purify_cohort,
     reference_levels,
+)
+from target_rationale.admixture.fractions import mapped_genes, write_admixture
+from target_rationale.admixture.groups import (
+    GroupHost,
+    HostReads,
+    adjust_wald,
+    group_host,
+    host_error_draws,
+    level_error_moment,
     specific_genes,
     unadjusted_host_columns,
 )
-from target_rationale.admixture.fractions import mapped_genes, write_admixture
 from target_rationale.admixture.host_levels import mix_components
 from target_rationale.admixture.reference import HostReference, load_host_reference, tissue_specific_genes
 from target_rationale.cohort.design import Contrast

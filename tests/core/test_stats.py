@@ -40,7 +40,8 @@ def test_chi2_quantile_equals_scipy_stats(df: float) -> None:
 
 def test_statistics_modules_do_not_import_scipy_stats() -> None:
     """What made every enrichment, term-test, admixture and report job import scipy.stats (about a second each)."""
-    modules = ("target_rationale.core.stats", "target_rationale.admixture.adjust", "target_rationale.engines.camera",
+    modules = ("target_rationale.core.stats", "target_rationale.admixture.adjust", "target_rationale.admixture.groups",
+               "target_rationale.engines.camera",
                "target_rationale.engines.rotation", "target_rationale.targets.score_stats",
                "target_rationale.enrichment.analysis", "target_rationale.report.html")
     code = ("import sys; sys.path.insert(0, 'workflow/scripts'); " + "; ".join(f"import {m}" for m in modules)

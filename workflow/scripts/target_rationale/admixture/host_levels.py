@@ -25,7 +25,7 @@ MIN_LEVEL = 1e-6
 #: Least sd of the host fractions of a host's samples for the make-up fit and the per-gene calibration.
 MIN_SPREAD = 0.02
 #: An even grid over +-6 sd of a standard normal: the quadrature of a host level's error, in units of its sd
-#: (:func:`~target_rationale.admixture.adjust.level_error_moment`).
+#: (:func:`~target_rationale.admixture.groups.level_error_moment`).
 NORMAL_GRID = np.linspace(-6.0, 6.0, 241)
 #: The wide component of a host level's prior around the make-up (sd of log k): a cell type the fitted make-up
 #: misses (Kupffer cells, sinusoidal endothelium at 0 where the liver has a few per cent) leaves its genes tens to

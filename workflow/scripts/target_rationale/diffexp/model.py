@@ -29,6 +29,8 @@ from target_rationale.admixture.adjust import (
     HOST_COLUMNS,
     HOST_LAYER,
     SPECIFIC_SHARE,
+)
+from target_rationale.admixture.groups import (
     adjust_wald,
     contrast_hosts,
     specific_genes,

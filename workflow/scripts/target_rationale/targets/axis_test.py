@@ -26,6 +26,8 @@ import pandas as pd
 
 from target_rationale.admixture.adjust import (
     HOST_LAYER,
+)
+from target_rationale.admixture.groups import (
     HostReads,
     host_error_draws,
     host_variance,
@@ -118,7 +120,7 @@ def host_terms(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, genes: p
     genes share through the hosts' make-up (genes x draws, log2; None where no make-up was fitted) and the
     host-dominated gene ids, from the adjusted cohort's host reads (none: no added variance, none dominated).
     ``sheet`` holds the contrast's samples; each side's host is
-    :func:`~target_rationale.admixture.adjust.group_host`'s."""
+    :func:`~target_rationale.admixture.groups.group_host`'s."""
     if data.host is None:
         return None, None, set()
     levels = sheet[contrast.variable].astype(str)
