@@ -16,6 +16,7 @@ from scipy.stats import hypergeom, norm, rankdata
 from target_rationale.admixture.adjust import (
     HOST_LAYER,
     MAKE_UP_DRAWS,
+    MAKE_UP_SEED,
     MAX_TRUE_SHARE,
     cell_mix_deviation,
     draws_key,
@@ -144,6 +145,8 @@ def test_make_up_draws_are_seeded_and_shared_by_a_cell_types_genes(reference: Ho
                             reference, 1, tmp_path / "admixture.tsv")
     adjusted = purify_cohort(adata, table, reference)
     assert draws_key("exocrine_pancreas") not in adjusted.varm  # 0-20% exocrine: the make-up is not fitted
+    assert adjusted.uns["admixture"]["make_up_draws"] == {"n": MAKE_UP_DRAWS, "seed": MAKE_UP_SEED,
+                                                          "hosts": ["liver"]}
     draws = np.asarray(adjusted.varm[draws_key("liver")], dtype=float)
     assert draws.shape == (adata.n_vars, MAKE_UP_DRAWS) and np.isfinite(draws).all()
     levels = {c: reference_levels(adata, reference, c) for c in ("hepatocytes", "endothelial_cells",

@@ -319,10 +319,11 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
         a gene's level around the host's fitted make-up, :func:`fit_host_mix`; where it could not be fitted, the
         host's spread around the reference on its anchors), ``mix`` (host -> profile -> weight: its make-up,
         :func:`fit_host_mix`), ``calibrated`` (host -> whether the samples corrected the
-        reference), ``not_estimable`` (host -> reason) and ``host_specific`` (host -> the ids of its anchors:
-        :func:`host_specific_genes`); ``varm[draws_key(host)]`` for each host whose make-up was fitted: genes x
-        :data:`MAKE_UP_DRAWS`, the log error of each gene's host level under each refit of the make-up
-        (:func:`make_up_draws`) times the share of it the gene's calibration leaves.
+        reference), ``not_estimable`` (host -> reason), ``host_specific`` (host -> the ids of its anchors:
+        :func:`host_specific_genes`) and ``make_up_draws`` (their number, seed and hosts);
+        ``varm[draws_key(host)]`` for each host whose make-up was fitted: genes x :data:`MAKE_UP_DRAWS`, the log
+        error of each gene's host level under each refit of the make-up (:func:`make_up_draws`) times the share of
+        it the gene's calibration leaves.
     """
     table = admixture.set_index("sample").reindex(cohort.obs_names)
     hosts = table["host"].fillna("").astype(str)
@@ -387,7 +388,8 @@ def purify_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference: HostRe
     adjusted.obs["host"] = hosts.to_numpy()
     adjusted.obs["host_fraction"] = fractions.fillna(0.0).where(hosts != "", 0.0).to_numpy()
     adjusted.uns["admixture"] = {"profile_sd": profile_sd, "calibrated": calibrated, "mix": mix,
-                                 "not_estimable": not_estimable, "host_specific": specific}
+                                 "not_estimable": not_estimable, "host_specific": specific,
+                                 "make_up_draws": {"n": MAKE_UP_DRAWS, "seed": MAKE_UP_SEED, "hosts": sorted(draws)}}
     removed = expected.sum(axis=1) / np.maximum(counts.sum(axis=1), 1)
     LOG.info("admixture: expected host reads removed per sample: median %.1f%%, max %.1f%%",
              100 * float(np.median(removed)), 100 * float(removed.max()))
@@ -405,6 +407,8 @@ def write_adjusted_cohort(cohort: ad.AnnData, admixture: pd.DataFrame, reference
         "calibrated": {k: str(bool(v)).lower() for k, v in info["calibrated"].items()},
         "not_estimable": dict(info["not_estimable"]),
         "host_specific": {k: np.asarray(v, dtype=str) for k, v in info["host_specific"].items()},
+        "make_up_draws": {"n": int(info["make_up_draws"]["n"]), "seed": int(info["make_up_draws"]["seed"]),
+                          "hosts": np.asarray(info["make_up_draws"]["hosts"], dtype=str)},
     }
     write_atomic(out_h5ad, lambda tmp: adjusted.write_h5ad(tmp))
     return adjusted
