@@ -8,9 +8,15 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 import pytest
-from target_rationale.admixture.adjust import HOST_LAYER
+from target_rationale.admixture.adjust import HOST_LAYER, draws_key
 from target_rationale.cohort.design import Contrast, contrast_vector
-from target_rationale.targets.axis_test import axis_tests, bootstrap, fry_contrast, leave_one_out
+from target_rationale.targets.axis_test import (
+    axis_tests,
+    bootstrap,
+    fry_contrast,
+    leave_one_out,
+    write_axis_tests,
+)
 from target_rationale.targets.config import FlagRule, Targets
 from target_rationale.targets.flags import (
     calibrated_flags,
@@ -111,6 +117,40 @@ def test_host_dominated_genes_leave_the_set_and_the_host_error_widens_the_test()
     assert hosted.loc[PRIM, "test_t"].tolist() == pytest.approx(plain.loc[PRIM, "test_t"].tolist())
     exact = axis_tests(qc, qc.obs, CONTRASTS, AXES, adjusted=with_host(qc, level_sd=0.0), host_dominated=0.75)
     assert exact.set_index(["contrast", "axis"]).loc[(DIRECT, "A"), "test_n_genes"] == 7
+
+
+def test_the_make_up_error_is_one_error_for_the_set_and_can_be_left_out(tmp_path) -> None:
+    """Draws of the host make-up's error that move axis A's genes together lower A's |t| where metastases are
+    compared, more than the same draws with signs alternating between the genes (which average out over the
+    set); without draws, or with ``make_up_error=False``, the test is the one of each gene's own error."""
+    qc = cohort(1, {("A", "liver_metastasis"): 1.0})
+    base = with_host(qc)
+    plain = axis_tests(qc, qc.obs, CONTRASTS, AXES, adjusted=base, host_dominated=0.75).set_index(["contrast", "axis"])
+    draws = np.zeros((qc.n_vars, 20))
+    draws[:8] = np.linspace(-1.0, 1.0, 20)[None, :]
+    alternating = draws * np.r_[np.tile([1.0, -1.0], 4), np.ones(qc.n_vars - 8)][:, None]
+    tested = {}
+    for name, values in (("shared", draws), ("alternating", alternating)):
+        hosted = with_host(qc)
+        hosted.varm[draws_key("liver")] = values
+        tested[name] = axis_tests(qc, qc.obs, CONTRASTS, AXES, adjusted=hosted, host_dominated=0.75).set_index(
+            ["contrast", "axis"])
+    for contrast in (MET, DIRECT):
+        t = {name: abs(table.loc[(contrast, "A"), "test_t"]) for name, table in tested.items()}
+        assert t["shared"] < t["alternating"] < abs(plain.loc[(contrast, "A"), "test_t"])
+        assert t["shared"] < 0.8 * abs(plain.loc[(contrast, "A"), "test_t"])
+        assert tested["shared"].loc[(contrast, "B"), "test_t"] == pytest.approx(plain.loc[(contrast, "B"), "test_t"])
+    assert tested["shared"].loc[PRIM, "test_t"].tolist() == pytest.approx(plain.loc[PRIM, "test_t"].tolist())
+    hosted = with_host(qc)
+    hosted.varm[draws_key("liver")] = draws
+    out = {name: str(tmp_path / f"{name}.tsv") for name in ("table", "loo", "bootstrap")}
+    off = write_axis_tests(qc, qc.obs, CONTRASTS, AXES, out["table"], out["loo"], out["bootstrap"], adjusted=hosted,
+                           host_dominated=0.75, make_up_error=False)
+    assert off["test_t"].tolist() == pytest.approx(plain.reset_index()["test_t"].tolist())
+    assert draws_key("liver") in hosted.varm  # the caller's cohort is left as it was
+    on = write_axis_tests(qc, qc.obs, CONTRASTS, AXES, out["table"], out["loo"], out["bootstrap"], adjusted=hosted,
+                          host_dominated=0.75)
+    assert on["test_t"].tolist() == pytest.approx(tested["shared"].reset_index()["test_t"].tolist())
 
 
 def test_a_difference_in_significance_is_not_called_unique() -> None:

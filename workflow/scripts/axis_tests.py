@@ -19,4 +19,5 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         seed=snakemake.params.seed,
         adjusted=adjusted,
         host_dominated=snakemake.params.host_dominated,
+        make_up_error=snakemake.params.make_up_error,
     )

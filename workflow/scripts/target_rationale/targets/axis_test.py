@@ -307,13 +307,23 @@ def bootstrap(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast]
     return table.reindex(columns=["replicate", *TEST_COLUMNS])
 
 
+def without_make_up_draws(adjusted: ad.AnnData) -> ad.AnnData:
+    """The adjusted cohort without its make-up draws (``varm``), its arrays shared, not copied: the axis test
+    then carries each gene's own host-level error only."""
+    return ad.AnnData(X=adjusted.X, obs=adjusted.obs, var=adjusted.var, uns=dict(adjusted.uns),
+                      layers=dict(adjusted.layers))
+
+
 def write_axis_tests(qc: ad.AnnData, sheet: pd.DataFrame, contrasts: Iterable[Contrast],
                      axes: Mapping[str, Sequence[str]], out_table: str, out_loo: str, out_bootstrap: str,
                      replicates: int = 0, seed: int = 0, adjusted: ad.AnnData | None = None,
-                     host_dominated: float = 1.0) -> pd.DataFrame:
+                     host_dominated: float = 1.0, make_up_error: bool = True) -> pd.DataFrame:
     """Rule ``axis_tests``: the tables of :func:`axis_tests`, :func:`leave_one_out` and :func:`bootstrap`
-    (``replicates`` resamples; ``adjusted``: the adjusted cohort when the host-tissue adjustment is on)."""
+    (``replicates`` resamples; ``adjusted``: the adjusted cohort when the host-tissue adjustment is on;
+    ``make_up_error``: config ``admixture.make_up_error``, False leaves the make-up's shared error out)."""
     contrasts = list(contrasts)
+    if adjusted is not None and not make_up_error:
+        adjusted = without_make_up_draws(adjusted)
     table = axis_tests(qc, sheet, contrasts, axes, adjusted=adjusted, host_dominated=host_dominated)
     write_tsv(table, out_table)
     write_tsv(leave_one_out(qc, sheet, contrasts, axes, adjusted=adjusted, host_dominated=host_dominated), out_loo)
