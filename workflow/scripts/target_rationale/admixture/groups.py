@@ -42,7 +42,7 @@ class GroupHost:
         False when some of the group's samples have a host whose fraction could not be estimated.
     level_draws : numpy.ndarray or None
         Genes (``share``'s) x draws: the log error of the host's level shared through its make-up
-        (:func:`make_up_draws`); None when the make-up was not fitted.
+        (:func:`~target_rationale.admixture.adjust.make_up_draws`); None when the make-up was not fitted.
     """
 
     host: str
@@ -191,9 +191,10 @@ def host_error_draws(genes: pd.Index, target: GroupHost, reference: GroupHost, t
 
     A host level misjudged by ``exp(delta)`` makes a group's purified log level err by about ``s / (1 - s) x
     delta`` (``s``: the host's share of the group's reads, capped at :data:`MAX_TRUE_SHARE`; the linearisation of
-    :func:`level_error_moment`). ``delta`` here is a draw of :func:`make_up_draws`: one value per cell type's
-    genes, not an independent one per gene, so the errors of a set's genes do not average out. Two groups with
-    the same host share their draws (the error of the difference); different hosts' draws are independent.
+    :func:`level_error_moment`). ``delta`` here is a draw of
+    :func:`~target_rationale.admixture.adjust.make_up_draws`: one value per cell type's genes, not an independent
+    one per gene, so the errors of a set's genes do not average out. Two groups with the same host share their
+    draws (the error of the difference); two hosts' draws are refits on each host's own samples, paired by draw.
     Host-dominated genes (:func:`host_variance`'s) get 0.
     """
     sides = [side for side in (target, reference) if side.level_draws is not None]

@@ -24,9 +24,7 @@ import anndata as ad
 import numpy as np
 import pandas as pd
 
-from target_rationale.admixture.adjust import (
-    HOST_LAYER,
-)
+from target_rationale.admixture.adjust import HOST_LAYER
 from target_rationale.admixture.groups import (
     HostReads,
     host_error_draws,
