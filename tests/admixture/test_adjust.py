@@ -31,6 +31,7 @@ from target_rationale.admixture.groups import (
     adjust_wald,
     group_host,
     host_error_draws,
+    host_variance,
     level_error_moment,
     specific_genes,
     unadjusted_host_columns,
@@ -124,15 +125,17 @@ def test_host_error_draws_by_hand() -> None:
     draws = np.array([[0.1, -0.2], [0.3, 0.0], [1.0, 1.0], [-0.5, 0.5]])
     liver = GroupHost("liver", pd.Series([0.0, 0.5, 0.9, 0.2], index=GENES), pd.Series(0.5, index=GENES), True,
                       draws)
-    got = host_error_draws(GENES, liver, side("", [0.0] * 4, 0.0), 0.8)
+    dominated = np.array([False, False, True, False])  # share 0.9 of g3, at the threshold 0.8: host_variance's
+    assert host_variance(GENES, liver, side("", [0.0] * 4, 0.0), 0.8)[1].tolist() == dominated.tolist()
+    got = host_error_draws(GENES, liver, side("", [0.0] * 4, 0.0), dominated)
     assert got == pytest.approx(np.array([0.0, 1.0, 0.0, 0.25])[:, None] * draws)
-    reverse = host_error_draws(GENES[[3, 1]], side("", [0.0] * 4, 0.0), liver, 0.8)
+    reverse = host_error_draws(GENES[[3, 1]], side("", [0.0] * 4, 0.0), liver, dominated[[3, 1]])
     assert reverse == pytest.approx(-np.array([0.25, 1.0])[:, None] * draws[[3, 1]])
-    assert host_error_draws(GENES, liver, liver, 0.8) == pytest.approx(np.zeros((4, 2)))
+    assert host_error_draws(GENES, liver, liver, dominated) == pytest.approx(np.zeros((4, 2)))
     flat = GroupHost("liver", pd.Series(0.2, index=GENES), pd.Series(0.5, index=GENES), True, draws)
-    got = host_error_draws(GENES, liver, flat, 0.8)
+    got = host_error_draws(GENES, liver, flat, dominated)
     assert got == pytest.approx((np.array([0.0, 1.0, 0.0, 0.25]) - 0.25)[:, None] * draws * [[1], [1], [0], [1]])
-    assert host_error_draws(GENES, side("liver", [0.3] * 4, 0.5), side("", [0.0] * 4, 0.0), 0.8) is None
+    assert host_error_draws(GENES, side("liver", [0.3] * 4, 0.5), side("", [0.0] * 4, 0.0), dominated) is None
 
 
 def test_make_up_draws_are_seeded_and_shared_by_a_cell_types_genes(reference: HostReference, tmp_path) -> None:
@@ -274,6 +277,7 @@ def test_group_host_shares(reference: HostReference) -> None:
                        var=pd.DataFrame(index=["a", "b"]))
     adata.layers["host_expected"] = np.array([[10.0, 0.0], [10.0, 4.0]])
     adata.uns["admixture"] = {"not_estimable": {}, "profile_sd": {"liver": 0.5}}
+    adata.varm[draws_key("liver")] = np.array([[0.1, -0.2, 0.3], [0.5, 0.0, -0.5]], dtype=np.float32)
     got = group_host(adata, ["s1", "s2"])
     assert got.host == "liver" and got.estimable
     assert got.share.tolist() == pytest.approx([20 / 60, 4 / 8])
@@ -283,8 +287,11 @@ def test_group_host_shares(reference: HostReference) -> None:
         again, alone = reads.group(rows), group_host(adata, samples)
         assert again.host == alone.host and again.estimable == alone.estimable
         assert again.share.equals(alone.share) and again.level_sd.equals(alone.level_sd)
-    # kept for some genes only (the axis tests read a few), each of those genes' share is the same
+        assert np.array_equal(again.level_draws, alone.level_draws)
+    assert got.level_draws == pytest.approx(np.array([[0.1, -0.2, 0.3], [0.5, 0.0, -0.5]]))
+    # kept for some genes only (the axis tests read a few), each of those genes' share and draws are the same
     assert HostReads.of(adata, ["b"]).group([1, 1, 0]).share.equals(group_host(adata, ["s2", "s2", "s1"]).share[["b"]])
+    assert np.array_equal(HostReads.of(adata, ["b"]).group([1, 1, 0]).level_draws, got.level_draws[[1]])
 
 
 def test_each_sample_gets_the_hosts_typical_levels_at_its_own_fraction(reference: HostReference, tmp_path) -> None:

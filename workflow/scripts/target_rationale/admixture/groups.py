@@ -72,31 +72,44 @@ class HostReads:
         Samples x genes: its ``HOST_LAYER`` and ``X``, as floats.
     genes : pandas.Index
         The gene ids of their columns (a group's ``share`` covers these).
+    draws : dict of str to numpy.ndarray
+        Per host whose make-up was fitted, its make-up draws of these genes (``genes`` x draws).
     """
 
     adjusted: ad.AnnData
     expected: np.ndarray
     purified: np.ndarray
     genes: pd.Index
+    draws: dict[str, np.ndarray]
 
     @classmethod
     def of(cls, adjusted: ad.AnnData, genes: Sequence[str] | None = None) -> HostReads:
         """The arrays of ``adjusted``; of its columns ``genes`` (gene ids) alone when given: what a caller reads
         of a group's share (the axes' genes and the host-specific ones), each gene's numbers unchanged."""
         part = adjusted if genes is None else adjusted[:, pd.Index(list(dict.fromkeys(genes)))]
-        return cls(adjusted, _dense(part.layers[HOST_LAYER]), _dense(part.X), pd.Index(part.var_names))
+        genes = pd.Index(part.var_names)
+        return cls(adjusted, _dense(part.layers[HOST_LAYER]), _dense(part.X), genes, _host_draws(adjusted, genes))
 
     def group(self, rows: Sequence[int]) -> GroupHost:
         """:func:`group_host` of the samples at ``rows`` (positions in the adjusted cohort, repeats allowed)."""
         rows = np.asarray(rows, dtype=np.int64)
         return _group_host(self.adjusted, self.expected[rows], self.purified[rows],
-                           self.adjusted.obs["host"].iloc[rows], self.genes)
+                           self.adjusted.obs["host"].iloc[rows], self.genes, self.draws)
+
+
+def _host_draws(adjusted: ad.AnnData, genes: pd.Index | None = None) -> dict[str, np.ndarray]:
+    """Per host with make-up draws in ``adjusted`` (``varm``), its draws of ``genes`` (default all), as floats."""
+    hosts = {str(h) for h in adjusted.obs["host"].unique() if h} if "host" in adjusted.obs else set()
+    rows = slice(None) if genes is None else adjusted.var_names.get_indexer(genes)
+    return {h: np.asarray(adjusted.varm[draws_key(h)], dtype=float)[rows] for h in sorted(hosts)
+            if draws_key(h) in adjusted.varm}
 
 
 def _group_host(adjusted: ad.AnnData, expected_reads: np.ndarray, purified: np.ndarray, hosts: pd.Series,
-                genes: pd.Index | None = None) -> GroupHost:
+                genes: pd.Index | None = None, draws: dict[str, np.ndarray] | None = None) -> GroupHost:
     """:class:`GroupHost` of a group from its samples' host reads and purified counts (samples x ``genes``, by
-    default all of ``adjusted``'s) and hosts."""
+    default all of ``adjusted``'s) and hosts; ``draws``: :func:`_host_draws` of the same genes (default read
+    here)."""
     expected = expected_reads.sum(axis=0)
     observed = purified.sum(axis=0) + expected  # what purification left plus what it took
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -109,13 +122,10 @@ def _group_host(adjusted: ad.AnnData, expected_reads: np.ndarray, purified: np.n
         level_sd = adjusted.var[sd_column(host)].astype(float).fillna(0.0)
     else:
         level_sd = pd.Series(0.0, index=adjusted.var_names)
-    draws = None
-    if host and draws_key(host) in adjusted.varm:
-        draws = np.asarray(adjusted.varm[draws_key(host)], dtype=float)
-        if genes is not None:
-            draws = draws[adjusted.var_names.get_indexer(genes)]
+    if draws is None:
+        draws = _host_draws(adjusted, genes)
     return GroupHost(host=host, share=pd.Series(share, index=adjusted.var_names if genes is None else genes),
-                     level_sd=level_sd, estimable=estimable, level_draws=draws)
+                     level_sd=level_sd, estimable=estimable, level_draws=draws.get(host) if host else None)
 
 
 def contrast_hosts(adjusted: ad.AnnData, sheet: pd.DataFrame, variable: str, target: str, reference: str
@@ -184,8 +194,8 @@ def host_variance(genes: pd.Index, target: GroupHost, reference: GroupHost, thre
     return extra, np.asarray(dominated, dtype=bool)
 
 
-def host_error_draws(genes: pd.Index, target: GroupHost, reference: GroupHost, threshold: float,
-                     host_specific: Sequence[str] = ()) -> np.ndarray | None:
+def host_error_draws(genes: pd.Index, target: GroupHost, reference: GroupHost, dominated: np.ndarray
+                     ) -> np.ndarray | None:
     """The error of each gene's log change between two groups under each refit of the hosts' make-up: genes x
     draws (natural log), or None when neither side's make-up was fitted.
 
@@ -195,14 +205,11 @@ def host_error_draws(genes: pd.Index, target: GroupHost, reference: GroupHost, t
     :func:`~target_rationale.admixture.adjust.make_up_draws`: one value per cell type's genes, not an independent
     one per gene, so the errors of a set's genes do not average out. Two groups with the same host share their
     draws (the error of the difference); two hosts' draws are refits on each host's own samples, paired by draw.
-    Host-dominated genes (:func:`host_variance`'s) get 0.
+    ``dominated`` (per gene, :func:`host_variance`'s second result): those genes get 0.
     """
     sides = [side for side in (target, reference) if side.level_draws is not None]
     if not sides:
         return None
-    share_t = target.share.reindex(genes).fillna(0.0).to_numpy()
-    share_r = reference.share.reindex(genes).fillna(0.0).to_numpy()
-    dominated = (np.maximum(share_t, share_r) >= threshold) | genes.isin(list(host_specific))
     n_draws = sides[0].level_draws.shape[1]
     error = np.zeros((len(genes), n_draws))
     for side, sign in ((target, 1.0), (reference, -1.0)):
@@ -212,7 +219,7 @@ def host_error_draws(genes: pd.Index, target: GroupHost, reference: GroupHost, t
         position = pd.Index(side.share.index).get_indexer(genes)
         draws = np.where(position[:, None] >= 0, side.level_draws[np.maximum(position, 0)], 0.0)
         error += sign * (s / (1.0 - s))[:, None] * draws[:, :n_draws]
-    error[dominated] = 0.0
+    error[np.asarray(dominated, dtype=bool)] = 0.0
     return error
 
 

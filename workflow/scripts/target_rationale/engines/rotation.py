@@ -199,15 +199,11 @@ def fry(y: np.ndarray, design: np.ndarray, sets: Mapping[str, Sequence[int]],
     d = raw.shape[1] - 1
     sd = posterior_sd(raw, fit_f_dist(residual_variances(y, design) if variances is None else variances, d))
     effects = raw / sd[:, None]
-    if extra_variance is None:
-        added = np.zeros(len(members))
-    else:
-        coefficient_scale = abs(np.linalg.qr(design, mode="r")[-1, -1])  # effect = coefficient x this
-        added = np.asarray(extra_variance, dtype=float)[members] * coefficient_scale ** 2 / sd ** 2
-    shared = None
-    if extra_draws is not None:
-        coefficient_scale = abs(np.linalg.qr(design, mode="r")[-1, -1])
-        shared = np.asarray(extra_draws, dtype=float)[members] * coefficient_scale / sd[:, None]
+    coefficient_scale = abs(np.linalg.qr(design, mode="r")[-1, -1])  # effect = coefficient x this
+    added = np.zeros(len(members)) if extra_variance is None else \
+        np.asarray(extra_variance, dtype=float)[members] * coefficient_scale ** 2 / sd ** 2
+    shared = None if extra_draws is None else \
+        np.asarray(extra_draws, dtype=float)[members] * coefficient_scale / sd[:, None]
     rows = []
     for name, index in sets.items():
         index = [at[int(i)] for i in index]

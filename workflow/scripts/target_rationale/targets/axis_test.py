@@ -126,7 +126,7 @@ def host_terms(data: AxisData, sheet: pd.DataFrame, contrast: Contrast, genes: p
                          for level in (contrast.target, contrast.reference))
     specific = specific_genes(data.host.adjusted, [target, reference])
     variance, dominated = host_variance(genes, target, reference, host_dominated, specific)
-    draws = host_error_draws(genes, target, reference, host_dominated, specific)
+    draws = host_error_draws(genes, target, reference, dominated)
     return (variance / np.log(2) ** 2, None if draws is None else draws / np.log(2), set(genes[dominated]))
 
 
