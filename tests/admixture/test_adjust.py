@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
-from pandas.testing import assert_frame_equal
 from scipy.stats import hypergeom, norm, rankdata
 from target_rationale.admixture.adjust import (
     HOST_LAYER,
@@ -34,7 +33,6 @@ from target_rationale.admixture.groups import (
     host_error_draws,
     host_variance,
     level_error_moment,
-    make_up_variance,
     specific_genes,
     unadjusted_host_columns,
 )
@@ -138,31 +136,6 @@ def test_host_error_draws_by_hand() -> None:
     got = host_error_draws(GENES, liver, flat, dominated)
     assert got == pytest.approx((np.array([0.0, 1.0, 0.0, 0.25]) - 0.25)[:, None] * draws * [[1], [1], [0], [1]])
     assert host_error_draws(GENES, side("liver", [0.3] * 4, 0.5), side("", [0.0] * 4, 0.0), dominated) is None
-
-
-def test_adjust_wald_carries_the_make_up_error_gene_by_gene() -> None:
-    """With the make-up's draws, each gene's variance of the log change gains the mean square of its error over
-    the draws (natural log; s / (1 - s) x draw, not centred): g2 (share 0.5, draws 0.3 and -0.1) gains
-    (0.09 + 0.01) / 2 = 0.05, g4 (share 0.2: 0.25 x draws 0.4, 0.4) 0.01; g1 (no host) nothing, g3 stays
-    host-dominated. ``make_up_error=False``, or no draws, gives the table of each gene's own error."""
-    draws = np.array([[0.5, 0.5], [0.3, -0.1], [1.0, 1.0], [0.4, 0.4]])
-    liver = GroupHost("liver", pd.Series([0.0, 0.5, 0.9, 0.2], index=GENES), pd.Series(0.5, index=GENES), True,
-                      draws)
-    none = side("", [0.0] * 4, 0.0)
-    dominated = np.array([False, False, True, False])
-    assert make_up_variance(GENES, liver, none, dominated) == pytest.approx([0.0, 0.05, 0.0, 0.01])
-    own = adjust_wald(wald_table(), side("liver", [0.0, 0.5, 0.9, 0.2], 0.5), none, 0.8)
-    assert_frame_equal(adjust_wald(wald_table(), liver, none, 0.8, make_up_error=False), own)
-    out = adjust_wald(wald_table(), liver, none, 0.8)
-    variance = own["lfcSE"].to_numpy() ** 2 + np.array([0.0, 0.05, np.nan, 0.01]) / np.log(2) ** 2
-    assert out["lfcSE"].iloc[[0, 1, 3]].tolist() == pytest.approx(np.sqrt(variance[[0, 1, 3]]).tolist())
-    assert out.loc["g1", "stat"] == own.loc["g1", "stat"]
-    assert out.loc["g2", "stat"] == pytest.approx(1.0 / np.sqrt(variance[1]))
-    assert out.loc["g2", "pvalue"] > own.loc["g2", "pvalue"]
-    assert out["host_dominated"].tolist() == dominated.tolist()
-    assert np.isnan(out.loc["g3", "padj"])
-    same = adjust_wald(wald_table(), liver, liver, 0.8)  # one host, equal shares: the make-up's error cancels too
-    assert same["lfcSE"].iloc[[0, 1, 3]].tolist() == pytest.approx([0.5] * 3)
 
 
 def test_make_up_draws_are_seeded_and_shared_by_a_cell_types_genes(reference: HostReference, tmp_path) -> None:

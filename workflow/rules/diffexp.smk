@@ -54,7 +54,6 @@ rule contrast:
         settings=wald_settings(config),
         adjust=ADJUST,
         host_dominated=config["admixture"]["host_dominated"],
-        make_up_error=config["admixture"]["make_up_error"],
     threads: DE_THREADS
     priority: 10  # the longest chain (fits, tests, GSEA): started first, the plots fill the gaps
     log:
@@ -109,7 +108,6 @@ use rule contrast as contrast_unadjusted with:
         settings=wald_settings(config),
         adjust=False,
         host_dominated=config["admixture"]["host_dominated"],
-        make_up_error=False,  # nothing adjusted: no make-up error to carry (a change of the key reruns nothing here)
     log:
         "logs/diffexp/unadjusted/{contrast}.log",
     benchmark:

@@ -17,5 +17,4 @@ with script_logging(snakemake.log[0], outputs=snakemake.output):
         out_table=snakemake.output.table,
         adjust=snakemake.params.adjust,
         host_dominated=snakemake.params.host_dominated,
-        make_up_error=snakemake.params.make_up_error,
     )

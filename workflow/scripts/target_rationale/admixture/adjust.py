@@ -34,9 +34,8 @@ gene that only the host expresses, so the workflow models the mixture where it h
    for all the genes a cell type makes (a few metastases whose endothelial share follows their host fraction by
    chance misjudge every endothelial gene at once), so averaging over a gene set does not shrink it:
    :func:`make_up_draws` refits the make-up on resamples of the host's samples, and the axis test adds the set mean's
-   error under those refits (:func:`~.groups.host_error_draws`). The DE tables carry it one gene at a time: its
-   mean square over the refits joins the gene's variance (:func:`~.groups.make_up_variance`; for a minor cell
-   type's genes it is as large as their own error).
+   error under those refits (:func:`~.groups.host_error_draws`). The DE tables, one gene at a time, do not carry it
+   yet (for a minor cell type's genes it is as large as their own error).
 4. Host-dominated genes: where the host makes at least ``threshold`` of a group's reads of a gene, its tumour
    level cannot be estimated; the gene is reported as such (``host_dominated``; no ``stat``, ``pvalue`` or
    ``padj``), so enrichment and axis evidence leave it out. So is a host-specific gene (an anchor: made by the

@@ -1,9 +1,8 @@
 """A contrast's two groups under the host-tissue adjustment: each group's host share of a gene's reads, the error
 a misjudged host level makes in a gene's log change (its own, :func:`host_variance`; and the make-up's, shared
-by a cell type's genes, :func:`host_error_draws`, and per gene :func:`make_up_variance`), the host-dominated and
-host-specific genes left untested, and the Wald table recomputed with them (:func:`adjust_wald`). The adjusted
-cohort these read is :func:`target_rationale.admixture.adjust.purify_cohort`'s (steps 3 and 4 of that module's
-description).
+by a cell type's genes, :func:`host_error_draws`), the host-dominated and host-specific genes left untested, and
+the Wald table recomputed with them (:func:`adjust_wald`). The adjusted cohort these read is
+:func:`target_rationale.admixture.adjust.purify_cohort`'s (steps 3 and 4 of that module's description).
 """
 
 from __future__ import annotations
@@ -252,19 +251,8 @@ def level_error_moment(share: np.ndarray, sd: np.ndarray, other_share: np.ndarra
     return (error ** 2) @ weights
 
 
-def make_up_variance(genes: pd.Index, target: GroupHost, reference: GroupHost, dominated: np.ndarray
-                     ) -> np.ndarray:
-    """Per gene, the mean square over the make-up's refits of the error of its log change between two groups
-    (:func:`host_error_draws`; natural log squared, 0 where neither side's make-up was fitted): what the make-up's
-    error adds to one gene's variance. Not centred, as in the axis test (the refits' mean shift counts as error).
-    """
-    draws = host_error_draws(genes, target, reference, dominated)
-    return np.zeros(len(genes)) if draws is None else np.mean(draws ** 2, axis=1)
-
-
 def adjust_wald(table: pd.DataFrame, target: GroupHost, reference: GroupHost, threshold: float,
-                lfc_threshold: float = 0.0, host_specific: Sequence[str] = (), make_up_error: bool = True
-                ) -> pd.DataFrame:
+                lfc_threshold: float = 0.0, host_specific: Sequence[str] = ()) -> pd.DataFrame:
     """A Wald table of purified counts with the host profile's uncertainty carried and host-dominated genes marked.
 
     Parameters
@@ -281,10 +269,6 @@ def adjust_wald(table: pd.DataFrame, target: GroupHost, reference: GroupHost, th
     host_specific : sequence of str
         Gene ids marked host-dominated whatever their share (the fallback of a host whose fractions cannot be
         estimated).
-    make_up_error : bool
-        Whether each gene's variance also carries the error of its host's fitted make-up
-        (:func:`make_up_variance`; config ``admixture.make_up_error``). One gene at a time that error is a
-        variance like its own; across an axis' genes it is shared, which the axis test carries as draws.
 
     Returns
     -------
@@ -297,8 +281,6 @@ def adjust_wald(table: pd.DataFrame, target: GroupHost, reference: GroupHost, th
     share_t = target.share.reindex(out.index).fillna(0.0).to_numpy()
     share_r = reference.share.reindex(out.index).fillna(0.0).to_numpy()
     extra, dominated = host_variance(out.index, target, reference, threshold, host_specific)
-    if make_up_error:
-        extra = extra + make_up_variance(out.index, target, reference, dominated)
     lfc = out["log2FoldChange"].to_numpy(float)
     se = np.sqrt(out["lfcSE"].to_numpy(float) ** 2 + extra / np.log(2) ** 2)
     if lfc_threshold > 0:

@@ -235,12 +235,11 @@ def read_fit(path: str):
 
 
 def host_columns(table: pd.DataFrame, contrast: Contrast, cohort: ad.AnnData | None, adjust: bool,
-                 host_dominated: float, make_up_error: bool = True) -> pd.DataFrame:
+                 host_dominated: float) -> pd.DataFrame:
     """The host-tissue columns of a contrast's Wald table, and with ``adjust`` its statistics adjusted.
 
     ``cohort`` is the adjusted cohort (:func:`~target_rationale.admixture.adjust.purify_cohort`), or None without
-    the host-tissue stage (then ``host_share`` is 0 and nothing is host-dominated). ``make_up_error``: whether the
-    adjusted statistics carry the error of the hosts' fitted make-up (config ``admixture.make_up_error``).
+    the host-tissue stage (then ``host_share`` is 0 and nothing is host-dominated).
     """
     if cohort is None or HOST_LAYER not in cohort.layers:
         return unadjusted_host_columns(table, None, None, host_dominated)
@@ -253,8 +252,7 @@ def host_columns(table: pd.DataFrame, contrast: Contrast, cohort: ad.AnnData | N
         LOG.warning("%s: host fraction not estimable for %s; this contrast is not adjusted for host tissue, its %d "
                     "host-specific genes (anchors) are left out of enrichment and axis evidence", contrast.name,
                     " and ".join(h for h in (target.host, reference.host) if h), len(specific))
-    adjusted = adjust_wald(table, target, reference, host_dominated, host_specific=specific,
-                           make_up_error=make_up_error)
+    adjusted = adjust_wald(table, target, reference, host_dominated, host_specific=specific)
     LOG.info("%s: host tissue %s / %s; %d genes host-dominated (host share >= %g, or %d host-specific genes with "
              "a share >= %g); median host share of the rest %.3f", contrast.name, target.host or "none",
              reference.host or "none", int(adjusted["host_dominated"].sum()), host_dominated, len(specific),
@@ -265,13 +263,12 @@ def host_columns(table: pd.DataFrame, contrast: Contrast, cohort: ad.AnnData | N
 
 def write_contrast(fit_path: str, cohort_path: str, contrast: Contrast, settings: WaldSettings,
                    liver_genes: set[str], n_cpus: int, out_table: str, adjust: bool = False,
-                   host_dominated: float = 1.0, make_up_error: bool = True) -> pd.DataFrame:
+                   host_dominated: float = 1.0) -> pd.DataFrame:
     """Rule ``contrast``: test one contrast on its fit (adjusted for host tissue when ``adjust``) and write the
     table. ``cohort_path`` is the cohort the fit read, the adjusted one when the host-tissue stage runs."""
     dds = read_fit(fit_path)
     cohort = ad.read_h5ad(cohort_path)
-    tested = host_columns(wald_test(dds, contrast, settings, n_cpus), contrast, cohort, adjust, host_dominated,
-                          make_up_error)
+    tested = host_columns(wald_test(dds, contrast, settings, n_cpus), contrast, cohort, adjust, host_dominated)
     table = results_table(tested, cohort.var, liver_genes)
     significant = table["padj"] < settings.alpha
     LOG.info("%s: %d genes tested, %d with padj < %g (%d up, %d down), %d with padj masked (independent "
