@@ -12,11 +12,11 @@ machine load falls on both. Before the timed runs each worktree's numba kernels 
 numba caches them next to the source), so the figure is the run a user makes after the first.
 
 Per run: the wall time of the Snakemake process, the number of jobs, the sum of the jobs' wall and CPU times
-(Snakemake's benchmark files, ``logs/benchmarks/``, as ``run_benchmark.job_table`` reads them), and the
-core-seconds left idle (from the start and end of every job in Snakemake's log: ``cores x wall`` minus the time
-jobs held the cores, job by job at one second's resolution). Writes ``benchmarks/results/demo_speed.json``
-(per-run rows, the median per commit, the commits' full hashes, the commit of this script's checkout) and
-prints a Markdown table.
+(Snakemake's benchmark files, ``logs/benchmarks/``, as ``run_benchmark.job_table`` reads them), the same per rule
+(``rules``: where the time went), and the core-seconds left idle (from the start and end of every job in
+Snakemake's log: ``cores x wall`` minus the time jobs held the cores, job by job at one second's resolution).
+Writes ``benchmarks/results/demo_speed.json`` (per-run rows, the median per commit, the commits' full hashes, the
+commit of this script's checkout) and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -72,7 +72,19 @@ def run_once(workdir: Path, cores: int, config: str | None = None) -> dict[str, 
         raise SystemExit(f"the run in {workdir} failed:\n{done.stderr[-3000:]}")
     jobs = job_table(workdir)
     return {"wall_s": round(wall, 1), "jobs": len(jobs), "job_wall_s": round(float(jobs["wall_s"].sum()), 1),
-            "job_cpu_s": round(float(jobs["cpu_s"].sum()), 1), "idle_core_s": idle_core_seconds(jobs, cores)}
+            "job_cpu_s": round(float(jobs["cpu_s"].sum()), 1), "idle_core_s": idle_core_seconds(jobs, cores),
+            "rules": rule_table(jobs)}
+
+
+def rule_table(jobs) -> dict[str, dict[str, float]]:
+    """Per rule, most summed job wall time first: its jobs, their summed wall and CPU time (s) and the longest job
+    (where the run's time went; CPU as Snakemake's benchmark files sample it, which can miss a job's last
+    seconds)."""
+    grouped = jobs.groupby("rule")
+    table = {rule: {"jobs": int(len(part)), "wall_s": round(float(part["wall_s"].sum()), 1),
+                    "cpu_s": round(float(part["cpu_s"].sum()), 1),
+                    "longest_s": round(float(part["wall_s"].max()), 1)} for rule, part in grouped}
+    return dict(sorted(table.items(), key=lambda item: -item[1]["wall_s"]))
 
 
 def main() -> None:
