@@ -43,7 +43,7 @@ rule axis_tests:
         axes=AXIS_GENES,
         contrasts=list(CONTRASTS.values()),
         host_dominated=config["admixture"]["host_dominated"] if ADJUST else 1.0,
-        make_up_error=config["admixture"]["make_up_error"],
+        make_up_error=config["admixture"]["make_up_error"] if ADJUST else True,  # read only with the adjustment
         replicates=TARGETS.flag.bootstrap if TARGETS else 0,
         seed=config["seed"],
     log:
