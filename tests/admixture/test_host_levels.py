@@ -95,6 +95,20 @@ def test_host_mix_recovers_planted_make_up(truth: list[float]) -> None:
     assert not fitted_few and few.tolist() == [1.0, 0.0, 0.0, 0.0] and np.isnan(spread_few)
 
 
+def test_refits_keep_the_mix_without_choosing_it_again() -> None:
+    """``select=False`` (the make-up's bootstrap refits): the mix is fitted and returned even where Akaike's
+    criterion would keep the tissue profile (a host that is the tissue alone: the mix found is that tissue, within
+    0.06); where the mix wins anyway, both give the same weights."""
+    counts, library, f, components = _mixed_cohort([1.0, 0.0, 0.0, 0.0], seed=5)
+    chosen = fit_host_mix(counts, library, f, components)
+    kept = fit_host_mix(counts, library, f, components, select=False)
+    assert not chosen[2] and kept[2] and np.isfinite(kept[1])
+    assert kept[0] == pytest.approx([1.0, 0.0, 0.0, 0.0], abs=0.06)
+    counts, library, f, components = _mixed_cohort([0.2, 0.5, 0.25, 0.05], seed=5)
+    assert np.array_equal(fit_host_mix(counts, library, f, components)[0],
+                          fit_host_mix(counts, library, f, components, select=False)[0])
+
+
 def test_calibration_fits_against_the_typical_level_not_each_samples_estimate() -> None:
     """Host-only genes whose real level is 3x the reference's, in samples whose expected levels carry their own
     estimated cell-mix deviations (lognormal, sd 0.6 per sample and gene, unrelated to the truth): fitted

@@ -238,8 +238,13 @@ def make_up_draws(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray
     fraction by chance, which moves that cell type's weight and with it every gene the cell type makes (on a
     simulated admixture-only null of 18 patients the liver endothelium's weight came out at 0.004 against a
     true 0.033, and the VEGFR axis was flagged). Resampling the samples reproduces that error; the axis test
-    carries it as one error shared by the genes (:func:`~.groups.host_error_draws`). A resample the fit cannot use keeps
-    the tissue profile, as the fit itself would.
+    carries it as one error shared by the genes (:func:`~.groups.host_error_draws`). Each refit is the mix again
+    (``select=False``): the cohort's fit chose the mix over the tissue profile, and a resample, with about two
+    thirds of the samples distinct, loses that choice far more often than a new cohort of the same size would (on
+    the demo 70% of the refits fell back to the tissue profile, whose EGFR ligands AREG and EREG are 3-4 times
+    lower, and the EGFR axis lost its flag; on two admixed nulls of 18 patients the VEGFR flag that the
+    fallback's draws left went away: ``benchmarks/admixture_axis_flags.py``). A resample the fit cannot use at
+    all (too little spread, a singular line) keeps the tissue profile, as the fit itself would.
 
     Parameters
     ----------
@@ -265,7 +270,8 @@ def make_up_draws(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray
     for b in range(n_draws):
         pick = np.sort(rng.integers(0, n, size=n))
         deviation = cell_mix_deviation(table.iloc[pick], reference, host, specs)
-        draws[b] = fit_host_mix(counts[pick], library[pick], fractions[pick], components, deviations=deviation)[0]
+        draws[b] = fit_host_mix(counts[pick], library[pick], fractions[pick], components, deviations=deviation,
+                                select=False)[0]
     return draws
 
 

@@ -105,7 +105,7 @@ def _host_line(y: np.ndarray, fractions: np.ndarray, deviations: np.ndarray | No
 
 def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray, components: np.ndarray,
                  gene_sd: float = 0.5, min_samples: int = 4, max_extrapolation: float = MAX_EXTRAPOLATION,
-                 deviations: np.ndarray | None = None) -> tuple[np.ndarray, float, bool]:
+                 deviations: np.ndarray | None = None, select: bool = True) -> tuple[np.ndarray, float, bool]:
     """The host's make-up in this cohort: non-negative weights of reference profiles, fitted on every gene, and
     how far a gene's level strays from it.
 
@@ -157,6 +157,10 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
         See above.
     deviations : numpy.ndarray, optional
         Samples x m cell-mix deviations (see above); default none.
+    select : bool
+        Whether the mix must beat the tissue profile (Akaike) to be kept; False for the make-up's bootstrap
+        refits (:func:`~target_rationale.admixture.adjust.make_up_draws`), which measure the error of the mix
+        the cohort chose, not whether a resample would choose it.
 
     Returns
     -------
@@ -196,7 +200,7 @@ def fit_host_mix(counts: np.ndarray, library: np.ndarray, fractions: np.ndarray,
     spread, nll = _spread(b[judged], v[judged], (a @ fit)[judged])
     _, nll_tissue = _spread(b[judged], v[judged], tissue[judged])
     # the mix must beat the tissue profile alone by more than its extra weights (Akaike) and fit at all
-    if spread >= 3.0 - 1e-3 or nll + 2 * (np.count_nonzero(fit) - 1) >= nll_tissue:
+    if spread >= 3.0 - 1e-3 or select and nll + 2 * (np.count_nonzero(fit) - 1) >= nll_tissue:
         return weights, float("nan"), False
     return fit, spread, True
 
