@@ -232,7 +232,8 @@ def test_min_library_size_is_a_configurable_floor() -> None:
     assert "sample(s) 'A' (5 reads) have" in library_size_problems(counts, "c.tsv", "s.tsv", 30)[0]
     assert library_size_problems(counts, "c.tsv", "s.tsv", 5) == []
     assert config_problems({"design": "~ a", "contrasts": [CONTRAST], "min_library_size": 0},
-                           load_schema("config")) == ["config: min_library_size: 0 is less than the minimum of 1"]
+                           load_schema("config")) == [
+        "config: min_library_size: 0 is less than the minimum of 1; give a value >= 1"]
 
 
 # ---- 4. genes left by the DE pre-filter ----------------------------------------------------------------------

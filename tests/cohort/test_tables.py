@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from conftest import REPO
 from target_rationale.cohort.design import Contrast, check_contrasts, dependent_columns, design_matrix
-from target_rationale.cohort.ids import detect_id_type, map_to_symbols, read_gene_id_map, resolve_id_type
+from target_rationale.cohort.ids import (
+    detect_id_type,
+    gene_id_map_problems,
+    map_to_symbols,
+    read_gene_id_map,
+    resolve_id_type,
+)
 from target_rationale.cohort.tables import read_counts, read_sample_sheet
 from target_rationale.core.errors import InputError
 
@@ -72,6 +78,37 @@ def test_sample_sheet_keeps_text_values_and_reports_every_bad_row(tmp_path: Path
     path.write_text("sample\tpatient\nA\t01\nB\t02\n")
     sheet = read_sample_sheet(path)
     assert sheet["patient"].tolist() == ["01", "02"]  # not turned into numbers
+
+
+def test_trailing_separators_are_dropped_and_an_unnamed_first_column_is_one_line(tmp_path: Path) -> None:
+    trailing = tmp_path / "trailing.tsv"  # a spreadsheet export: a tab at the end of every line
+    trailing.write_text("gene_id\tS1\tS2\nG1\t1\t2\t\nG2\t3\t4\t\n")
+    assert read_counts(trailing).counts.to_numpy().tolist() == [[1, 2], [3, 4]]
+    unnamed = tmp_path / "r.tsv"  # R's write.table: no name for the row names' column
+    unnamed.write_text("S1\tS2\nG1\t1\t2\nG2\t3\t4\n")
+    with pytest.raises(InputError, match=r"r.tsv', line 2: 3 fields, the header has 2; .*needs one: e.g. 'gene_id'"):
+        read_counts(unnamed)
+    blank_id = tmp_path / "blank.tsv"
+    blank_id.write_text("gene_id\tS1\nG1\t1\n   \t3\n")
+    with pytest.raises(InputError, match=r"blank.tsv', line 3: the gene id \(first column\) is only spaces"):
+        read_counts(blank_id)
+
+
+def test_sample_sheet_header_spaces_and_cells_of_spaces(tmp_path: Path) -> None:
+    path = tmp_path / "samples.tsv"
+    path.write_text(" sample \tsite \tpatient\nA\tprimary\t   \nB\t  \tP2\n")
+    sheet = read_sample_sheet(path)
+    assert sheet.columns.tolist() == ["site", "patient"] and sheet.index.tolist() == ["A", "B"]
+    assert sheet.isna().to_numpy().tolist() == [[False, True], [True, False]]  # spaces alone: missing
+
+
+def test_gene_id_map_problems_are_found_from_its_header(tmp_path: Path) -> None:
+    assert gene_id_map_problems(GENE_ID_MAP) == []
+    wrong = tmp_path / "map.tsv"
+    wrong.write_text("id\tsymbol\nX\tY\n")
+    (problem,) = gene_id_map_problems(wrong)
+    assert "lacks column(s) 'ensembl_gene_id', 'entrez_id', 'gene_type'" in problem and "\n" not in problem
+    assert "does not exist" in gene_id_map_problems(tmp_path / "none.tsv.gz")[0]
 
 
 @pytest.mark.parametrize("ids, expected", [

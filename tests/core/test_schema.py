@@ -76,10 +76,18 @@ def documented_keys() -> list[tuple[str, object]]:
 def test_readme_documents_every_key_with_the_schema_default(key: str, default) -> None:
     rows = readme_rows()
     assert key in rows, f"config/README.md has no row for `{key}`"
-    if key == "contrasts" or default is None and rows[key] in ("", "all contrasts"):
+    if key == "contrasts" or default is None and (rows[key] in ("", "all contrasts")
+                                                  or rows[key].startswith("required unless")):
         return  # the three default contrasts are spelled out below the table; null as the README words it
     cell = rows[key].replace("`", "")
     assert any(r in cell for r in renderings(default)), f"`{key}`: README says {rows[key]!r}, schema {default!r}"
+
+
+def test_readme_names_the_default_collections() -> None:
+    # a mapping default (not checked above): the README's cell names exactly the schema's collections, first
+    cell = readme_rows()["genesets"].replace("`", "")
+    named = re.findall(r"[A-Za-z_]+", cell.split("(")[0])
+    assert named == list(defaults("config")["genesets"]), f"`genesets`: README says {cell!r}"
 
 
 def test_settings_take_their_defaults_from_the_schema() -> None:
@@ -97,6 +105,16 @@ def test_jobs_get_only_the_keys_they_read() -> None:
     assert set(pick(section, WaldSettings)) == {"alpha", "lfc_threshold", "independent_filter", "shrink", "engine"}
     enrichment = {**defaults("config", "enrichment"), "curves": ["GO:1"]}
     assert "curves" not in pick(enrichment, EnrichSettings) and "gsea_fdr" not in pick(enrichment, EnrichSettings)
+
+
+def test_integer_keys_refuse_floats_and_errors_say_the_fix() -> None:
+    problems = config_problems({**VALID, "seed": 4.0, "enrichment": {"gsea_nperm": 1000.0},
+                                "diffexp": {"alpha": -1}}, load_schema("config"))
+    assert "config: seed: 4.0 is not of type 'integer'; give a whole number without a decimal point (e.g. 42)" \
+        in problems
+    assert any(p.startswith("config: enrichment.gsea_nperm: 1000.0 is not of type 'integer'") for p in problems)
+    assert any(p.startswith("config: diffexp.alpha") and p.endswith("; give a value > 0") for p in problems)
+    assert config_problems({**VALID, "seed": 4}, load_schema("config")) == []
 
 
 def test_config_problems_name_each_key() -> None:
@@ -188,7 +206,7 @@ def test_alias_bomb_in_the_config_is_one_short_line_and_fast(where: str) -> None
     config.pop("x_bombs")  # only the alias below is left: the key's value is 9^9 strings
     started = time.perf_counter()
     problems = config_problems(config, load_schema("config"))
-    assert time.perf_counter() - started < 2
+    assert time.perf_counter() - started < 30  # expanding 9^9 values would take hours; a loaded CI machine, seconds
     assert len(problems) == 1 and len(problems[0]) < 300, problems
     assert "holds more than 100,000 values once YAML aliases" in problems[0]
 
@@ -225,7 +243,7 @@ def test_targets_file_alias_bomb_is_one_short_line_and_fast(tmp_path: Path) -> N
         started = time.perf_counter()
         with pytest.raises(InputError) as caught:
             load_targets(path)
-        assert time.perf_counter() - started < 5
+        assert time.perf_counter() - started < 30  # as above: a bound on blow-up, not a speed target
         assert len(caught.value.problems) == 1, caught.value.problems
         line = caught.value.problems[0]
         assert line.startswith(f"targets file '{path}' ") and len(line) < 300 and "\n" not in line, line

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import OFFLINE, REPO, Cohort, LocalServer, run_workflow
+from target_rationale.core.errors import InputError
 from target_rationale.genesets.gmt import (
     GeneSet,
     as_gseapy_dict,
@@ -45,8 +46,20 @@ def test_read_gmt_takes_names_from_column_two_unless_it_is_a_url(tmp_path: Path)
 def test_read_gmt_rejects_duplicate_terms_naming_the_line(tmp_path: Path) -> None:
     path = tmp_path / "dup.gmt"
     path.write_text("T1\tx\tA\nT2\ty\tB\nT1\tz\tC\n")
-    with pytest.raises(ValueError, match=r"dup.gmt: line 3: term 'T1' occurs twice"):
+    with pytest.raises(ValueError, match=r"dup.gmt', line 3: term 'T1' occurs twice"):
         read_gmt(path)
+
+
+def test_read_gmt_names_the_file_of_a_short_line_or_a_truncated_download(tmp_path: Path) -> None:
+    short_line = tmp_path / "short.gmt"
+    short_line.write_text("T1\tx\tA\nT2\n")
+    with pytest.raises(InputError, match=r"GMT file '.*short.gmt', line 2: fewer than 2 tab-separated fields"):
+        read_gmt(short_line)
+    whole = gzip.compress(("".join(f"T{i}\tterm {i}\tA\tB\n" for i in range(2000))).encode())
+    truncated = tmp_path / "cut.gmt.gz"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(InputError, match=r"GMT file '.*cut.gmt.gz' cannot be read to its end \(EOFError"):
+        read_gmt(truncated)
 
 
 def test_write_gmt_round_trips_and_is_deterministic(tmp_path: Path) -> None:

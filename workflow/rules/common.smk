@@ -27,6 +27,7 @@ from target_rationale.planning import (
     enrich_settings,
     filter_problems,
     fit_settings,
+    gene_id_map_problems,
     highlight_genes,
     infer_direct,
     load_targets,
@@ -95,7 +96,7 @@ _problems = [
     ".gz), or an online source such as {source: kegg_rest}"
     for name, spec in config["genesets"].items()
     if "gmt" in spec and not Path(resolve(spec["gmt"])).is_file()
-]
+] + gene_id_map_problems(GENE_ID_MAP)
 _VALIDATED = None
 try:
     if COHORT_IMPORT is None:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from target_rationale.admixture.reference import load_host_reference
 from target_rationale.cohort.design import Contrast, design_variables, direct_comparison
+from target_rationale.cohort.ids import gene_id_map_problems
 from target_rationale.cohort.import_plan import cohort_config_problems, plan_import
 from target_rationale.cohort.validation import filter_problems, plan_inputs, validate_inputs
 from target_rationale.core.errors import InputError
@@ -44,7 +45,8 @@ from target_rationale.targets.config import Targets, infer_direct, load_targets
 __all__ = [
     "COMMAND_VARIABLE", "InputError", "TARGET_ROLE_KEYS", "plan_admixture", "cache_key", "cohort_config_problems",
     "config_problems", "curve_terms", "design_variables", "direct_comparison", "enrich_settings", "filter_problems",
-    "fit_name", "fit_settings", "highlight_genes", "infer_direct", "load_targets", "patient_layout",
+    "fit_name", "fit_settings", "gene_id_map_problems", "highlight_genes", "infer_direct", "load_targets",
+    "patient_layout",
     "patient_sheet_problems", "PatientSettings", "pick", "plan_fits", "plan_import", "plan_inputs", "result",
     "de_threads", "release_memory", "validate_inputs", "wald_settings",
 ]

@@ -6,6 +6,7 @@ org.Hs.eg.db). Original ids are always kept; unmapped and many-to-one ids are re
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
 from pathlib import Path
@@ -68,6 +69,30 @@ def resolve_id_type(declared: str, gene_ids: pd.Index, counts_path: str | Path) 
     return declared
 
 
+#: The columns of a gene id map (:func:`read_gene_id_map`).
+ID_MAP_COLUMNS = ("ensembl_gene_id", "entrez_id", "symbol", "gene_type")
+
+
+def gene_id_map_problems(path: str | Path) -> list[str]:
+    """Problems of the config's ``gene_id_map`` that its header shows (checked when the workflow is planned,
+    before any job): a missing file, or a header without the map's columns. One line each, with the fix."""
+    path = Path(path)
+    fix = "give a tab-separated map with columns ensembl_gene_id, entrez_id, symbol, gene_type (the shipped one: " \
+          "resources/gene_ids/hs_gene_id_map.tsv.gz)"
+    if not path.is_file():
+        return [f"config: gene_id_map: file '{path}' does not exist; {fix}"]
+    try:
+        opener = gzip.open if path.name.lower().endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as handle:
+            header = handle.readline(1 << 20).rstrip("\r\n").split("\t")
+    except (OSError, UnicodeDecodeError, EOFError) as err:
+        return [f"config: gene_id_map: file '{path}' cannot be read ({type(err).__name__}); {fix}"]
+    missing = [c for c in ID_MAP_COLUMNS if c not in header]
+    if missing:
+        return [f"config: gene_id_map: file '{path}' lacks column(s) {listing(missing)} in its header; {fix}"]
+    return []
+
+
 def read_gene_id_map(path: str | Path) -> pd.DataFrame:
     """Read the shipped id map (``ensembl_gene_id, entrez_id, symbol, gene_type``) as strings.
 
@@ -78,7 +103,7 @@ def read_gene_id_map(path: str | Path) -> pd.DataFrame:
     if str(path).lower().endswith(".gz"):  # as pandas infers the compression
         source = io.BytesIO(gunzip_capped(Path(path).read_bytes(), f"gene id map '{path}'"))
     table = pd.read_csv(source, sep="\t", dtype=str, keep_default_na=False)
-    expected = {"ensembl_gene_id", "entrez_id", "symbol", "gene_type"}
+    expected = set(ID_MAP_COLUMNS)
     if not expected <= set(table.columns):
         raise InputError(f"gene id map '{path}' lacks column(s) {listing(sorted(expected - set(table.columns)))}")
     return table

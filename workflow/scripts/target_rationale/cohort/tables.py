@@ -10,6 +10,7 @@ import csv
 import gzip
 import io
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -210,10 +211,26 @@ def _split_header(text: str, path: Path, what: str) -> tuple[list[str], int, str
 
 def _parse_table(text: str, path: Path, what: str, header_index: int, sep: str, names: list[str] | None = None,
                  **kwargs) -> pd.DataFrame:
-    """Parse the table whose header is line ``header_index``; with ``names``, that line is data (no header)."""
+    """Parse the table whose header is line ``header_index``; with ``names``, that line is data (no header).
+
+    The first column is never taken as the index: a separator at the end of every line is dropped (spreadsheet
+    exports), and a line with more fields than the header (R's ``write.table`` leaves the row names' column
+    unnamed) is an error naming it.
+    """
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, skiprows=header_index, header=None if names else 0,
-                           names=names, skip_blank_lines=True, **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(io.StringIO(text), sep=sep, skiprows=header_index, header=None if names else 0,
+                               names=names, skip_blank_lines=True, index_col=False, **kwargs)
+    except pd.errors.ParserWarning as err:
+        width = len(names) if names else len(next(csv.reader([text.splitlines()[header_index]], delimiter=sep)))
+        first = header_index if names else header_index + 1
+        line, seen = next(((number, len(fields)) for number, fields in enumerate(
+            csv.reader(text.splitlines()[first:], delimiter=sep), start=first + 1) if len(fields) > width),
+            (first + 1, width + 1))
+        raise InputError(f"{what} file '{path}', line {line}: {seen} fields, the header has {width}; give every "
+                         "line as many fields as the header (a header without a name for the first column, as "
+                         "R's write.table writes it, needs one: e.g. 'gene_id')") from err
     except (pd.errors.ParserError, ValueError) as err:
         detail = str(err).strip().splitlines()[-1]
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
@@ -364,6 +381,10 @@ def read_counts_text(text: str, path: str | Path, sample: str | None = None) -> 
         raise InputError(f"counts file '{path}', line {data_line[row]}: the gene id (first column) is empty; "
                          "every row needs a gene id")
     gene_ids = gene_ids.str.strip()
+    if (gene_ids == "").any():
+        row = int(np.flatnonzero((gene_ids == "").to_numpy())[0])
+        raise InputError(f"counts file '{path}', line {data_line[row]}: the gene id (first column) is only spaces; "
+                         "every row needs a gene id")
     summary = gene_ids.str.startswith(SUMMARY_ROW_PREFIX).to_numpy()
     duplicated = _duplicates(gene_ids[~summary])
     if duplicated:
@@ -488,7 +509,9 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
                          "the header; give each column a unique name")
     sheet = _parse_table(text, path, "samples", header_index, sep, dtype=str, keep_default_na=False,
                          na_values=[""])
-    sheet = sheet.apply(lambda column: column.str.strip())
+    sheet.columns = [str(column).strip() for column in sheet.columns]  # as the header check saw them
+    # surrounding spaces stripped; a cell of spaces alone is as empty as an empty one
+    sheet = sheet.apply(lambda column: column.str.strip()).replace("", np.nan)
     data_line = _data_line_numbers(text, header_index)
     names = sheet["sample"]
     problems = []

@@ -105,7 +105,7 @@ def config_problems(config: Mapping, schema: dict) -> list[str]:
     too_large = size_problems(config, "config: ")
     if too_large:
         return too_large
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = StrictValidator(schema)
     problems, keys = [], set()
     for error in sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path]):
         key = key_name(error.absolute_path)
@@ -123,7 +123,7 @@ def config_problems(config: Mapping, schema: dict) -> list[str]:
             problems.append(f"config: {key} = {short(error.instance)} is not allowed; use one of "
                             f"{', '.join(map(str, error.validator_value))}")
         else:
-            problems.append(f"config: {key}: {error_message(error)}")
+            problems.append(f"config: {key}: {error_message(error)}{fix_hint(error)}")
     extra = [(key, f"config: {key} = {short(value)} is not a finite number; give a number (see config/README.md)")
              for key, value in non_finite(config)]
     extra += cross_key_problems(config, schema)
@@ -177,6 +177,36 @@ def cross_key_problems(config: Mapping, schema: Mapping) -> list[tuple[str, str]
 
 def _is_integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: The schemas' validator, with ``integer`` meaning a whole number written as one: JSON Schema counts ``4.0`` as an
+#: integer, but numpy's seeds, array sizes and ``range`` refuse a float, so ``seed: 4.0`` would fail in a job.
+StrictValidator = jsonschema.validators.extend(
+    jsonschema.Draft202012Validator,
+    type_checker=jsonschema.Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: _is_integer(value)))
+
+_TYPE_WORDS = {"integer": "a whole number without a decimal point (e.g. 42)", "number": "a number",
+               "string": "text", "boolean": "true or false", "array": "a list", "object": "a mapping of keys",
+               "null": "null"}
+
+
+def fix_hint(error: jsonschema.ValidationError, doc: str = "config/README.md") -> str:
+    """The fix for a schema error, as the end of its line (``""`` where the message says it already); ``doc``
+    explains the allowed forms."""
+    value = error.validator_value
+    if error.validator == "type":
+        kinds = value if isinstance(value, list) else [value]
+        return "; give " + " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
+    if error.validator == "required":
+        return f"; add it (see {doc})"
+    bounds = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+    if error.validator in bounds:
+        return f"; give a value {bounds[error.validator]} {value}"
+    if error.validator in ("pattern", "propertyNames", "minLength", "maxLength", "minItems", "maxItems",
+                           "minProperties", "uniqueItems"):
+        return f"; see {doc} for the allowed form"
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------------------------

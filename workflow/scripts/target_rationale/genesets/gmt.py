@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from target_rationale.cohort.tables import CappedReader
+from target_rationale.core.errors import InputError
 from target_rationale.core.io import write_atomic
 from target_rationale.core.jobs import LOG
 from target_rationale.genesets.sources.cache import verify_cached_gmt
@@ -61,27 +62,32 @@ def read_gmt(path: str | Path) -> dict[str, GeneSet]:
 
     Raises
     ------
-    ValueError
-        If a line has fewer than two fields or a term id occurs twice; an ``InputError`` (a ValueError) if a
-        ``.gz`` file expands past the workflow's cap.
+    InputError
+        (a ValueError) If a line has fewer than two fields, a term id occurs twice, a ``.gz`` file expands past
+        the workflow's cap, or the file cannot be read to its end (truncated or not UTF-8).
     """
     path = Path(path)
     sets: dict[str, GeneSet] = {}
-    with _open_text(path) as handle:
-        for line_no, line in enumerate(handle, start=1):
-            line = line.rstrip("\n\r")
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) < 2:
-                raise ValueError(f"{path}: line {line_no} has fewer than 2 tab-separated fields; a GMT line is "
-                                 "'term_id<TAB>description<TAB>gene...'")
-            term_id, description = fields[0].strip(), fields[1].strip()
-            if term_id in sets:
-                raise ValueError(f"{path}: line {line_no}: term '{term_id}' occurs twice; term ids must be unique")
-            name = description if description and description != "NA" and "://" not in description else term_id
-            genes = tuple(dict.fromkeys(g.strip() for g in fields[2:] if g.strip()))
-            sets[term_id] = GeneSet(term_id=term_id, term_name=name, genes=genes)
+    try:
+        with _open_text(path) as handle:
+            for line_no, line in enumerate(handle, start=1):
+                line = line.rstrip("\n\r")
+                if not line.strip():
+                    continue
+                fields = line.split("\t")
+                if len(fields) < 2:
+                    raise InputError(f"GMT file '{path}', line {line_no}: fewer than 2 tab-separated fields; a GMT "
+                                     "line is 'term_id<TAB>description<TAB>gene...'")
+                term_id, description = fields[0].strip(), fields[1].strip()
+                if term_id in sets:
+                    raise InputError(f"GMT file '{path}', line {line_no}: term '{term_id}' occurs twice; term ids "
+                                     "must be unique")
+                name = description if description and description != "NA" and "://" not in description else term_id
+                genes = tuple(dict.fromkeys(g.strip() for g in fields[2:] if g.strip()))
+                sets[term_id] = GeneSet(term_id=term_id, term_name=name, genes=genes)
+    except (EOFError, gzip.BadGzipFile, UnicodeDecodeError) as err:  # a truncated or mislabelled download
+        raise InputError(f"GMT file '{path}' cannot be read to its end ({type(err).__name__}: "
+                         f"{' '.join(str(err).split())[:120]}); download or copy it again") from err
     return sets
 
 
@@ -208,6 +214,9 @@ def prepare_collection(name: str, gmt_path: str | Path, cohort_genes: pd.DataFra
     """
     verify_cached_gmt(gmt_path)  # a cached download must still match its manifest's sha256
     sets = read_gmt(gmt_path)
+    if not sets:
+        raise InputError(f"GMT file '{gmt_path}' of collection {name} has no gene sets; give a GMT file with one "
+                         "line per term ('term_id<TAB>description<TAB>gene...') or remove the collection")
     check = check_collection(sets, set(cohort_genes["symbol"]))
     LOG.info("collection %s: %s", name, ", ".join(f"{k} {v}" for k, v in check.summary().items()))
     if check.empty_terms:

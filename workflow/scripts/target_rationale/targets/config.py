@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pandas as pd
 import yaml
 
@@ -26,7 +25,9 @@ from target_rationale.cohort.design import Contrast, direct_between
 from target_rationale.core.errors import InputError
 from target_rationale.core.schema import (
     SCHEMA_DIR,
+    StrictValidator,
     error_message,
+    fix_hint,
     key_name,
     load_schema,
     load_yaml,
@@ -240,7 +241,7 @@ def targets_problems(data: Any, schema: Mapping) -> list[str]:
     if too_large:
         return too_large
     problems = []
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = StrictValidator(schema)
     for error in sorted(validator.iter_errors(data), key=lambda e: ([str(p) for p in e.absolute_path], e.message)):
         key = key_name(error.absolute_path)
         if error.validator == "additionalProperties":
@@ -256,7 +257,7 @@ def targets_problems(data: Any, schema: Mapping) -> list[str]:
         elif error.validator == "minItems" and error.validator_value == 1:
             problems.append(f"{key}: must list at least one gene symbol")
         else:
-            problems.append(f"{key}: {error_message(error)}")
+            problems.append(f"{key}: {error_message(error)}{fix_hint(error, 'config/targets.yaml')}")
     problems += role_problems(data.get("contrasts"))
     return problems
 
