@@ -53,7 +53,7 @@ rule contrast:
         contrast=lambda wildcards: CONTRASTS[wildcards.contrast],
         settings=wald_settings(config),
         adjust=ADJUST,
-        host_dominated=config["admixture"]["host_dominated"],
+        host_dominated=config["admixture"]["host_dominated"] if ADJUST else 1.0,  # read only with the adjustment
     threads: DE_THREADS
     priority: 10  # the longest chain (fits, tests, GSEA): started first, the plots fill the gaps
     log:

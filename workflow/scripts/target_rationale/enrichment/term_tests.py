@@ -90,7 +90,8 @@ def write_term_tests(qc: ad.AnnData, de_table: pd.DataFrame, sets: dict[str, Gen
                      min_size: int, max_size: int, exclude: set[str], out_table: str) -> pd.DataFrame:
     """Rule ``term_tests``: the table of :func:`term_tests`."""
     table = term_tests(qc, qc.obs, de_table, sets, contrast, min_size, max_size, exclude)
-    LOG.info("camera %s: %d terms tested; %d at FDR < 0.05 (%d up); median inter-gene correlation %.3f",
+    LOG.info("camera %s: %d terms tested; %d at FDR < 0.05 (%d up; a summary: the calls use enrichment.term_fdr); "
+             "median inter-gene correlation %.3f",
              contrast.name, len(table), int((table["fdr"] < 0.05).sum()),
              int(((table["fdr"] < 0.05) & (table["direction"] == "up")).sum()),
              float(table["correlation"].median()) if len(table) else float("nan"))
