@@ -25,6 +25,7 @@ from target_rationale.report.html import (
     make_up_sentence,
     qc_flags,
 )
+from target_rationale.report.answer import glance_html
 from target_rationale.report.measured import HOST_TISSUE_ENRICHMENT
 from target_rationale.report.render import Table, format_cell, markdown_to_html, table_html
 
@@ -311,3 +312,19 @@ def test_glance_names_no_therapy_when_none_covers_a_flagged_axis(tmp_path: Path)
     ranked.assign(n_covered=1, n_flagged=1, covers="EGFR").to_csv(table, sep="\t", index=False)
     ctx.axes.loc[0, "flag"] = "up"
     assert "Best-covering therapy: <strong>gefitinib</strong> (covers 1 of 1" in " ".join(glance(ctx))
+
+
+def test_glance_says_when_nothing_is_unique_and_what_the_direct_contrast_flags() -> None:
+    """Axes flagged in the metastasis contrast but none unique: the box says so, and names what the direct
+    metastasis-vs-primary contrast flags (the demo's EGFR there), or that it flags nothing."""
+    axes = pd.DataFrame({"contrast": ["met", "met", "prim", "direct", "direct"],
+                         "axis": ["VEGFR", "EGFR", "VEGFR", "VEGFR", "EGFR"],
+                         "role": ["metastasis", "metastasis", "primary", "metastasis_vs_primary",
+                                  "metastasis_vs_primary"],
+                         "flag": ["up", "none", "up", "none", "up"], "unique": ["shared", "none", None, None, None]})
+    text = " ".join(glance_html(axes, pd.DataFrame()))
+    assert "None of them is unique to this contrast." in text
+    assert "Metastases against primaries (<code>direct</code>): <strong>EGFR</strong> up." in text
+    axes.loc[0, "unique"], axes.loc[4, "flag"] = "unique", "none"
+    text = " ".join(glance_html(axes, pd.DataFrame()))
+    assert "None of them" not in text and "(<code>direct</code>): no axis flagged." in text

@@ -52,6 +52,17 @@ def glance_html(axes: pd.DataFrame, rationale: pd.DataFrame) -> list[str]:
     flagged = "; ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)}{described(r)}"
                         for r in rows.itertuples()) or "no axis flagged"
     sentences = [f"Flagged in <code>{esc(judged)}</code>: {flagged}."]
+    labels = rows["unique"].dropna().astype(str) if "unique" in rows else pd.Series(dtype=str)
+    labels = labels[labels != ""]  # no labels: a judged contrast without a primary one to compare
+    if len(labels) and not (labels == "unique").any():
+        sentences.append("None of them is unique to this contrast.")
+    if "role" in axes:  # the direct metastasis-vs-primary contrast, when it is not the judged one
+        direct = axes[(axes["role"] == "metastasis_vs_primary") & (axes["contrast"] != judged)]
+        if len(direct):
+            moved = direct[direct["flag"] != "none"]
+            listed = ", ".join(f"<strong>{esc(r.axis)}</strong> {esc(r.flag)}" for r in moved.itertuples())
+            sentences.append(f"Metastases against primaries (<code>{esc(str(direct['contrast'].iloc[0]))}</code>): "
+                             f"{listed or 'no axis flagged'}.")
     if len(rationale) and len(rows):
         best = rationale.iloc[0]
         if pd.notna(best.get("rank")) and int(best["n_covered"]) > 0:

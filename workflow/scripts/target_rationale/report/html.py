@@ -342,6 +342,9 @@ def enrichment_section(ctx: ReportContext) -> str:
         comparison = comparison.sort_values(["best_fdr", "term_id"], kind="stable")
         columns = ["term_id", "term_name", "class", "direction", *[f"nes_{c}" for c in compared],
                    *[f"fdr_{c}" for c in compared]]
+        # the classes and FDRs are the term test's (camera); the NES beside them is GSEA's: say so in the headers
+        comparison = comparison.rename(columns={f"nes_{c}": f"gsea_nes_{c}" for c in compared})
+        columns = [f"gsea_{c}" if c.startswith("nes_") else c for c in columns]
         source = result("comparison_table", collection=collection)
         blocks += [f"<h3 id='comparison-{esc(collection)}'>{esc(collection)}: shared vs unique</h3>",
                    table_html(Table(class_summary(comparison), caption="Terms per class and direction."),
@@ -349,7 +352,9 @@ def enrichment_section(ctx: ReportContext) -> str:
         for contrast in sorted(compared, key=lambda c: c != judged):  # the metastasis contrast first
             unique = comparison[comparison["class"] == f"unique:{contrast}"]
             blocks.append(table_html(limited(unique[columns], source, max_rows=100, caption=(
-                f"Terms significant only in `{contrast}` ({len(unique)}), by FDR.")),
+                f"Terms unique to `{contrast}` ({len(unique)}; significant only there, and confirmed by the "
+                "direct contrast where the config has one: the class `unique:`; `unconfirmed:` terms are counted "
+                "in the table above), by FDR.")),
                 f"unique-{collection}-{contrast}"))
         shared = comparison[comparison["class"].str.startswith("shared")]
         blocks += [table_html(limited(shared[columns], source, max_rows=100, caption=(
@@ -462,8 +467,10 @@ def methods_section(ctx: ReportContext) -> str:
         "<p>Differential expression: pydeseq2 (DESeq2 model: median-of-ratios size factors, negative-binomial "
         "GLM with fitted dispersion trend, Wald tests, Benjamini-Hochberg, independent filtering and Cook's "
         "outlier handling as configured, apeGLM-like LFC shrinkage when <code>shrink</code> is on). Genes are "
-        f"pre-filtered to at least {de['min_count']} counts in at least {de['min_samples']} samples (or the "
-        "smallest group). Enrichment: hypergeometric ORA of the up and down genes against the tested genes, "
+        f"pre-filtered to at least {de['min_count']} counts in at least "
+        + (f"{de['min_samples']} samples" if de.get("min_samples") is not None
+           else "as many samples as the smallest group the fit's contrasts compare")
+        + ". Enrichment: hypergeometric ORA of the up and down genes against the tested genes, "
         f"and preranked GSEA ({enrichment['gsea_engine']} engine) on the Wald statistic; sets of "
         f"{enrichment['min_size']}-{enrichment['max_size']} genes. Term calls (the comparison's classes): "
         "limma's camera on the variance-stabilised counts with each contrast's design, inter-gene correlation "
@@ -505,12 +512,19 @@ def caveats_section(ctx: ReportContext) -> str:
     if "liver_count_share" in qc:
         flagged = qc[qc["liver_count_share"] >= LIVER_SHARE]
         if len(flagged):
+            adjusted = ctx.config["admixture"]["adjust"] and ctx.path("admixture_table").exists()
             items.append(
                 f"Liver admixture: {len(flagged)} sample(s) have >= {LIVER_SHARE:.0%} of counts from hepatocyte "
-                f"genes (up to {flagged['liver_count_share'].max():.1%}). Genes up in liver metastases include "
-                "normal-liver genes; the DE tables flag them (`liver_signature`) and "
-                + ("they are excluded from the ORA lists." if ctx.config['diffexp'].get('exclude_liver_genes')
-                   else "they are kept in the enrichment inputs (`diffexp.exclude_liver_genes`)."))
+                f"genes (up to {flagged['liver_count_share'].max():.1%}). "
+                + ("The host-tissue adjustment took each sample's expected host reads out before the DE fits: "
+                   "genes the host makes most of are `host_dominated` (no test) and stay out of enrichment and "
+                   "axis evidence (section 1); the unadjusted tables keep them "
+                   "(`results/diffexp/unadjusted/`)." if adjusted else
+                   "Genes up in liver metastases include normal-liver genes; the DE tables flag them "
+                   "(`liver_signature`) and "
+                   + ("they are left out of enrichment (`diffexp.exclude_liver_genes`)."
+                      if ctx.config['diffexp'].get('exclude_liver_genes')
+                      else "they are kept in the enrichment inputs (`diffexp.exclude_liver_genes`).")))
     items.append("Bulk RNA mixes tumour, stroma, vessels and immune cells: an axis that changes shows a tissue-"
                  "level change, not that tumour cells depend on it.")
     items.append("Expression is not drug sensitivity: the rationale ranks drugs by the flagged axes they target, "

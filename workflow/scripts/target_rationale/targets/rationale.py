@@ -270,6 +270,9 @@ def axis_sentence(row: Mapping, primary_row: Mapping | None, primary: str) -> st
             head += f" [{label.replace('_', ' ') if label else row['flag']} in {', '.join(kept)}]"
     else:
         head = f"{axis}: not flagged in {contrast}"
+        kept = refit_counts(row, "flag_{kind}_agree")  # a borderline "not flagged" shows in its refits too
+        if kept:
+            head += f" [not flagged in {', '.join(kept)}]"
     parts = []
     if _finite(row.get("test_p", np.nan)):
         parts.append(f"axis test: mean log2 change {row['test_effect']:+.2f} over {int(row['test_n_genes'])} genes, "
