@@ -16,6 +16,7 @@ import pytest
 import yaml
 from conftest import REPO, TEST_CONFIG, require, run_workflow
 from target_rationale.paths import result
+from target_rationale.report.answer import glance_html
 from target_rationale.report.html import (
     ReportContext,
     build_report,
@@ -25,7 +26,6 @@ from target_rationale.report.html import (
     make_up_sentence,
     qc_flags,
 )
-from target_rationale.report.answer import glance_html
 from target_rationale.report.measured import HOST_TISSUE_ENRICHMENT
 from target_rationale.report.render import Table, format_cell, markdown_to_html, table_html
 
