@@ -45,4 +45,11 @@ def test_survival_problems_name_the_column_the_sample_and_the_fix() -> None:
     assert survival_problems(sheet, {"time": "os", "event": "dead"}, "samples.tsv")[0].startswith(
         "config: patients.survival.time names column 'os', which samples file 'samples.tsv' lacks")
     assert survival_problems(sheet, None, "samples.tsv") == []
+    paired = pd.DataFrame({"patient": ["P1", "P1", "P2", "P2"], "months": ["21.2", "99.9", "5", ""],
+                           "dead": ["1", "1", "0", "0"]}, index=["a", "b", "c", "d"])
+    assert survival_problems(paired, {"time": "months", "event": "dead"}, "samples.tsv") == [
+        "samples file 'samples.tsv', column 'months': patient 'P1' has '21.2' and '99.9' on its samples; a "
+        "patient's survival is one value: give the same on each of its samples (or leave all but one empty)"]
+    paired.loc["b", "months"] = "21.2"  # the same value twice, and a cell left empty (P2): fine
+    assert survival_problems(paired, {"time": "months", "event": "dead"}, "samples.tsv") == []
     assert np.isnan(cox_per_sd(pd.DataFrame({"score": [1.0, 1.0], "time": [1, 2], "event": [0, 0]}))["p"])

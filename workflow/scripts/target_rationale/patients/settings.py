@@ -130,7 +130,8 @@ def covariate_problems(sheet: pd.DataFrame, covariates: Sequence[str], sheet_nam
 
 def survival_problems(sheet: pd.DataFrame, survival: dict | None, sheet_name: str) -> list[str]:
     """One line per way the sheet cannot give the configured survival: a missing column, a time that is not a
-    number, an event other than 0 / 1 (empty cells allowed: those samples are left out)."""
+    number, an event other than 0 / 1 (empty cells allowed: those samples are left out), a patient whose samples
+    give different times or events."""
     if not survival:
         return []
     problems = []
@@ -152,4 +153,12 @@ def survival_problems(sheet: pd.DataFrame, survival: dict | None, sheet_name: st
             first = numbers.index[numbers < 0][0]
             problems.append(f"samples file '{sheet_name}', column {column!r}: sample {first!r} has a negative time "
                             f"{values[first]!r}; give the follow-up time from diagnosis (>= 0)")
+        elif "patient" in sheet.columns:  # one patient, one survival: its samples must not disagree
+            per_patient = numbers.groupby(sheet.loc[numbers.index, "patient"].astype(str)).nunique()
+            if (per_patient > 1).any():
+                patient = per_patient.index[per_patient > 1][0]
+                seen = sorted(set(values[sheet.loc[values.index, "patient"].astype(str) == patient]))
+                problems.append(f"samples file '{sheet_name}', column {column!r}: patient {patient!r} has "
+                                f"{' and '.join(map(repr, seen))} on its samples; a patient's survival is one value: "
+                                "give the same on each of its samples (or leave all but one empty)")
     return problems
