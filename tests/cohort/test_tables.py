@@ -94,6 +94,13 @@ def test_trailing_separators_are_dropped_and_an_unnamed_first_column_is_one_line
         read_counts(blank_id)
 
 
+def test_a_stray_quote_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "quote.tsv"
+    path.write_text('# comment\ngene_id\tS1\nG1\t1\nG2\t"2\nG3\t3\n')
+    with pytest.raises(InputError, match=r"quote.tsv', line 4: a quote \(\"\) opens a field that no quote closes"):
+        read_counts(path)
+
+
 def test_sample_sheet_header_spaces_and_cells_of_spaces(tmp_path: Path) -> None:
     path = tmp_path / "samples.tsv"
     path.write_text(" sample \tsite \tpatient\nA\tprimary\t   \nB\t  \tP2\n")

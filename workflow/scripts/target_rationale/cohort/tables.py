@@ -234,6 +234,10 @@ def _parse_table(text: str, path: Path, what: str, header_index: int, sep: str, 
     except (pd.errors.ParserError, ValueError) as err:
         detail = str(err).strip().splitlines()[-1]
         fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", detail)
+        quote = re.search(r"EOF inside string starting at row (\d+)", detail)
+        if quote:  # pandas counts the file's rows from 0, skipped ones included
+            raise InputError(f"{what} file '{path}', line {int(quote.group(1)) + 1}: a quote (\") "
+                             "opens a field that no quote closes; remove the stray quote or close it") from err
         if fields:
             expected, line, seen = (int(v) for v in fields.groups())
             detail = f"it has {seen} fields, the header has {expected}"
