@@ -515,7 +515,8 @@ def read_sample_sheet(path: str | Path) -> pd.DataFrame:
                          na_values=[""])
     sheet.columns = [str(column).strip() for column in sheet.columns]  # as the header check saw them
     # surrounding spaces stripped; a cell of spaces alone is as empty as an empty one
-    sheet = sheet.apply(lambda column: column.str.strip()).replace("", np.nan)
+    sheet = sheet.apply(lambda column: column.str.strip())
+    sheet = sheet.where(sheet != "")  # object columns stay object (replace would downcast an all-empty one)
     data_line = _data_line_numbers(text, header_index)
     names = sheet["sample"]
     problems = []
