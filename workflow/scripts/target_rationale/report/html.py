@@ -230,7 +230,11 @@ def host_tissue_blocks(ctx: ReportContext) -> list[str]:
             "genes specific to the host tissue and absent from the tumour, against the HPA v23 reference "
             "(<code>admixture:</code> in the config).</p>",
             ctx.image("qc_figure", "Host fraction of each sample's reads, with its 95% interval.", plot="admixture"),
-            table_html(limited(admixture, result("admixture_table"), caption="Host-tissue fraction per sample."),
+            table_html(limited(admixture, result("admixture_table"), caption=(
+                "Host-tissue fraction per sample. The cell-type columns (the liver's hepatocytes, Kupffer cells, "
+                "cholangiocytes; acinar cells) are each read on its markers against a single-cell profile, whose "
+                "scale differs from bulk tissue's, and capped at the host fraction: they do not add up to it, and "
+                "a value at the cap says that scale, not that the host is that cell type alone.")),
                        "admixture"),
             f"<p>{adjustment_summary(ctx)}</p>"]
 
