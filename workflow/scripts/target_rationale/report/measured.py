@@ -15,7 +15,8 @@ AXIS_OPERATING_CHARACTERISTICS = (
     "in metastasis-vs-primary after the host-tissue adjustment in 18 of 20 cohorts of 10 patients (10 of 10 "
     "in a later run; the others flagged CSF1R and VEGFR, from the liver's Kupffer and endothelial reads the "
     "adjustment leaves) and in 20 of 20 cohorts of 18 patients with the host make-up's error carried into the "
-    "test (admixture.make_up_error; 18 of 20 when its refits could fall back to the liver tissue profile, 8 of "
+    "test (admixture.make_up_error; 20 of 20 at 10 patients too; 18 of 20 when its refits could fall back to the "
+    "liver tissue profile, 8 of "
     "10 without the error in the first ten), so read a VEGFR or CSF1R flag against a liver metastasis with those "
     "rates in mind. The make-up's error costs power where the host makes an axis' genes: with EGFR, VEGFR and "
     "CSF1R up by log2 1.0 in the tumour part of 18 metastases, each was flagged in 11, 4 and 14 of 20 cohorts "
@@ -23,7 +24,8 @@ AXIS_OPERATING_CHARACTERISTICS = (
     "benchmarks/results/axis_calibration.json, "
     "axis_power_8_patients.json, axis_permutation.json, admixture_calls_null.json, admixture_calls_kupffer_10.json, "
     "admixture_calls_18_patients.json, admixture_calls_18_patients_make_up_draws.json, "
-    "admixture_calls_18_patients_20_seeds.json, admixture_axis_flags_18_patients.json.")
+    "admixture_calls_18_patients_20_seeds.json, admixture_axis_flags_18_patients.json, "
+    "admixture_axis_flags_10_patients.json.")
 
 #: The enrichment methods on host-adjusted contrasts, measured by benchmarks/admixture_calls.py on admixture-only
 #: nulls (admixture_calls_kupffer_10.json; admixture_calls_18_patients_20_seeds.json).
