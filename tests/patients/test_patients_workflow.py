@@ -30,6 +30,13 @@ def test_patient_columns_the_sheet_cannot_give_stop_the_run_before_any_job(cohor
     assert not (cohort.folder / "results").exists() and cohort.checksums() == before
 
     cohort.sheet.loc[3, "months"], cohort.sheet.loc[8, "dead"] = "18", "1"
+    cohort.write()  # a patient's samples that disagree on survival stop the run too
+    lines = [line for line in run_workflow(cohort.folder, cohort.config_path, "-n").stderr.splitlines()
+             if line.startswith("Input error: ")]
+    assert "Input error: samples file 'samples.tsv', column 'months': patient 'P1' has '12' and '30' on its " \
+           "samples; a patient's survival is one value: give the same on each of its samples (or leave all but " \
+           "one empty)" in lines, lines
+    cohort.sheet.loc[2, "months"], cohort.sheet.loc[5, "months"], cohort.sheet.loc[2, "dead"] = "12", "18", "1"
     cohort.config["patients"] = {"covariates": ["batch"], "survival": {"time": "months", "event": "dead"}}
     cohort.write()
     planned = run_workflow(cohort.folder, cohort.config_path, "-n")
