@@ -18,7 +18,7 @@ counted too). The twins without admixture are not run: they have no host, so the
 benchmark is for) does not touch them (their flags are in ``admixture_calls.py``'s results).
 
 Writes ``benchmarks/results/admixture_axis_flags.json`` (per-seed flags and p-values, summary with Wilson
-intervals, commit, arguments).
+intervals and, for the two main shares, the issue's >= 90% target, commit, arguments).
 """
 
 from __future__ import annotations
@@ -36,8 +36,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-from admixture_calls import CONTRAST, MET_NORMAL, PLANTED_AXES, prepare_config, run_workflow  # noqa: E402
-from intervals import wilson  # noqa: E402
+from admixture_calls import CONTRAST, MET_NORMAL, PLANTED_AXES, prepare_config, run_workflow, share  # noqa: E402
 from make_admixture_cohort import make_admixture_cohort  # noqa: E402
 from measured_commit import seed_parser, write_result  # noqa: E402
 from target_rationale import paths  # noqa: E402
@@ -66,22 +65,18 @@ def measure(flags: pd.DataFrame) -> dict:
     return row
 
 
-def share(k: int, n: int) -> dict:
-    return {"k": k, "n": n, "share": k / n if n else float("nan"), "ci95": wilson(k, n)}
-
-
 def summarise(rows: list[dict]) -> dict:
     """Null: no axis flagged in metastasis-vs-primary; planted: all planted axes up there, and each one."""
     summary = {}
     nulls = [r["admixture_null"] for r in rows if "admixture_null" in r]
     if nulls:
-        summary["null_no_axis_flagged"] = share(sum(not r["flagged"] for r in nulls), len(nulls))
+        summary["null_no_axis_flagged"] = share([not r["flagged"] for r in nulls])
     planted = [r["admixture_planted"] for r in rows if "admixture_planted" in r]
     if planted:
-        up = {axis: sum(r[CONTRAST][axis]["flag"] == "up" for r in planted) for axis in PLANTED_AXES}
-        summary["planted_all_axes_up"] = share(
-            sum(all(r[CONTRAST][a]["flag"] == "up" for a in PLANTED_AXES) for r in planted), len(planted))
-        summary["planted_axis_up"] = {axis: share(k, len(planted)) for axis, k in up.items()}
+        summary["planted_all_axes_up"] = share([all(r[CONTRAST][a]["flag"] == "up" for a in PLANTED_AXES)
+                                                for r in planted])
+        summary["planted_axis_up"] = {axis: share([r[CONTRAST][axis]["flag"] == "up" for r in planted], None)
+                                      for axis in PLANTED_AXES}
     return summary
 
 
