@@ -6,15 +6,23 @@ All inputs are hand-made; nothing runs the workflow.
 
 from __future__ import annotations
 
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 
 import pytest
 import yaml
 from axis_inputs import MET, PRIM, write_targets
 from conftest import REPO
 from target_rationale.cohort.design import Contrast
+from target_rationale.cohort.ids import gene_map_symbols
 from target_rationale.core.errors import InputError
-from target_rationale.targets.config import SCHEMA_PATH, FlagRule, Targets, infer_direct, load_targets
+from target_rationale.targets.config import (
+    SCHEMA_PATH,
+    FlagRule,
+    Targets,
+    infer_direct,
+    load_targets,
+    symbol_problems,
+)
 
 
 def test_shipped_targets_load_with_the_four_axes_the_five_drugs_and_the_default_rule() -> None:
@@ -142,3 +150,26 @@ def test_a_cohort_without_normals_names_only_the_direct_contrast_and_old_files_f
                     "levels) is used; name it (`metastasis_vs_primary: liver_met_vs_primary`): finding it by its "
                     "levels will be removed")
     assert infer_direct(old, CONTRASTS[:2]) == (old, None)  # no such contrast: a difference in significance
+
+
+def test_symbols_no_gene_of_the_cohort_can_carry_are_named_with_their_key_and_fix() -> None:
+    targets = load_targets(REPO / "config" / "targets.yaml", contrasts=[PRIM, MET, "liver_met_vs_primary"])
+    shipped = {s for axis in targets.axes.values() for s in axis.genes} | \
+        {s for drug in targets.drugs.values() for s in drug.targets}
+    assert symbol_problems(targets, gene_map_symbols(REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz")) \
+        == []  # every shipped symbol is one of the shipped gene map
+    known = shipped - {"EREG", "KDR"} | {"EGRF_LIKE"}
+    edited = replace(targets, axes={"EGFR": replace(targets.axes["EGFR"], receptors=("EGFR", "egfr", "EGRF", "egfr")),
+                                    "VEGFR": targets.axes["VEGFR"]},
+                     drugs={"gefitinib": targets.drugs["gefitinib"], "sorafenib": targets.drugs["sorafenib"]})
+    assert symbol_problems(edited, known) == [
+        "axes.EGFR.receptors: 'egfr', 'EGRF' are neither a symbol of the gene id map nor a gene id of the counts; "
+        "write 'egfr' -> 'EGFR' (symbols are case-sensitive); fix the spelling (HGNC symbols), add the gene to the "
+        "gene_id_map, or remove it",
+        "axes.EGFR.ligands: 'EREG' is neither a symbol of the gene id map nor a gene id of the counts; fix the "
+        "spelling (HGNC symbols), add the gene to the gene_id_map, or remove it",
+        "axes.VEGFR.receptors: 'KDR' is neither a symbol of the gene id map nor a gene id of the counts; fix the "
+        "spelling (HGNC symbols), add the gene to the gene_id_map, or remove it",
+        "drugs.sorafenib.targets: 'KDR' is neither a symbol of the gene id map nor a gene id of the counts; fix the "
+        "spelling (HGNC symbols), add the gene to the gene_id_map, or remove it"]
+    assert symbol_problems(edited, known | {"egfr", "EGRF", "KDR", "EREG"}) == []  # e.g. ids of the counts

@@ -42,6 +42,7 @@ from target_rationale.planning import (
     release_memory,
     result,
     TARGET_ROLE_KEYS,
+    target_symbol_problems,
     wald_settings,
     validate_inputs,
 )
@@ -147,6 +148,8 @@ if _VALIDATED is not None:
         stop(_problems)
 #: Threads of the fit and Wald-test jobs, from the size of the count matrix.
 DE_THREADS = de_threads(_VALIDATED.matrix.counts.shape if _VALIDATED is not None else None)
+#: The counts' gene ids (a target symbol must be one of them or a symbol of the gene id map), when known here.
+COUNT_IDS = list(_VALIDATED.matrix.counts.index) if _VALIDATED is not None else None
 if _VALIDATED is not None:
     # The counts are checked; the jobs read them from file: hand their memory back before any job runs.
     INPUTS = _VALIDATED = _VALIDATED.without_counts()
@@ -162,6 +165,10 @@ if TARGETS_FILE:
         TARGETS = load_targets(TARGETS_FILE, contrasts=CONTRASTS.values(), roles=config["target_contrasts"])
     except InputError as _error:
         stop(_error.problems)
+    if COHORT_IMPORT is None:  # an import's ids are known only once it ran: not checked (config/README.md)
+        _problems = target_symbol_problems(TARGETS, TARGETS_FILE, GENE_ID_MAP, COUNT_IDS)
+        if _problems:
+            stop(_problems)
     TARGETS, _note = infer_direct(TARGETS, CONTRASTS.values())
     if _note:
         print(f"Deprecated: {_note}", file=sys.stderr)

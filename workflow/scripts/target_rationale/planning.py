@@ -27,7 +27,7 @@ import pandas as pd
 
 from target_rationale.admixture.reference import load_host_reference
 from target_rationale.cohort.design import Contrast, design_variables, direct_comparison
-from target_rationale.cohort.ids import gene_id_map_problems
+from target_rationale.cohort.ids import gene_id_map_problems, gene_map_symbols
 from target_rationale.cohort.import_plan import cohort_config_problems, plan_import
 from target_rationale.cohort.validation import filter_problems, plan_inputs, validate_inputs
 from target_rationale.core.errors import InputError
@@ -40,15 +40,14 @@ from target_rationale.paths import result
 from target_rationale.patients.settings import PatientSettings, covariate_problems, survival_problems
 from target_rationale.patients.settings import layout as patient_layout
 from target_rationale.targets.config import ROLE_KEYS as TARGET_ROLE_KEYS
-from target_rationale.targets.config import Targets, infer_direct, load_targets
+from target_rationale.targets.config import Targets, infer_direct, load_targets, symbol_problems
 
 __all__ = [
     "COMMAND_VARIABLE", "InputError", "TARGET_ROLE_KEYS", "plan_admixture", "cache_key", "cohort_config_problems",
     "config_problems", "curve_terms", "design_variables", "direct_comparison", "enrich_settings", "filter_problems",
     "fit_name", "fit_settings", "gene_id_map_problems", "highlight_genes", "infer_direct", "load_targets",
-    "patient_layout",
-    "patient_sheet_problems", "PatientSettings", "pick", "plan_fits", "plan_import", "plan_inputs", "result",
-    "de_threads", "release_memory", "validate_inputs", "wald_settings",
+    "patient_layout", "patient_sheet_problems", "PatientSettings", "pick", "plan_fits", "plan_import", "plan_inputs",
+    "result", "de_threads", "release_memory", "target_symbol_problems", "validate_inputs", "wald_settings",
 ]
 
 
@@ -204,3 +203,11 @@ def patient_sheet_problems(sheet: pd.DataFrame, section: Mapping, sheet_name: st
     settings = PatientSettings.from_config(section)
     return covariate_problems(sheet, settings.covariates, sheet_name) + \
         survival_problems(sheet, settings.survival, sheet_name)
+
+
+def target_symbol_problems(targets: Targets, targets_file: str, gene_id_map: str | Path,
+                           count_ids: Iterable[str]) -> list[str]:
+    """One line per gene symbol of the targets file that no gene of the cohort can carry (not a symbol of the
+    gene id map, not a gene id of the counts): :func:`target_rationale.targets.config.symbol_problems`."""
+    known = gene_map_symbols(gene_id_map) | set(count_ids)
+    return [f"targets file '{targets_file}': {line}" for line in symbol_problems(targets, known)]

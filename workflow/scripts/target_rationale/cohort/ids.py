@@ -109,6 +109,11 @@ def read_gene_id_map(path: str | Path) -> pd.DataFrame:
     return table
 
 
+def gene_map_symbols(path: str | Path) -> frozenset[str]:
+    """The symbols of a gene id map (:func:`read_gene_id_map`): what a gene of the cohort can be called."""
+    return frozenset(s for s in read_gene_id_map(path)["symbol"] if s)
+
+
 def map_to_symbols(gene_ids: pd.Index, id_type: str, id_map: pd.DataFrame) -> pd.DataFrame:
     """Map gene ids to symbols.
 
