@@ -27,8 +27,8 @@ def test_tolerance_factor_and_wilson_match_published_values() -> None:
 
 def test_normal_threshold_is_mean_plus_k_sd_of_the_normals() -> None:
     normals = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
-    assert normal_threshold(normals) == pytest.approx(4.5 + 2.911 * np.std(normals, ddof=1), abs=1e-2)
-    assert np.isnan(normal_threshold([1.0, np.nan]))
+    assert normal_threshold(normals, 0.95, 0.95) == pytest.approx(4.5 + 2.911 * np.std(normals, ddof=1), abs=1e-2)
+    assert np.isnan(normal_threshold([1.0, np.nan], 0.95, 0.95))
 
 
 def cohort(seed: int, active_share: float, shift: float = 3.0, patients: int = 40, normals: int = 14
@@ -61,7 +61,7 @@ def test_normal_rule_finds_the_planted_share_and_its_null_twin_almost_none() -> 
     null = activity_table(null_scores, null_sheet, WHERE, settings)
     assert null["active"].astype(bool).mean() <= 0.05
     assert table["threshold"].nunique() == 1 and table["threshold"].iloc[0] == pytest.approx(
-        normal_threshold(scores.loc[sheet["site"] == "normal", "EGFR"]))
+        normal_threshold(scores.loc[sheet["site"] == "normal", "EGFR"], settings.content, settings.confidence))
 
 
 def test_mixture_rule_can_find_zero_active_tumours() -> None:

@@ -52,6 +52,6 @@ def test_pathway_line_on_the_term_tests_takes_their_fdr_and_direction() -> None:
     axis = Axis("EGFR", ("EGFR",), ("AREG",), terms=("GO:0007173", "GO:0038127"))
     merged = with_term_tests(gsea, camera)
     assert merged[(MET, "GO_BP")].set_index("term_id").loc["GO:0007173", "gsea_fdr"] == 1e-5
-    met = pathway_evidence(merged, {}, axis, gsea_fdr=0.05).set_index("contrast").loc[MET]
+    met = pathway_evidence(merged, {}, axis, gsea_fdr=0.05, ora_fdr=0.05).set_index("contrast").loc[MET]
     assert (met["n_terms_up"], met["n_terms_down"], met["terms_down"]) == (0, 1, "GO:0038127")
     assert met["best_term"] == "GO:0038127" and met["best_fdr"] == 0.001

@@ -199,7 +199,7 @@ def test_user_added_axis_and_drug_flow_through_the_axes_table_and_the_rationale(
     assert ranked.loc["crizotinib", "covers"] == "MET" and ranked.loc["crizotinib", "uncovered"] == "EGFR"
     assert ranked.loc["crizotinib + gefitinib", "covers_all"]
     assert ranked.index[0] == "crizotinib + gefitinib"
-    genes = genes_table(de, targets)
+    genes = genes_table(de, targets, 0.05)
     assert set(genes["axis"]) == {"MET", "EGFR"} and len(genes) == 8
 
 

@@ -29,7 +29,7 @@ from target_rationale.patients.settings import Layout, PatientSettings
 ACTIVITY_COLUMNS = ["sample", "patient", "site", "axis", "score", "threshold", "rule", "active"]
 
 
-def normal_threshold(normal_scores: Sequence[float], content: float = 0.95, confidence: float = 0.95) -> float:
+def normal_threshold(normal_scores: Sequence[float], content: float, confidence: float) -> float:
     """``mean + k x sd`` of the normal-tissue scores (``k``: the one-sided tolerance factor for their number);
     NaN with fewer than 2 finite scores."""
     values = np.asarray(normal_scores, dtype=float)

@@ -45,7 +45,7 @@ def _direction(lfc: float, padj: float, alpha: float) -> str:
     return UP if lfc > 0 else DOWN
 
 
-def gene_evidence(de_tables: Mapping[str, pd.DataFrame], axis: Axis, alpha: float = 0.05) -> pd.DataFrame:
+def gene_evidence(de_tables: Mapping[str, pd.DataFrame], axis: Axis, alpha: float) -> pd.DataFrame:
     """DE evidence of an axis' genes, one row per contrast x gene (receptors, ligands, then markers).
 
     Parameters
@@ -88,7 +88,7 @@ def gene_evidence(de_tables: Mapping[str, pd.DataFrame], axis: Axis, alpha: floa
     return pd.DataFrame(rows, columns=GENE_COLUMNS)
 
 
-def genes_table(de_tables: Mapping[str, pd.DataFrame], targets: Targets, alpha: float = 0.05) -> pd.DataFrame:
+def genes_table(de_tables: Mapping[str, pd.DataFrame], targets: Targets, alpha: float) -> pd.DataFrame:
     """:func:`gene_evidence` of every axis, rows by contrast then axis (config order)."""
     parts = [gene_evidence(de_tables, axis, alpha) for axis in targets.axes.values()]
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=GENE_COLUMNS)
@@ -136,7 +136,7 @@ def with_term_tests(gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
 
 def pathway_evidence(gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
                      ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], axis: Axis,
-                     gsea_fdr: float = 0.25, ora_fdr: float = 0.05) -> pd.DataFrame:
+                     gsea_fdr: float, ora_fdr: float) -> pd.DataFrame:
     """Gene-set evidence of an axis per contrast, by term id across every loaded collection.
 
     Parameters
