@@ -146,6 +146,15 @@ def test_online_collection_is_fetched_once_then_read_from_the_cache(cohort: Coho
     assert server.requested == []
     assert not (cohort.folder / "results" / "diffexp").exists()  # only the gene-set jobs ran
 
+    # Renamed in the config, the collection is the same download: read from the cache, never fetched again.
+    _with_collections(cohort, {"kegg_pathways": {"source": "kegg_rest", "organism": "hsa",
+                                                 "base_url": f"{server.url}/kegg"}}, cache)
+    renamed = run_workflow(cohort.folder, cohort.config_path, "--cores", "1",
+                           "results/genesets/kegg_pathways.manifest.yaml")
+    assert renamed.returncode == 0, renamed.stderr[-3000:]
+    assert server.requested == [] and "fetch_collection" not in renamed.stderr
+    assert set(read_gmt(cohort.folder / "results" / "genesets" / "kegg_pathways.gmt.gz")) == set(kegg)
+
 
 @pytest.mark.workflow
 def test_online_collection_while_offline_fails_with_a_clear_message(cohort: Cohort, tmp_path: Path) -> None:
@@ -155,9 +164,10 @@ def test_online_collection_while_offline_fails_with_a_clear_message(cohort: Coho
     assert result.returncode != 0
     log = (cohort.folder / "logs" / "genesets" / "fetch_kegg_rest-hsa.log").read_text().strip().splitlines()
     last = log[-1]
-    assert "FAILED: FetchError: collection 'KEGG': cannot download https://rest.kegg.jp/list/pathway/hsa" in last
+    assert "FAILED: FetchError: collection 'kegg_rest-hsa': cannot download https://rest.kegg.jp/list/pathway/hsa" \
+        in last  # the download is labelled by its cache key: one download serves every config name
     assert "give the collection as a local file instead" in last
-    assert "collection 'KEGG': cannot download https://rest.kegg.jp/list/pathway/hsa" in result.stderr
+    assert "collection 'kegg_rest-hsa': cannot download https://rest.kegg.jp/list/pathway/hsa" in result.stderr
     assert not (cache / "kegg_rest-hsa" / "genesets.gmt").exists()
     assert not list(cache.rglob("*.gmt"))
 

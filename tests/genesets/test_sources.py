@@ -18,7 +18,13 @@ from target_rationale.genesets.sources.cache import verify_cached_gmt
 from target_rationale.genesets.sources.common import FetchError
 from target_rationale.genesets.sources.kegg import fetch_kegg, parse_kegg_links, parse_kegg_list
 from target_rationale.genesets.sources.msigdb import fetch_msigdb
-from target_rationale.genesets.sources.registry import SOURCES, cache_key, fetch_collection, online_collections
+from target_rationale.genesets.sources.registry import (
+    SOURCES,
+    cache_key,
+    download_spec,
+    fetch_collection,
+    online_collections,
+)
 from target_rationale.genesets.sources.wikipathways import fetch_wikipathways, find_wikipathways_gmt
 
 ID_MAP_PATH = REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"
@@ -326,9 +332,14 @@ def test_registry_entries_and_online_collections() -> None:
         assert source.terms
     genesets = {"GO_BP": {"gmt": "go_bp.gmt.gz"}, "KEGG": {"source": "kegg_rest"},
                 "Hallmark": {"source": "msigdb", "collection": "h.all"}}
-    assert online_collections(genesets) == {"kegg_rest-hsa": {"name": "KEGG", "source": "kegg_rest"},
-                                            "msigdb-h.all-2024.1.Hs": {"name": "Hallmark", "source": "msigdb",
-                                                                       "collection": "h.all"}}
+    assert online_collections(genesets) == {"kegg_rest-hsa": {"source": "kegg_rest", "organism": "hsa"},
+                                            "msigdb-h.all-2024.1.Hs": {"source": "msigdb", "collection": "h.all",
+                                                                       "version": "2024.1.Hs"}}
+    # What the fetch job gets: the same for another name or a default spelt out; a server is part of it.
+    renamed = {"kegg_pathways": {"source": "kegg_rest", "organism": "hsa"}}
+    assert online_collections(renamed) == {"kegg_rest-hsa": online_collections(genesets)["kegg_rest-hsa"]}
+    assert download_spec({"source": "wikipathways", "base_url": "http://127.0.0.1:9/"}) == {
+        "source": "wikipathways", "organism": "Homo sapiens", "base_url": "http://127.0.0.1:9/"}
     with pytest.raises(ValueError, match="unknown gene-set source 'reactome'"):
         cache_key({"source": "reactome"})
 
@@ -339,8 +350,9 @@ def test_fetch_collection_dispatches_through_the_registry(server: LocalServer, i
     assert result.gmt == tmp_path / cache_key(spec) / "genesets.gmt"
     assert cache_key(spec).startswith("kegg_rest-hsa-url_")
     assert result.manifest["collection"] == "Pathways" and result.manifest["licence"] == SOURCES["kegg_rest"].terms
-    spec = {"name": "Hallmark", "source": "msigdb", "collection": "h.all", "base_url": f"{server.url}/msigdb/release"}
-    assert fetch_collection(spec, tmp_path / "h").manifest["n_sets"] == 3
+    spec = {"source": "msigdb", "collection": "h.all", "base_url": f"{server.url}/msigdb/release"}
+    fetched = fetch_collection(spec, tmp_path / "h")  # as the job calls it: no name, the cache key labels it
+    assert fetched.manifest["n_sets"] == 3 and fetched.manifest["collection"] == cache_key(spec)
 
 
 # ---------------------------------------------------------------------------------------------------------------

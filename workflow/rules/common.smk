@@ -31,6 +31,7 @@ from target_rationale.planning import (
     highlight_genes,
     infer_direct,
     load_targets,
+    online_collections,
     patient_layout,
     patient_sheet_problems,
     PatientSettings,
@@ -196,7 +197,7 @@ if _unknown:
 
 GENESET_CACHE = config["geneset_cache"].rstrip("/")
 COLLECTIONS = config["genesets"]
-ONLINE = {cache_key(spec): {"name": name, **spec} for name, spec in COLLECTIONS.items() if "source" in spec}
+ONLINE = online_collections(COLLECTIONS)
 
 
 def collection_source(name):

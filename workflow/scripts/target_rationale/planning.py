@@ -35,7 +35,7 @@ from target_rationale.core.jobs import COMMAND_VARIABLE
 from target_rationale.core.schema import config_problems, pick
 from target_rationale.diffexp.settings import FitSettings, WaldSettings
 from target_rationale.enrichment.settings import EnrichSettings
-from target_rationale.genesets.sources.registry import cache_key
+from target_rationale.genesets.sources.registry import cache_key, online_collections
 from target_rationale.paths import result
 from target_rationale.patients.settings import PatientSettings, covariate_problems, survival_problems
 from target_rationale.patients.settings import layout as patient_layout
@@ -46,8 +46,9 @@ __all__ = [
     "COMMAND_VARIABLE", "InputError", "TARGET_ROLE_KEYS", "plan_admixture", "cache_key", "cohort_config_problems",
     "config_problems", "curve_terms", "design_variables", "direct_comparison", "enrich_settings", "filter_problems",
     "fit_name", "fit_settings", "gene_id_map_problems", "highlight_genes", "infer_direct", "load_targets",
-    "patient_layout", "patient_sheet_problems", "PatientSettings", "pick", "plan_fits", "plan_import", "plan_inputs",
-    "result", "de_threads", "release_memory", "target_symbol_problems", "validate_inputs", "wald_settings",
+    "online_collections", "patient_layout", "patient_sheet_problems", "PatientSettings", "pick", "plan_fits",
+    "plan_import", "plan_inputs", "result", "de_threads", "release_memory", "target_symbol_problems",
+    "validate_inputs", "wald_settings",
 ]
 
 

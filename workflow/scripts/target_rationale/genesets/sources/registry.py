@@ -42,7 +42,7 @@ class Source:
         Its ``source:`` value in the config (``kegg_rest``).
     fetcher : str
         ``module:function`` of its fetch function, called as ``function(spec, out_dir, id_map)`` with the
-        config entry plus its ``name``; returns a ``Fetched``.
+        download's spec plus a ``name`` to label its messages; returns a ``Fetched``.
     defaults : mapping
         Values of the spec fields the config may leave out (``organism``, ``version``, ``base_url``); None
         leaves the choice to the fetcher (MSigDB: gseapy's release root).
@@ -144,13 +144,26 @@ def cache_key(spec: Mapping[str, str]) -> str:
     return source_of(spec).cache_key(spec)
 
 
+def download_spec(spec: Mapping[str, str]) -> dict[str, str]:
+    """What selects a download: the source, its :attr:`Source.key` fields (defaults filled in) and a ``base_url``
+    the entry gives. The fetch job receives only this, so renaming a collection in the config, or spelling out
+    a default, does not fetch it again.
+
+    >>> download_spec({"source": "kegg_rest", "name": "KEGG"})
+    {'source': 'kegg_rest', 'organism': 'hsa'}
+    """
+    source = source_of(spec)
+    chosen = {"source": source.name, **{field: spec.get(field, source.defaults.get(field)) for field in source.key}}
+    return {**chosen, "base_url": spec["base_url"]} if spec.get("base_url") is not None else chosen
+
+
 def online_collections(collections: Mapping[str, Mapping[str, str]]) -> dict[str, dict]:
-    """The online collections of a config's ``genesets:`` by cache key: ``{key: {name, **spec}}``.
+    """The online collections of a config's ``genesets:`` by cache key: ``{key: download_spec(spec)}``.
 
     Entries with a ``gmt`` file instead of a ``source`` are left out. Two names with the same source and key
     share one download.
     """
-    return {cache_key(spec): {"name": name, **spec} for name, spec in collections.items() if "source" in spec}
+    return {cache_key(spec): download_spec(spec) for spec in collections.values() if "source" in spec}
 
 
 def fetch_collection(spec: Mapping[str, str], out_dir: str | Path,
@@ -160,8 +173,10 @@ def fetch_collection(spec: Mapping[str, str], out_dir: str | Path,
     Parameters
     ----------
     spec : mapping
-        The config entry plus its ``name``: ``{name, source: kegg_rest | wikipathways | msigdb, organism,
-        collection, version, base_url}`` (absent keys take the source's defaults).
+        The config entry (the job gets its :func:`download_spec`): ``{source: kegg_rest | wikipathways | msigdb,
+        organism, collection, version, base_url}`` (absent keys take the source's defaults), and optionally
+        ``name``, the label of messages; without it the label is the cache key (one download serves every
+        config name with that key).
     out_dir : str or Path
         Cache folder of this collection.
     id_map : str, Path or pandas.DataFrame
@@ -172,6 +187,7 @@ def fetch_collection(spec: Mapping[str, str], out_dir: str | Path,
     Fetched
         Paths written and the manifest.
     """
+    spec = {**spec, "name": spec.get("name") or cache_key(spec)}
     source, name = spec["source"], spec["name"]
     for stale in remove_leftovers(out_dir):
         LOG.info("removed %s, left by an earlier fetch that was stopped", stale)
