@@ -355,7 +355,7 @@ def test_plan_is_current_only_for_the_same_spec_and_fresh_outputs(tmp_path: Path
     plan = plan_import(spec)
     assert plan.accession is None and plan.inputs == [str(TAR), str(MATRIX)]
     assert not plan.is_current
-    import_cohort(plan.spec, out_counts=plan.counts, out_samples=plan.samples, out_record=plan.record)
+    import_cohort(plan.import_spec, out_counts=plan.counts, out_samples=plan.samples, out_record=plan.record)
     assert plan.is_current
     assert not plan_import({**spec, "filter": {"origin": "pancreas"}}).is_current  # filter changed: import again
     Path(plan.record).unlink()
@@ -364,6 +364,10 @@ def test_plan_is_current_only_for_the_same_spec_and_fresh_outputs(tmp_path: Path
     geo = plan_import({"geo": "gse98894", "cache": "my/cache/"})
     assert geo.accession == "GSE98894" and geo.cache_dir == "my/cache/GSE98894"
     assert geo.inputs == ["my/cache/GSE98894/GSE98894_RAW.tar", "my/cache/GSE98894/manifest.yaml"]
+    # The import reads neither the server nor the cache's root (its files are its inputs): a mirror imports nothing
+    # again, and its rule's params do not change.
+    mirror = plan_import({"geo": "gse98894", "cache": "my/cache/", "base_url": "http://mirror/geo/", "files": "*.gz"})
+    assert mirror.import_spec == geo.import_spec | {"files": "*.gz"} == {"geo": "gse98894", "files": "*.gz"}
     with pytest.raises(InputError, match="cohort.folder: 'nowhere' does not exist"):
         plan_import({"folder": "nowhere", "samples": str(MATRIX)})
 

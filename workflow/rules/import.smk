@@ -32,7 +32,7 @@ if COHORT_IMPORT is not None:
             samples=COHORT_IMPORT.samples,
             record=COHORT_IMPORT.record,
         params:
-            spec=COHORT_IMPORT.spec,
+            spec=COHORT_IMPORT.import_spec,
         log:
             "logs/import/import_cohort.log",
         benchmark:

@@ -51,6 +51,11 @@ def plain(value):
 # For the workflow's rules (workflow/rules/import.smk)
 
 
+#: Keys of a GEO ``cohort:`` entry that the download reads and the import does not (the cache folder reaches the
+#: import as its input files' paths).
+DOWNLOAD_KEYS = ("base_url", "cache")
+
+
 @dataclass(frozen=True)
 class ImportPlan:
     """What the rules of a ``cohort:`` import read and write, known before anything is downloaded.
@@ -86,9 +91,16 @@ class ImportPlan:
         return {"files": self.inputs[:-1], "samples": self.inputs[-1]}
 
     @property
+    def import_spec(self) -> dict:
+        """What the import reads of :attr:`spec` (its rule's param and its record): without the keys that only
+        say where a GEO series is downloaded from and kept (:data:`DOWNLOAD_KEYS`), so that a mirror or another
+        cache folder does not import the same files again."""
+        return {key: value for key, value in self.spec.items() if key not in DOWNLOAD_KEYS}
+
+    @property
     def is_current(self) -> bool:
         """Whether the outputs exist, from this spec, newer than the inputs (:func:`import_is_current`)."""
-        return import_is_current(self.spec, [self.counts, self.samples], self.record, self.inputs)
+        return import_is_current(self.import_spec, [self.counts, self.samples], self.record, self.inputs)
 
 
 def plan_import(spec: Mapping, resolve=str) -> ImportPlan:
@@ -159,7 +171,7 @@ def import_is_current(spec: Mapping, outputs: Iterable[str | Path], record: str 
     Parameters
     ----------
     spec : mapping
-        The config's ``cohort:`` entry.
+        The config's ``cohort:`` entry as the import reads it (:attr:`ImportPlan.import_spec`).
     outputs : iterable of str or Path
         The counts and sample-sheet files the import writes.
     record : str or Path
