@@ -6,13 +6,6 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# The default analysis. A --configfile given on the command line replaces it (keys it leaves out take the
-# schema's defaults) instead of being merged into it, so a cohort's config says everything about its run.
-if not workflow.config_settings.configfiles:
-
-    configfile: "config/config.yaml"
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/import.smk"
 include: "workflow/rules/cohort.smk"

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import copy
 import re
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, Cohort, run_workflow
+from conftest import REPO, SNAKEMAKE, Cohort, run_workflow
 from target_rationale.core.errors import InputError
 from target_rationale.core.schema import (
     MAX_VALUE_CHARS,
@@ -19,6 +20,7 @@ from target_rationale.core.schema import (
     config_problems,
     defaults,
     load_schema,
+    load_yaml,
     pick,
     short,
     with_defaults,
@@ -288,3 +290,36 @@ def test_workflow_stops_on_such_values_before_any_job(cohort: Cohort) -> None:
             "config/README.md)") in lines
     assert any(line.startswith("Input error: config: seed") and "-1" in line for line in lines)
     assert not (cohort.folder / "results").exists()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('design: [ "~ patient + site"\ncontrasts: []\n', "line 2, column 1: expected ',' or ']', but got '<scalar>' "
+     "(in the flow sequence of line 1, column 9); fix the YAML there"),
+    ("seed: 1\n  alpha: 2\n", "line 2, column 8: mapping values are not allowed here; fix the YAML there"),
+    ('title: "open\n', "line 2, column 1: found unexpected end of stream (in the quoted scalar of line 1, "
+     "column 8); fix the YAML there"),
+], ids=["flow-sequence", "indent", "quote"])
+def test_a_yaml_syntax_error_is_one_line_naming_its_line(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError) as info:
+        load_yaml(path, "config file")
+    assert str(info.value) == f"config file '{path}' is not valid YAML: {expected}"
+
+
+@pytest.mark.workflow
+def test_the_default_config_with_a_yaml_error_stops_the_run_naming_its_line(tmp_path: Path) -> None:
+    (tmp_path / "config").mkdir()
+    text = (REPO / "config" / "config.yaml").read_text().replace('design: "~ patient + site"',
+                                                                 'design: ["~ patient + site"', 1)
+    assert text != (REPO / "config" / "config.yaml").read_text()
+    (tmp_path / "config" / "config.yaml").write_text(text)
+    result = subprocess.run([*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    line = next(i + 1 for i, row in enumerate(text.splitlines()) if row.startswith("design:"))
+    assert lines == [f"Input error: config file 'config/config.yaml' is not valid YAML: line {line + 1}, column 1: "
+                     f"expected ',' or ']', but got '<scalar>' (in the flow sequence of line {line}, column 9); "
+                     f"fix the YAML there"], result.stderr[-3000:]
+    assert not (tmp_path / "results").exists()

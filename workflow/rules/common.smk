@@ -47,7 +47,7 @@ from target_rationale.planning import (
     wald_settings,
     validate_inputs,
 )
-from target_rationale.core.schema import load_schema
+from target_rationale.core.schema import load_schema, load_yaml
 
 
 def stop(problems):
@@ -63,6 +63,20 @@ def resolve(path):
     if candidate.is_absolute() or candidate.exists() or not (WORKFLOW_ROOT / candidate).exists():
         return str(candidate)
     return str(WORKFLOW_ROOT / candidate)
+
+
+# The default analysis. A --configfile given on the command line replaces it (keys it leaves out take the
+# schema's defaults) instead of being merged into it, so a cohort's config says everything about its run. Its YAML
+# is read here first, so that a syntax error names its line (Snakemake's own message does not).
+if not workflow.config_settings.configfiles:
+    try:
+        load_yaml("config/config.yaml", "config file")
+    except ValueError as _error:
+        stop([str(_error)])
+    except OSError:
+        pass  # Snakemake names the missing file itself
+
+    configfile: "config/config.yaml"
 
 
 def figure(name, stem, caption, category, subcategory=None):

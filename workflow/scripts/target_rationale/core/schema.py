@@ -385,6 +385,20 @@ class LimitedLoader(yaml.SafeLoader):
         return node
 
 
+def yaml_error_text(err: yaml.YAMLError) -> str:
+    """A YAML parser's error as one short line that starts with where it is: ``line 8, column 1: expected ',' or
+    ']', but got '<scalar>' (in the flow sequence of line 7, column 9); fix the YAML there`` (lines and columns
+    from 1, as editors count)."""
+    if isinstance(err, yaml.MarkedYAMLError) and err.problem_mark is not None:
+        mark = err.problem_mark
+        text = f"line {mark.line + 1}, column {mark.column + 1}: {err.problem}"
+        if err.context and err.context_mark is not None:
+            context = str(err.context).replace("while parsing a ", "in the ").replace("while scanning a ", "in the ")
+            text += f" ({context} of line {err.context_mark.line + 1}, column {err.context_mark.column + 1})"
+        return short(" ".join(text.split()), 200, False) + "; fix the YAML there"
+    return short(" ".join(str(err).split()), 200, False)
+
+
 def load_yaml(path: str | Path, what: str) -> Any:
     """Parse the YAML file ``path`` with :class:`LimitedLoader`, after checking it is at most
     :data:`MAX_YAML_BYTES`.
@@ -414,8 +428,7 @@ def load_yaml(path: str | Path, what: str) -> Any:
     except DocumentTooLarge as err:
         raise ValueError(f"{what} '{path}' {err}; write the values out") from err
     except yaml.YAMLError as err:
-        raise ValueError(f"{what} '{path}' is not valid YAML: {short(' '.join(str(err).split()), 200, False)}") \
-            from err
+        raise ValueError(f"{what} '{path}' is not valid YAML: {yaml_error_text(err)}") from err
     except RecursionError as err:
         raise ValueError(f"{what} '{path}' is nested too deeply to read") from err
 
