@@ -13,7 +13,7 @@ import yaml
 from axis_inputs import MET, PRIM, write_targets
 from conftest import REPO
 from target_rationale.cohort.design import Contrast
-from target_rationale.cohort.ids import gene_map_symbols
+from target_rationale.cohort.ids import cohort_symbols, read_gene_id_map
 from target_rationale.core.errors import InputError
 from target_rationale.targets.config import (
     SCHEMA_PATH,
@@ -156,20 +156,28 @@ def test_symbols_no_gene_of_the_cohort_can_carry_are_named_with_their_key_and_fi
     targets = load_targets(REPO / "config" / "targets.yaml", contrasts=[PRIM, MET, "liver_met_vs_primary"])
     shipped = {s for axis in targets.axes.values() for s in axis.genes} | \
         {s for drug in targets.drugs.values() for s in drug.targets}
-    assert symbol_problems(targets, gene_map_symbols(REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz")) \
-        == []  # every shipped symbol is one of the shipped gene map
+    id_map = read_gene_id_map(REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz")
+    assert symbol_problems(targets, set(id_map["symbol"])) == []  # every shipped symbol is one of the shipped map
     known = shipped - {"EREG", "KDR"} | {"EGRF_LIKE"}
     edited = replace(targets, axes={"EGFR": replace(targets.axes["EGFR"], receptors=("EGFR", "egfr", "EGRF", "egfr")),
                                     "VEGFR": targets.axes["VEGFR"]},
                      drugs={"gefitinib": targets.drugs["gefitinib"], "sorafenib": targets.drugs["sorafenib"]})
     assert symbol_problems(edited, known) == [
-        "axes.EGFR.receptors: 'egfr', 'EGRF' are neither a symbol of the gene id map nor a gene id of the counts; "
+        "axes.EGFR.receptors: 'egfr', 'EGRF' are not a symbol of the gene id map or of the counts' genes; "
         "write 'egfr' -> 'EGFR' (symbols are case-sensitive); fix the spelling (HGNC symbols), add the gene to the "
         "gene_id_map, or remove it",
-        "axes.EGFR.ligands: 'EREG' is neither a symbol of the gene id map nor a gene id of the counts; fix the "
+        "axes.EGFR.ligands: 'EREG' is not a symbol of the gene id map or of the counts' genes; fix the "
         "spelling (HGNC symbols), add the gene to the gene_id_map, or remove it",
-        "axes.VEGFR.receptors: 'KDR' is neither a symbol of the gene id map nor a gene id of the counts; fix the "
+        "axes.VEGFR.receptors: 'KDR' is not a symbol of the gene id map or of the counts' genes; fix the "
         "spelling (HGNC symbols), add the gene to the gene_id_map, or remove it",
-        "drugs.sorafenib.targets: 'KDR' is neither a symbol of the gene id map nor a gene id of the counts; fix the "
+        "drugs.sorafenib.targets: 'KDR' is not a symbol of the gene id map or of the counts' genes; fix the "
         "spelling (HGNC symbols), add the gene to the gene_id_map, or remove it"]
-    assert symbol_problems(edited, known | {"egfr", "EGRF", "KDR", "EREG"}) == []  # e.g. ids of the counts
+    assert symbol_problems(edited, known | {"egfr", "EGRF", "KDR", "EREG"}) == []
+
+
+def test_the_cohort_carries_the_maps_symbols_and_its_unmapped_ids_not_its_mapped_ids() -> None:
+    id_map = read_gene_id_map(REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz")
+    ids = ["ENSG00000146648.17", "ENSG00000900001"]  # EGFR (versioned), and an id the map does not know
+    known = cohort_symbols(ids, "ensembl", id_map)
+    assert {"EGFR", "KDR", "ENSG00000900001"} <= known and not {"ENSG00000146648.17", "ENSG00000146648"} & known
+    assert {"FIGF_OLD", "EGFR"} <= cohort_symbols(["FIGF_OLD", "EGFR"], "symbol", id_map)

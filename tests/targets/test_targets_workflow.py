@@ -21,16 +21,40 @@ def test_a_misspelt_symbol_stops_the_run_before_any_job_and_a_count_id_does_not(
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
     assert lines == [
-        "Input error: targets file 'targets.yaml': axes.EGFR.receptors: 'EGRF' is neither a symbol of the gene id "
-        "map nor a gene id of the counts; fix the spelling (HGNC symbols), add the gene to the gene_id_map, or "
+        "Input error: targets file 'targets.yaml': axes.EGFR.receptors: 'EGRF' is not a symbol of the gene id "
+        "map or of the counts' genes; fix the spelling (HGNC symbols), add the gene to the gene_id_map, or "
         "remove it",
-        "Input error: targets file 'targets.yaml': drugs.gefitinib.targets: 'egfr' is neither a symbol of the gene "
-        "id map nor a gene id of the counts; write 'egfr' -> 'EGFR' (symbols are case-sensitive)"], \
+        "Input error: targets file 'targets.yaml': drugs.gefitinib.targets: 'egfr' is not a symbol of the gene "
+        "id map or of the counts' genes; write 'egfr' -> 'EGFR' (symbols are case-sensitive)"], \
         result.stderr[-3000:]
     assert not (cohort.folder / "results").exists() and cohort.checksums() == before
 
-    data["axes"]["EGFR"]["receptors"] = ["ENSG00000146648", "ERBB2"]  # a gene id of the counts (EGFR's)
+    # EGFR's Ensembl id is no symbol (the tables call that gene EGFR); an id the map lacks keeps its own id
+    data["axes"]["EGFR"]["receptors"] = ["ENSG00000146648", "ENSG00000900001", "ERBB2"]
     data["drugs"]["gefitinib"]["targets"] = ["EGFR"]
+    (cohort.folder / "targets.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    lines = [line for line in run_workflow(cohort.folder, cohort.config_path, "-n").stderr.splitlines()
+             if line.startswith("Input error: ")]
+    assert lines == ["Input error: targets file 'targets.yaml': axes.EGFR.receptors: 'ENSG00000146648' is not a "
+                     "symbol of the gene id map or of the counts' genes; fix the spelling (HGNC "
+                     "symbols), add the gene to the gene_id_map, or remove it"]
+    data["axes"]["EGFR"]["receptors"] = ["ENSG00000900001", "ERBB2"]
     (cohort.folder / "targets.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     result = run_workflow(cohort.folder, cohort.config_path, "-n")
     assert result.returncode == 0, result.stderr[-3000:]
+
+    # a gene id map that cannot be read is one line too (it was a traceback)
+    header, row = "ensembl_gene_id\tentrez_id\tsymbol\tgene_type\n", "ENSG00000146648\t1956\tEGFR\tprotein-coding\n"
+    (cohort.folder / "map.tsv").write_text(header + row.replace("\n", "\textra\tfields\n") + row)
+    cohort.config["gene_id_map"] = "map.tsv"
+    cohort.write()
+    lines = [line for line in run_workflow(cohort.folder, cohort.config_path, "-n").stderr.splitlines()
+             if line.startswith("Input error: ")]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("Input error: config: gene_id_map: file 'map.tsv' cannot be read (")
+    assert "line 2 has more fields than the header" in lines[0]
+    assert lines[0].endswith("(the shipped one: resources/gene_ids/hs_gene_id_map.tsv.gz)")
+    (cohort.folder / "map.tsv").write_text(header + row + row.replace("\n", "\textra\tfields\n"))
+    lines = [line for line in run_workflow(cohort.folder, cohort.config_path, "-n").stderr.splitlines()
+             if line.startswith("Input error: ")]
+    assert len(lines) == 1 and "Expected 4 fields in line 3, saw 6" in lines[0], lines

@@ -163,7 +163,7 @@ if _VALIDATED is not None:
         stop(_problems)
 #: Threads of the fit and Wald-test jobs, from the size of the count matrix.
 DE_THREADS = de_threads(_VALIDATED.matrix.counts.shape if _VALIDATED is not None else None)
-#: The counts' gene ids (a target symbol must be one of them or a symbol of the gene id map), when known here.
+#: The counts' gene ids (a target symbol must be a symbol they map to, or of the gene id map), when known here.
 COUNT_IDS = list(_VALIDATED.matrix.counts.index) if _VALIDATED is not None else None
 if _VALIDATED is not None:
     # The counts are checked; the jobs read them from file: hand their memory back before any job runs.
@@ -181,7 +181,7 @@ if TARGETS_FILE:
     except InputError as _error:
         stop(_error.problems)
     if COHORT_IMPORT is None:  # an import's ids are known only once it ran: not checked (config/README.md)
-        _problems = target_symbol_problems(TARGETS, TARGETS_FILE, GENE_ID_MAP, COUNT_IDS)
+        _problems = target_symbol_problems(TARGETS, TARGETS_FILE, GENE_ID_MAP, COUNT_IDS, _VALIDATED.id_type)
         if _problems:
             stop(_problems)
     TARGETS, _note = infer_direct(TARGETS, CONTRASTS.values())

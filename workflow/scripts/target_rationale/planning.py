@@ -27,7 +27,7 @@ import pandas as pd
 
 from target_rationale.admixture.reference import load_host_reference
 from target_rationale.cohort.design import Contrast, design_variables, direct_comparison
-from target_rationale.cohort.ids import gene_id_map_problems, gene_map_symbols
+from target_rationale.cohort.ids import ID_MAP_FIX, cohort_symbols, gene_id_map_problems, read_gene_id_map
 from target_rationale.cohort.import_plan import cohort_config_problems, plan_import
 from target_rationale.cohort.validation import filter_problems, plan_inputs, validate_inputs
 from target_rationale.core.errors import InputError
@@ -206,9 +206,16 @@ def patient_sheet_problems(sheet: pd.DataFrame, section: Mapping, sheet_name: st
         survival_problems(sheet, settings.survival, sheet_name)
 
 
-def target_symbol_problems(targets: Targets, targets_file: str, gene_id_map: str | Path,
-                           count_ids: Iterable[str]) -> list[str]:
-    """One line per gene symbol of the targets file that no gene of the cohort can carry (not a symbol of the
-    gene id map, not a gene id of the counts): :func:`target_rationale.targets.config.symbol_problems`."""
-    known = gene_map_symbols(gene_id_map) | set(count_ids)
+def target_symbol_problems(targets: Targets, targets_file: str, gene_id_map: str | Path, count_ids: Iterable[str],
+                           id_type: str) -> list[str]:
+    """One line per gene symbol of the targets file that no gene of the cohort can carry (neither a symbol of the
+    gene id map nor a symbol the counts' ids map to: :func:`target_rationale.cohort.ids.cohort_symbols`;
+    :func:`target_rationale.targets.config.symbol_problems`), or the one line of a gene id map that cannot be
+    read (a row with more fields than the header, say)."""
+    try:
+        id_map = read_gene_id_map(gene_id_map)
+    except (InputError, ValueError, UnicodeDecodeError, OSError) as err:  # pandas' ParserError is a ValueError
+        reason = " ".join(str(err).split())[:200]
+        return [f"config: gene_id_map: file '{gene_id_map}' cannot be read ({reason}); {ID_MAP_FIX}"]
+    known = cohort_symbols(count_ids, id_type, id_map)
     return [f"targets file '{targets_file}': {line}" for line in symbol_problems(targets, known)]

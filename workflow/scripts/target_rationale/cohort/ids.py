@@ -9,6 +9,8 @@ from __future__ import annotations
 import gzip
 import io
 import re
+import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -73,12 +75,16 @@ def resolve_id_type(declared: str, gene_ids: pd.Index, counts_path: str | Path) 
 ID_MAP_COLUMNS = ("ensembl_gene_id", "entrez_id", "symbol", "gene_type")
 
 
+#: The fix of every problem of the config's ``gene_id_map``.
+ID_MAP_FIX = "give a tab-separated map with columns ensembl_gene_id, entrez_id, symbol, gene_type (the shipped " \
+             "one: resources/gene_ids/hs_gene_id_map.tsv.gz)"
+
+
 def gene_id_map_problems(path: str | Path) -> list[str]:
     """Problems of the config's ``gene_id_map`` that its header shows (checked when the workflow is planned,
     before any job): a missing file, or a header without the map's columns. One line each, with the fix."""
     path = Path(path)
-    fix = "give a tab-separated map with columns ensembl_gene_id, entrez_id, symbol, gene_type (the shipped one: " \
-          "resources/gene_ids/hs_gene_id_map.tsv.gz)"
+    fix = ID_MAP_FIX
     if not path.is_file():
         return [f"config: gene_id_map: file '{path}' does not exist; {fix}"]
     try:
@@ -102,16 +108,34 @@ def read_gene_id_map(path: str | Path) -> pd.DataFrame:
     source = path
     if str(path).lower().endswith(".gz"):  # as pandas infers the compression
         source = io.BytesIO(gunzip_capped(Path(path).read_bytes(), f"gene id map '{path}'"))
-    table = pd.read_csv(source, sep="\t", dtype=str, keep_default_na=False)
+    with warnings.catch_warnings():
+        # a first row longer than the header: pandas would take its extra fields as the index, shifting every column
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            table = pd.read_csv(source, sep="\t", dtype=str, keep_default_na=False, index_col=False)
+        except pd.errors.ParserWarning as err:
+            raise InputError(f"gene id map '{path}': line 2 has more fields than the header") from err
     expected = set(ID_MAP_COLUMNS)
     if not expected <= set(table.columns):
         raise InputError(f"gene id map '{path}' lacks column(s) {listing(sorted(expected - set(table.columns)))}")
     return table
 
 
-def gene_map_symbols(path: str | Path) -> frozenset[str]:
-    """The symbols of a gene id map (:func:`read_gene_id_map`): what a gene of the cohort can be called."""
-    return frozenset(s for s in read_gene_id_map(path)["symbol"] if s)
+def cohort_symbols(count_ids: Iterable[str], id_type: str, id_map: pd.DataFrame) -> frozenset[str]:
+    """Every symbol a gene can carry in this cohort's tables: the map's symbols, and what :func:`map_to_symbols`
+    gives the counts' ids (a symbol, or the id itself where the map has none).
+
+    Parameters
+    ----------
+    count_ids : iterable of str
+        The count matrix's gene ids.
+    id_type : {'ensembl', 'entrez', 'symbol'}
+        Their (resolved) type.
+    id_map : pandas.DataFrame
+        From :func:`read_gene_id_map`.
+    """
+    mapped = map_to_symbols(pd.Index(list(count_ids), dtype=str), id_type, id_map)["symbol"]
+    return frozenset(s for s in id_map["symbol"] if s) | frozenset(mapped)
 
 
 def map_to_symbols(gene_ids: pd.Index, id_type: str, id_map: pd.DataFrame) -> pd.DataFrame:

@@ -281,30 +281,31 @@ def parse_targets(data: Mapping) -> Targets:
 
 
 def symbol_problems(targets: Targets, known: Iterable[str]) -> list[str]:
-    """One line per gene symbol of the axes (receptors, ligands, markers) and the drugs' targets that no gene of
-    the cohort can carry: neither a symbol of the gene id map nor a gene id of the counts (lines start with the
-    key, e.g. ``axes.EGFR.receptors``). Such a symbol is a typo or an alias: it would be "not measured" in every
-    table, and a drug listing it would silently cover nothing. A symbol that only differs in case from a known one
-    is named in the fix."""
-    known = set(known)
-    by_case: dict[str, str] = {}
-    for symbol in sorted(known):
-        by_case.setdefault(symbol.upper(), symbol)
+    """One line per gene symbol of the axes (receptors, ligands, markers) and the drugs' targets that is not in
+    ``known``, the symbols the cohort's genes can carry (:func:`target_rationale.cohort.ids.cohort_symbols`;
+    lines start with the key, e.g. ``axes.EGFR.receptors``). Such a symbol is a typo or an alias: it would be "not
+    measured" in every table, and a drug listing it would silently cover nothing. A symbol that only differs in
+    case from a known one is named in the fix."""
+    known = known if isinstance(known, (set, frozenset)) else set(known)
     entries = [(f"axes.{axis.name}.{key}", getattr(axis, key)) for axis in targets.axes.values()
                for key in ("receptors", "ligands", "markers")]
     entries += [(f"drugs.{drug.name}.targets", drug.targets) for drug in targets.drugs.values()]
     problems = []
+    by_case: dict[str, str] = {}
     for key, symbols in entries:
         unknown = [s for s in dict.fromkeys(symbols) if s not in known]
         if not unknown:
             continue
+        if not by_case:  # only when a symbol is unknown: the case-insensitive index of every known symbol
+            for symbol in sorted(known):
+                by_case.setdefault(symbol.upper(), symbol)
         cased = [f"{short(s)} -> {short(by_case[s.upper()])}" for s in unknown if s.upper() in by_case]
         fixes = [f"write {', '.join(cased)} (symbols are case-sensitive)"] if cased else []
         if len(cased) < len(unknown):
             fixes.append("fix the spelling (HGNC symbols), add the gene to the gene_id_map, or remove it")
         fix = "; ".join(fixes)
-        problems.append(f"{key}: {short_list(unknown)} {'is' if len(unknown) == 1 else 'are'} neither a symbol of "
-                        f"the gene id map nor a gene id of the counts; {fix}")
+        problems.append(f"{key}: {short_list(unknown)} {'is' if len(unknown) == 1 else 'are'} not a symbol of the "
+                        f"gene id map or of the counts' genes; {fix}")
     return problems
 
 
