@@ -146,9 +146,10 @@ def test_online_collection_is_fetched_once_then_read_from_the_cache(cohort: Coho
     assert server.requested == []
     assert not (cohort.folder / "results" / "diffexp").exists()  # only the gene-set jobs ran
 
-    # Renamed in the config, the collection is the same download: read from the cache, never fetched again.
+    # Renamed in the config (and its server with a trailing slash), the collection is the same download: read
+    # from the cache, never fetched again.
     _with_collections(cohort, {"kegg_pathways": {"source": "kegg_rest", "organism": "hsa",
-                                                 "base_url": f"{server.url}/kegg"}}, cache)
+                                                 "base_url": f"{server.url}/kegg/"}}, cache)
     renamed = run_workflow(cohort.folder, cohort.config_path, "--cores", "1",
                            "results/genesets/kegg_pathways.manifest.yaml")
     assert renamed.returncode == 0, renamed.stderr[-3000:]

@@ -1,13 +1,13 @@
 rule fetch_collection:
     # Online collections only, and only when the config asks for one: downloaded once into the cache and
-    # reused by every later run (delete the folder to fetch again).
+    # reused by every later run (delete the folder to fetch again). No params: the cache folder's name (the
+    # wildcard) says all that selects the download, and the script reads its spec from the config by it, so
+    # that a rename, a default spelt out or a trailing slash never fetches (and offline, deletes) it again.
     input:
         gene_id_map=ancient(GENE_ID_MAP),
     output:
         gmt=f"{GENESET_CACHE}/{{cached}}/genesets.gmt",
         manifest=f"{GENESET_CACHE}/{{cached}}/manifest.yaml",
-    params:
-        spec=lambda wildcards: ONLINE[wildcards.cached],
     log:
         "logs/genesets/fetch_{cached}.log",
     conda:

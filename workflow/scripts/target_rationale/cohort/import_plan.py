@@ -93,8 +93,8 @@ class ImportPlan:
     @property
     def import_spec(self) -> dict:
         """What the import reads of :attr:`spec` (its rule's param and its record): without the keys that only
-        say where a GEO series is downloaded from and kept (:data:`DOWNLOAD_KEYS`), so that a mirror does not
-        import the same files again (another cache folder does: the import's input files move)."""
+        say where a GEO series is downloaded from and kept (:data:`DOWNLOAD_KEYS`): the import reads the cached
+        files, which reach it as its inputs."""
         return {key: value for key, value in self.spec.items() if key not in DOWNLOAD_KEYS}
 
     @property
