@@ -9,6 +9,9 @@ import pandas as pd
 import yaml
 
 MET, PRIM = "liver_met_vs_normal", "primary_vs_normal"
+#: The evidence thresholds the workflow passes (the config schema's defaults: diffexp.alpha, enrichment.gsea_fdr,
+#: enrichment.ora_fdr).
+THRESHOLDS = {"alpha": 0.05, "gsea_fdr": 0.25, "ora_fdr": 0.05}
 
 
 def de_table(genes: dict[str, tuple[float, float]], liver: set[str] = frozenset()) -> pd.DataFrame:

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from axis_inputs import MET, PRIM, de_table, genes_ev, gsea_table, write_targets
+from axis_inputs import MET, PRIM, THRESHOLDS, de_table, genes_ev, gsea_table, write_targets
 from target_rationale.cohort.design import Contrast
 from target_rationale.targets.config import Axis, FlagRule, Targets, load_targets
 from target_rationale.targets.evidence import genes_table
@@ -161,7 +161,7 @@ def test_flags_come_from_the_test_when_there_is_one() -> None:
     tests = pd.DataFrame({"contrast": [PRIM, MET], "axis": ["FGFR", "FGFR"], "test_n_genes": [2, 2],
                           "test_effect": [0.8, 0.9], "test_t": [1.0, 9.0], "test_df": [10, 10],
                           "test_p": [0.3, 1e-5]})
-    table = axes_table(de, gsea, {}, targets, tests=tests).set_index("contrast")
+    table = axes_table(de, gsea, {}, targets, tests=tests, **THRESHOLDS).set_index("contrast")
     assert table.loc[PRIM, "vote_flag"] == "up" and table.loc[PRIM, "flag"] == "none"  # votes are evidence only
     assert table.loc[MET, "flag"] == "up" and table.loc[MET, "unique"] == "unique"
     assert table.loc[MET, "test_p_holm"] == pytest.approx(2e-5)
@@ -185,7 +185,7 @@ def test_user_added_axis_and_drug_flow_through_the_axes_table_and_the_rationale(
                            "EGFR": [1.0, 1.1, 0.9, 1.2, 1.0, 1.1, 0.9, 1.2, 0.0, 0.1, -0.1, 0.05]}, index=samples)
     contrasts = [Contrast(PRIM, "site", "primary", "normal", "~ site"),
                  Contrast(MET, "site", "liver_metastasis", "normal", "~ site")]
-    table = axes_table(de, gsea, {}, targets, scores, sheet, contrasts).set_index(["contrast", "axis"])
+    table = axes_table(de, gsea, {}, targets, scores, sheet, contrasts, **THRESHOLDS).set_index(["contrast", "axis"])
     met = table.loc[(MET, "MET")]
     assert (met["flag"], met["unique"]) == ("up", "unique")
     assert (met["vote_genes"], met["vote_pathway"], met["vote_score"]) == ("up", "up", "up")
@@ -210,7 +210,7 @@ def test_liver_caveat_names_liver_signature_genes_behind_the_evidence() -> None:
           PRIM: de_table({"FGFR1": (1.0, 0.01), "FGF1": (1.0, 0.01)})}
     gsea = {(MET, "GO_BP"): gsea_table([("GO:0008543", 2.0, 0.01, "FGFR1;ALB;FGA")]),
             (PRIM, "GO_BP"): gsea_table([("GO:0008543", 2.0, 0.01, "FGFR1")])}
-    table = axes_table(de, gsea, {}, targets, liver_genes={"ALB", "FGA"}).set_index("contrast")
+    table = axes_table(de, gsea, {}, targets, liver_genes={"ALB", "FGA"}, **THRESHOLDS).set_index("contrast")
     assert "ALB, FGA" in table.loc[MET, "liver_caveat"] and table.loc[PRIM, "liver_caveat"] == ""
     assert table.loc[MET, "flag"] == "up" and table.loc[MET, "unique"] == "shared"
     assert math.isnan(table.loc[MET, "score_p"])  # no scores given: the score line abstains

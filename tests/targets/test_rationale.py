@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from axis_inputs import MET, PRIM, de_table, gsea_table
+from axis_inputs import MET, PRIM, THRESHOLDS, de_table, gsea_table
 from conftest import REPO
 from target_rationale.targets.config import Axis, Drug, FlagRule, Targets, load_targets
 from target_rationale.targets.flags import axes_table
@@ -84,7 +84,7 @@ def test_no_therapy_is_named_in_the_text_when_none_covers_a_flagged_axis() -> No
                       flag=FlagRule.from_config(), metastasis=MET, primary=PRIM, metastasis_vs_primary=None)
     de = {c: de_table({"FGFR1": (0.1, 0.8), "FGFR2": (1.5, 1e-6), "FGF2": (1.1, 1e-3)}) for c in (PRIM, MET)}
     gsea = {(c, "GO_BP"): gsea_table([("GO:0008543", 2.0, 1e-4, "FGFR2;FGF2")]) for c in (PRIM, MET)}
-    table = axes_table(de, gsea, {}, targets)
+    table = axes_table(de, gsea, {}, targets, **THRESHOLDS)
     row = table.set_index(["contrast", "axis"]).loc[(MET, "FGFR")]
     assert (row["flag"], row["receptors_supported"], row["unique"]) == ("up", "FGFR2", "shared")
     ranked = rationale(table, targets)
@@ -136,7 +136,7 @@ def test_rationale_markdown_cites_the_numbers_then_therapies_then_caveats() -> N
                          "KDR": (1.0, 1e-3)})}
     gsea = {(MET, "GO_BP"): gsea_table([("GO:0007173", 2.1, 1e-5, "EGFR"), ("GO:0048010", 1.9, 1e-3, "KDR")]),
             (PRIM, "GO_BP"): gsea_table([("GO:0007173", 0.2, 0.9, "EGFR"), ("GO:0048010", 1.9, 1e-3, "KDR")])}
-    table = axes_table(de, gsea, {}, small)
+    table = axes_table(de, gsea, {}, small, **THRESHOLDS)
     assert table.set_index(["contrast", "axis"]).loc[(MET, "EGFR"), "receptors_supported"] == "EGFR;ERBB2"
     text = rationale_markdown(table, rationale(table, small), small)
     assert ("EGFR: up in liver_met_vs_normal (unique: not flagged in primary_vs_normal); 3 of 3 measured "
@@ -174,7 +174,7 @@ def test_without_normal_tissue_the_axes_are_judged_in_metastasis_vs_primary() ->
                       metastasis=None, primary=None, metastasis_vs_primary=direct)
     de = {direct: de_table({"EGFR": (1.2, 1e-4), "ERBB3": (1.0, 1e-3), "AREG": (1.4, 1e-3)})}
     gsea = {(direct, "GO_BP"): gsea_table([("GO:0007173", 2.1, 1e-5, "EGFR")])}
-    table = axes_table(de, gsea, {}, targets)
+    table = axes_table(de, gsea, {}, targets, **THRESHOLDS)
     row = table.iloc[0]
     assert (row["contrast"], row["role"], row["flag"], row["unique"]) == (direct, "metastasis_vs_primary", "up", "")
     assert row["receptors_supported"] == "EGFR;ERBB3"

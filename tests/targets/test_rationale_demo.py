@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from axis_inputs import THRESHOLDS
 from conftest import DEFAULT_CONTRASTS, REPO
 from target_rationale.cohort.design import parse_contrasts
 from target_rationale.cohort.signatures import read_liver_signature
@@ -31,7 +32,8 @@ def test_demo_rationale_adds_an_egfr_inhibitor(demo_qc_adjusted, demo_de: dict[s
     table = axes_table(demo_de, gsea, {}, targets, scores=scores, sheet=qc.obs, contrasts=contrasts,
                        liver_genes=liver, tests=axis_tests(qc, qc.obs, contrasts, axes),
                        loo_fits=loo_flags(leave_one_out(qc, qc.obs, contrasts, axes), targets,
-                                          direct_contrast(contrasts, targets.metastasis, targets.primary)))
+                                          direct_contrast(contrasts, targets.metastasis, targets.primary)),
+                       **THRESHOLDS)
     metastasis = table[table["contrast"] == "liver_met_vs_normal"].set_index("axis")
     primary = table[table["contrast"] == "primary_vs_normal"].set_index("axis")
     assert metastasis["flag"].to_dict() == {"EGFR": "up", "VEGFR": "up", "FGFR": "up", "CSF1R": "up"}

@@ -9,7 +9,7 @@ import sys
 import anndata as ad
 import numpy as np
 import pandas as pd
-from axis_inputs import MET, PRIM, de_table, gsea_table
+from axis_inputs import MET, PRIM, THRESHOLDS, de_table, gsea_table
 from conftest import REPO
 from target_rationale.cohort.design import Contrast
 from target_rationale.targets.config import Axis, Drug, FlagRule, Targets
@@ -57,7 +57,7 @@ def test_write_targets_writes_the_tables_and_the_markdown_it_computes(tmp_path) 
     table = write_targets(de, gsea, {}, TARGETS, scores, contrasts, alpha=0.05, pathway_fdr=0.25, ora_fdr=0.05,
                           liver_genes=set(), out=out)
     expected = axes_table(de, gsea, {}, TARGETS, scores=scores[["MET", "EGFR"]], sheet=scores[["site"]],
-                          contrasts=contrasts)
+                          contrasts=contrasts, **THRESHOLDS)
     pd.testing.assert_frame_equal(table, expected)
     assert list(pd.read_csv(out["axes"], sep="\t").columns) == AXES_COLUMNS
     assert len(pd.read_csv(out["genes"], sep="\t")) == 8

@@ -10,11 +10,12 @@ from dataclasses import MISSING, fields, replace
 
 import pytest
 import yaml
-from axis_inputs import MET, PRIM, write_targets
+from axis_inputs import MET, PRIM, THRESHOLDS, write_targets
 from conftest import REPO
 from target_rationale.cohort.design import Contrast
 from target_rationale.cohort.ids import cohort_symbols, read_gene_id_map
 from target_rationale.core.errors import InputError
+from target_rationale.core.schema import with_defaults
 from target_rationale.targets.config import (
     SCHEMA_PATH,
     FlagRule,
@@ -181,3 +182,9 @@ def test_the_cohort_carries_the_maps_symbols_and_its_unmapped_ids_not_its_mapped
     known = cohort_symbols(ids, "ensembl", id_map)
     assert {"EGFR", "KDR", "ENSG00000900001"} <= known and not {"ENSG00000146648.17", "ENSG00000146648"} & known
     assert {"FIGF_OLD", "EGFR"} <= cohort_symbols(["FIGF_OLD", "EGFR"], "symbol", id_map)
+
+
+def test_the_thresholds_these_tests_pass_are_the_schemas_defaults() -> None:
+    diffexp, enrichment = with_defaults(None, "config", "diffexp"), with_defaults(None, "config", "enrichment")
+    assert THRESHOLDS == {"alpha": diffexp["alpha"], "gsea_fdr": enrichment["gsea_fdr"],
+                          "ora_fdr": enrichment["ora_fdr"]}

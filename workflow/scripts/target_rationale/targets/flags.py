@@ -352,7 +352,7 @@ def markers_moved(row: Mapping, flag_value: str) -> bool:
     return bool(split_cell(row.get(f"markers_{flag_value}")))
 
 
-def supported_receptors(gene_ev: pd.DataFrame | None, flag_value: str, alpha: float = 0.05) -> list[str]:
+def supported_receptors(gene_ev: pd.DataFrame | None, flag_value: str, alpha: float) -> list[str]:
     """The receptors of a flagged axis with evidence of their own, the ones a drug can cover it through.
 
     The axis flag gatekeeps: only in a flagged axis are its measured receptors tested, by Holm on their DE
@@ -419,8 +419,8 @@ def host_caveat(gene_ev: pd.DataFrame, min_share: float = HOST_CAVEAT_SHARE) -> 
 def axes_table(de_tables: Mapping[str, pd.DataFrame], gsea_tables: Mapping[tuple[str, str], pd.DataFrame],
                ora_tables: Mapping[tuple[str, str, str], pd.DataFrame], targets: Targets,
                scores: pd.DataFrame | None = None, sheet: pd.DataFrame | None = None,
-               contrasts: Iterable[Contrast] = (), alpha: float = 0.05, gsea_fdr: float = 0.25,
-               ora_fdr: float = 0.05, liver_genes: set[str] | None = None,
+               contrasts: Iterable[Contrast] = (), *, alpha: float, gsea_fdr: float, ora_fdr: float,
+               liver_genes: set[str] | None = None,
                tests: pd.DataFrame | None = None,
                loo_fits: Mapping[str, pd.DataFrame] | None = None,
                boot_fits: Mapping[str, pd.DataFrame] | None = None) -> pd.DataFrame:
