@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from dataclasses import MISSING, fields, replace
 
+import pandas as pd
 import pytest
 import yaml
 from axis_inputs import MET, PRIM, THRESHOLDS, write_targets
 from conftest import REPO
 from target_rationale.cohort.design import Contrast
-from target_rationale.cohort.ids import cohort_symbols, read_gene_id_map
+from target_rationale.cohort.ids import cohort_symbols, map_to_symbols, read_gene_id_map
 from target_rationale.core.errors import InputError
 from target_rationale.core.schema import with_defaults
 from target_rationale.targets.config import (
@@ -182,6 +183,10 @@ def test_the_cohort_carries_the_maps_symbols_and_its_unmapped_ids_not_its_mapped
     known = cohort_symbols(ids, "ensembl", id_map)
     assert {"EGFR", "KDR", "ENSG00000900001"} <= known and not {"ENSG00000146648.17", "ENSG00000146648"} & known
     assert {"FIGF_OLD", "EGFR"} <= cohort_symbols(["FIGF_OLD", "EGFR"], "symbol", id_map)
+    for id_type, ids in (("ensembl", ids + ["ENSG00000141510", "ENSG00000999999.2"]), ("entrez", ["1956", "999999999"]),
+                         ("symbol", ["EGFR", "NOT_A_GENE"])):  # the symbols the tables will carry, and the map's
+        assert cohort_symbols(ids, id_type, id_map) == set(id_map["symbol"]) - {""} | set(
+            map_to_symbols(pd.Index(ids), id_type, id_map)["symbol"]), id_type
 
 
 def test_the_thresholds_these_tests_pass_are_the_schemas_defaults() -> None:

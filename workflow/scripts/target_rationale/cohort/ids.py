@@ -134,8 +134,16 @@ def cohort_symbols(count_ids: Iterable[str], id_type: str, id_map: pd.DataFrame)
     id_map : pandas.DataFrame
         From :func:`read_gene_id_map`.
     """
-    mapped = map_to_symbols(pd.Index(list(count_ids), dtype=str), id_type, id_map)["symbol"]
-    return frozenset(s for s in id_map["symbol"] if s) | frozenset(mapped)
+    symbols = id_map["symbol"]
+    ids = [str(i) for i in count_ids]
+    if id_type == "symbol":
+        carried = set(ids)
+    else:  # a mapped id carries a symbol of the map; an unmapped one its own id (as map_to_symbols does)
+        column = "ensembl_gene_id" if id_type == "ensembl" else "entrez_id"
+        mapped = set(id_map.loc[(id_map[column] != "") & (symbols != ""), column])
+        keys = map(strip_version, ids) if id_type == "ensembl" else ids
+        carried = {i for i, key in zip(ids, keys) if key not in mapped}
+    return frozenset(symbols[symbols != ""]) | carried
 
 
 def map_to_symbols(gene_ids: pd.Index, id_type: str, id_map: pd.DataFrame) -> pd.DataFrame:
