@@ -133,6 +133,11 @@ def run_workflow(workdir: Path, configfile: Path, *args: str, timeout: int = 600
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=workdir)
 
 
+def input_errors(result: subprocess.CompletedProcess) -> list[str]:
+    """The ``Input error: ...`` lines a run printed (one per problem found before any job)."""
+    return [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+
+
 class LocalServer:
     """A static file server on 127.0.0.1 serving ``directory`` (default ``tests/data/fetch``).
 

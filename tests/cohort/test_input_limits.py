@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, Cohort, make_cohort, run_workflow
+from conftest import REPO, Cohort, input_errors, make_cohort, run_workflow
 from target_rationale.cohort import design as design_module
 from target_rationale.cohort import tables
 from target_rationale.cohort.count_files import list_count_files, read_sample_counts
@@ -166,7 +166,7 @@ def test_a_design_that_runs_code_is_refused_by_a_dry_run(cohort: Cohort, tmp_pat
     result = run_workflow(cohort.folder, cohort.config_path, "-n")
     assert result.returncode != 0
     assert not marker.exists(), "the design was executed"
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    errors = input_errors(result)
     assert len(errors) == 1, result.stderr[-2000:]
     assert "is not a valid formula (" + ("" if where == "design" else "contrasts[1].design: ") in errors[0]
     assert "'{' at character 20 is not allowed" in errors[0]

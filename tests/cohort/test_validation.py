@@ -11,7 +11,7 @@ import gzip
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import Cohort, run_workflow
+from conftest import Cohort, input_errors, run_workflow
 
 
 def _set(frame: pd.DataFrame, row: int, column: int, value) -> None:
@@ -203,7 +203,7 @@ def test_bad_input_stops_before_any_job(cohort: Cohort, edit, expected: list[str
     before = cohort.checksums()
     result = run_workflow(cohort.folder, cohort.config_path, "--cores", "1")
     assert result.returncode != 0
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    errors = input_errors(result)
     assert errors, result.stderr[-2000:]
     message = "\n".join(errors)
     for text in expected:
@@ -218,6 +218,6 @@ def test_several_problems_are_all_reported(cohort: Cohort) -> None:
     contrast_level_absent(cohort)
     cohort.write()
     result = run_workflow(cohort.folder, cohort.config_path, "--cores", "1")
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    errors = input_errors(result)
     assert len(errors) == 2
     assert "P2_primary" in errors[0] and "primray" in errors[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE, Cohort, run_workflow
+from conftest import REPO, SNAKEMAKE, Cohort, input_errors, run_workflow
 from target_rationale.core.errors import InputError
 from target_rationale.core.schema import (
     MAX_VALUE_CHARS,
@@ -278,13 +278,13 @@ def test_workflow_stops_on_such_values_before_any_job(cohort: Cohort) -> None:
     result = run_workflow(cohort.folder, cohort.config_path, "-n")
     assert time.perf_counter() - started < 60
     assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    lines = input_errors(result)
     assert [line.split()[3] for line in lines] == ["l5", "l6", "l7", "l8", "enrichment"], result.stderr[-3000:]
     assert lines[-1] == ("Input error: config: enrichment holds more than 100,000 values once YAML aliases (*name) are "
                          "expanded; write its values out (an alias bomb is not a config)")
     cohort.config_path.write_text(text)
     result = run_workflow(cohort.folder, cohort.config_path, "-n")
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    lines = input_errors(result)
     assert len(lines) == 2, result.stderr[-3000:]
     assert ("Input error: config: diffexp.alpha = nan is not a finite number; give a number (see "
             "config/README.md)") in lines
@@ -317,7 +317,7 @@ def test_the_default_config_with_a_yaml_error_stops_the_run_naming_its_line(tmp_
     result = subprocess.run([*SNAKEMAKE, "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path), "-n"],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    lines = input_errors(result)
     line = next(i + 1 for i, row in enumerate(text.splitlines()) if row.startswith("design:"))
     assert lines == [f"Input error: config file 'config/config.yaml' is not valid YAML: line {line + 1}, column 1: "
                      f"expected ',' or ']', but got '<scalar>' (in the flow sequence of line {line}, column 9); "

@@ -4,7 +4,7 @@ with the inputs untouched; a valid configuration plans the patient jobs."""
 from __future__ import annotations
 
 import pytest
-from conftest import Cohort, run_workflow
+from conftest import Cohort, input_errors, run_workflow
 
 
 @pytest.mark.workflow
@@ -17,7 +17,7 @@ def test_patient_columns_the_sheet_cannot_give_stop_the_run_before_any_job(cohor
     before = cohort.checksums()
     result = run_workflow(cohort.folder, cohort.config_path, "-n")
     assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    lines = input_errors(result)
     assert lines == [
         "Input error: config: patients.covariates: column 'grade' of samples file 'samples.tsv' is neither numeric "
         "nor two-level; give numbers or two values (e.g. yes / no) per sample, empty where unknown",
@@ -31,8 +31,7 @@ def test_patient_columns_the_sheet_cannot_give_stop_the_run_before_any_job(cohor
 
     cohort.sheet.loc[3, "months"], cohort.sheet.loc[8, "dead"] = "18", "1"
     cohort.write()  # a patient's samples that disagree on survival stop the run too
-    lines = [line for line in run_workflow(cohort.folder, cohort.config_path, "-n").stderr.splitlines()
-             if line.startswith("Input error: ")]
+    lines = input_errors(run_workflow(cohort.folder, cohort.config_path, "-n"))
     assert "Input error: samples file 'samples.tsv', column 'months': patient 'P1' has '12' and '30' on its " \
            "samples; a patient's survival is one value: give the same on each of its samples (or leave all but " \
            "one empty)" in lines, lines

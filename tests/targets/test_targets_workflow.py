@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from conftest import REPO, Cohort, run_workflow
+from conftest import REPO, Cohort, input_errors, run_workflow
 
 
 @pytest.mark.workflow
@@ -19,7 +19,7 @@ def test_a_misspelt_symbol_stops_the_run_before_any_job_and_a_count_id_does_not(
     before = cohort.checksums()
     result = run_workflow(cohort.folder, cohort.config_path, "-n")
     assert result.returncode != 0
-    lines = [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
+    lines = input_errors(result)
     assert lines == [
         "Input error: targets file 'targets.yaml': axes.EGFR.receptors: 'EGRF' is not a symbol of the gene id "
         "map or of the counts' genes; fix the spelling (HGNC symbols), add the gene to the gene_id_map, or "
@@ -33,8 +33,7 @@ def test_a_misspelt_symbol_stops_the_run_before_any_job_and_a_count_id_does_not(
     data["axes"]["EGFR"]["receptors"] = ["ENSG00000146648", "ENSG00000900001", "ERBB2"]
     data["drugs"]["gefitinib"]["targets"] = ["EGFR"]
     (cohort.folder / "targets.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    lines = [line for line in run_workflow(cohort.folder, cohort.config_path, "-n").stderr.splitlines()
-             if line.startswith("Input error: ")]
+    lines = input_errors(run_workflow(cohort.folder, cohort.config_path, "-n"))
     assert lines == ["Input error: targets file 'targets.yaml': axes.EGFR.receptors: 'ENSG00000146648' is not a "
                      "symbol of the gene id map or of the counts' genes; fix the spelling (HGNC "
                      "symbols), add the gene to the gene_id_map, or remove it"]
@@ -48,13 +47,11 @@ def test_a_misspelt_symbol_stops_the_run_before_any_job_and_a_count_id_does_not(
     (cohort.folder / "map.tsv").write_text(header + row.replace("\n", "\textra\tfields\n") + row)
     cohort.config["gene_id_map"] = "map.tsv"
     cohort.write()
-    lines = [line for line in run_workflow(cohort.folder, cohort.config_path, "-n").stderr.splitlines()
-             if line.startswith("Input error: ")]
+    lines = input_errors(run_workflow(cohort.folder, cohort.config_path, "-n"))
     assert len(lines) == 1, lines
     assert lines[0].startswith("Input error: config: gene_id_map: file 'map.tsv' cannot be read (")
     assert "line 2 has more fields than the header" in lines[0]
     assert lines[0].endswith("(the shipped one: resources/gene_ids/hs_gene_id_map.tsv.gz)")
     (cohort.folder / "map.tsv").write_text(header + row + row.replace("\n", "\textra\tfields\n"))
-    lines = [line for line in run_workflow(cohort.folder, cohort.config_path, "-n").stderr.splitlines()
-             if line.startswith("Input error: ")]
+    lines = input_errors(run_workflow(cohort.folder, cohort.config_path, "-n"))
     assert len(lines) == 1 and "Expected 4 fields in line 3, saw 6" in lines[0], lines
