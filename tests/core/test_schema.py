@@ -4,6 +4,7 @@ documents every key with the schema's default."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 import subprocess
 import time
@@ -17,6 +18,7 @@ from target_rationale.core.schema import (
     MAX_VALUE_CHARS,
     MAX_YAML_ALIASES,
     MAX_YAML_BYTES,
+    config_file_problem,
     config_problems,
     defaults,
     load_schema,
@@ -323,3 +325,14 @@ def test_the_default_config_with_a_yaml_error_stops_the_run_naming_its_line(tmp_
                      f"expected ',' or ']', but got '<scalar>' (in the flow sequence of line {line}, column 9); "
                      f"fix the YAML there"], result.stderr[-3000:]
     assert not (tmp_path / "results").exists()
+
+
+def test_a_config_file_snakemake_reads_has_no_problem_and_one_it_cannot_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(json.dumps({"design": "~ site", "seed": 1}, indent="\t"))  # JSON with tabs: Snakemake reads it
+    assert config_file_problem(path) is None
+    path.write_text('design: [ "~ site"\nseed: 1\n')
+    assert config_file_problem(path) == (f"config file '{path}' is not valid YAML: line 2, column 1: expected ',' or "
+                                         "']', but got '<scalar>' (in the flow sequence of line 1, column 9); fix "
+                                         "the YAML there")
+    assert config_file_problem(tmp_path / "absent.yaml") is None  # Snakemake names a missing file itself

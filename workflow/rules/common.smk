@@ -47,7 +47,7 @@ from target_rationale.planning import (
     wald_settings,
     validate_inputs,
 )
-from target_rationale.core.schema import load_schema, load_yaml
+from target_rationale.core.schema import config_file_problem, load_schema
 
 
 def stop(problems):
@@ -69,12 +69,8 @@ def resolve(path):
 # schema's defaults) instead of being merged into it, so a cohort's config says everything about its run. Its YAML
 # is read here first, so that a syntax error names its line (Snakemake's own message does not).
 if not workflow.config_settings.configfiles:
-    try:
-        load_yaml("config/config.yaml", "config file")
-    except ValueError as _error:
-        stop([str(_error)])
-    except OSError:
-        pass  # Snakemake names the missing file itself
+    if _problem := config_file_problem("config/config.yaml"):
+        stop([_problem])
 
     configfile: "config/config.yaml"
 

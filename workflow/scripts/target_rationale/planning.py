@@ -214,7 +214,7 @@ def target_symbol_problems(targets: Targets, targets_file: str, gene_id_map: str
     read (a row with more fields than the header, say)."""
     try:
         id_map = read_gene_id_map(gene_id_map)
-    except (InputError, ValueError, UnicodeDecodeError, OSError) as err:  # pandas' ParserError is a ValueError
+    except (InputError, ValueError, UnicodeDecodeError, OSError, EOFError) as err:  # ParserError is a ValueError
         reason = " ".join(str(err).split())[:200]
         return [f"config: gene_id_map: file '{gene_id_map}' cannot be read ({reason}); {ID_MAP_FIX}"]
     known = cohort_symbols(count_ids, id_type, id_map)

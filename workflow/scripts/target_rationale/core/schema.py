@@ -14,6 +14,7 @@ loader for the files the workflow loads itself (the targets file), which stops s
 from __future__ import annotations
 
 import functools
+import json
 import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -397,6 +398,26 @@ def yaml_error_text(err: yaml.YAMLError) -> str:
             text += f" ({context} of line {err.context_mark.line + 1}, column {err.context_mark.column + 1})"
         return short(" ".join(text.split()), 200, False) + "; fix the YAML there"
     return short(" ".join(str(err).split()), 200, False)
+
+
+def config_file_problem(path: str | Path) -> str | None:
+    """The one line of a config file that Snakemake cannot read, naming the line and column of its YAML error
+    (Snakemake's own message names neither); None when it reads as JSON or YAML, as Snakemake reads it, or cannot
+    be read at all (Snakemake names a missing or undecodable file itself)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        json.loads(text)
+        return None
+    except ValueError:
+        pass
+    try:
+        yaml.safe_load(text)  # aliases are shared, not copied: an alias bomb costs nothing here (checked later)
+        return None
+    except yaml.YAMLError as err:
+        return f"config file '{path}' is not valid YAML: {yaml_error_text(err)}"
 
 
 def load_yaml(path: str | Path, what: str) -> Any:
