@@ -146,8 +146,8 @@ def cache_key(spec: Mapping[str, str]) -> str:
 
 def download_spec(spec: Mapping[str, str]) -> dict[str, str]:
     """What selects a download: the source, its :attr:`Source.key` fields (defaults filled in) and a ``base_url``
-    the entry gives. The fetch job receives only this, so renaming a collection in the config, or spelling out
-    a default, does not fetch it again.
+    the entry gives; what the fetch job hands the fetcher (not the config name: one download serves every name
+    with its cache key).
 
     >>> download_spec({"source": "kegg_rest", "name": "KEGG"})
     {'source': 'kegg_rest', 'organism': 'hsa'}
