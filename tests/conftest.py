@@ -138,6 +138,20 @@ def input_errors(result: subprocess.CompletedProcess) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("Input error: ")]
 
 
+def stopped_before_any_job(cohort: "Cohort") -> list[str]:
+    """Write ``cohort``, dry-run the workflow on it and check the run stopped before any job, with no
+    ``results/`` and every file of the cohort's folder unchanged; return its ``Input error: ...`` lines (at
+    least one)."""
+    cohort.write()
+    before = cohort.checksums()
+    result = run_workflow(cohort.folder, cohort.config_path, "-n")
+    assert result.returncode != 0, result.stderr[-3000:]
+    assert not (cohort.folder / "results").exists() and cohort.checksums() == before
+    errors = input_errors(result)
+    assert errors, result.stderr[-3000:]
+    return errors
+
+
 class LocalServer:
     """A static file server on 127.0.0.1 serving ``directory`` (default ``tests/data/fetch``).
 

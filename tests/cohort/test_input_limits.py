@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, Cohort, input_errors, make_cohort, run_workflow
+from conftest import REPO, Cohort, input_errors, make_cohort, run_workflow, stopped_before_any_job
 from target_rationale.cohort import design as design_module
 from target_rationale.cohort import tables
 from target_rationale.cohort.count_files import list_count_files, read_sample_counts
@@ -414,15 +414,7 @@ def test_per_sample_count_files_are_capped(tmp_path: Path, low_cap: int) -> None
 # ---- the checks above in a run (once workflow/rules/common.smk calls them) -----------------------------------
 
 def _input_errors(cohort: Cohort) -> list[str]:
-    cohort.write()
-    before = cohort.checksums()
-    result = run_workflow(cohort.folder, cohort.config_path, "-n")
-    assert result.returncode != 0
-    assert not (cohort.folder / "results").exists() and cohort.checksums() == before
-    errors = [line.removeprefix("Input error: ") for line in result.stderr.splitlines()
-              if line.startswith("Input error: ")]
-    assert errors, result.stderr[-2000:]
-    return errors
+    return [line.removeprefix("Input error: ") for line in stopped_before_any_job(cohort)]
 
 
 @pytest.mark.workflow
