@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+import yaml
 from conftest import REPO
 from target_rationale.cohort.design import Contrast, parse_contrasts
 from target_rationale.cohort.validation import validate_inputs
 from target_rationale.core.schema import with_defaults
-from target_rationale.planning import curve_terms, de_threads, fit_name, highlight_genes, plan_fits
+from target_rationale.planning import (
+    curve_terms,
+    de_threads,
+    fit_name,
+    highlight_genes,
+    plan_fits,
+    resolve_path,
+    targets_symbol_check,
+)
 from target_rationale.targets.config import load_targets
 
 TARGETS = load_targets(REPO / "config" / "targets.yaml")
@@ -95,3 +105,31 @@ def test_planning_keeps_no_counts_once_they_are_checked() -> None:
     assert inputs.matrix is not None and light.matrix is None
     assert light.sheet.equals(inputs.sheet) and light.id_type == inputs.id_type
     assert light.contrasts == inputs.contrasts
+
+
+def test_config_paths_resolve_from_the_working_directory_first_then_the_workflow(tmp_path: Path,
+                                                                                 monkeypatch: pytest.MonkeyPatch
+                                                                                 ) -> None:
+    monkeypatch.chdir(tmp_path)
+    shipped = "config/targets.yaml"
+    assert resolve_path(shipped, REPO) == str(REPO / shipped)  # not here: the workflow's own
+    (tmp_path / "config").mkdir()
+    (tmp_path / shipped).write_text("axes: {}\n")
+    assert resolve_path(shipped, REPO) == shipped  # the working directory's wins
+    assert resolve_path("missing.yaml", REPO) == "missing.yaml"  # left for the caller's "does not exist"
+    assert resolve_path(str(REPO / "README.md"), tmp_path) == str(REPO / "README.md")
+
+
+def test_the_cohort_jobs_symbol_check_names_a_typo_and_passes_the_shipped_file(tmp_path: Path) -> None:
+    gene_map = REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"
+    assert targets_symbol_check(None, gene_map) is None
+    assert targets_symbol_check(str(tmp_path / "absent.yaml"), gene_map) is None
+    check = targets_symbol_check(str(REPO / "config" / "targets.yaml"), gene_map)
+    assert check(["1956", "60"], "entrez") == []
+    data = yaml.safe_load((REPO / "config" / "targets.yaml").read_text(encoding="utf-8"))
+    data["drugs"]["gefitinib"]["targets"] = ["egfr"]
+    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    problems = targets_symbol_check(str(tmp_path / "targets.yaml"), gene_map)(["1956"], "entrez")
+    assert problems == [f"targets file '{tmp_path / 'targets.yaml'}': drugs.gefitinib.targets: 'egfr' is not a "
+                        "symbol of the gene id map or of the counts' genes; write 'egfr' -> 'EGFR' (symbols are "
+                        "case-sensitive)"]

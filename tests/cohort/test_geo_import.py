@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, LocalServer, run_workflow, serving
+from conftest import REPO, LocalServer, input_errors, run_workflow, serving
 from target_rationale.cohort.geo_download import GeoDownloadError, download_series, read_cache_manifest
 from target_rationale.cohort.geo_series import (
     find_series_matrices,
@@ -438,6 +438,41 @@ def test_workflow_plans_before_download_and_validates_in_the_cohort_job(geo_serv
     again = run_workflow(tmp_path, config, "-n")
     assert again.returncode != 0 and expected in again.stderr
     assert "rule cohort:" not in again.stdout
+
+
+@pytest.mark.workflow
+def test_targets_symbols_of_an_import_are_checked_in_the_cohort_job_then_before_any_job(geo_server: LocalServer,
+                                                                                      tmp_path: Path) -> None:
+    """The parse cannot check the targets file's symbols against an import that has not run: the cohort job does,
+    before it writes anything; once the import exists the parse does, as for a user's own files."""
+    targets = yaml.safe_load((REPO / "config" / "targets.yaml").read_text(encoding="utf-8"))
+    targets["axes"]["EGFR"]["receptors"] = ["EGRF", "ERBB2"]
+    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(targets, sort_keys=False), encoding="utf-8")
+    config = _geo_config(tmp_path, geo_server.url, [{"name": "liver_met_vs_primary", "variable": "type",
+                                                     "target": "liver metastasis", "reference": "primary"}])
+    settings = yaml.safe_load(config.read_text())
+    settings.update(targets="targets.yaml", target_contrasts={"metastasis_vs_primary": "liver_met_vs_primary"})
+    config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    expected = ["Input error: targets file 'targets.yaml': axes.EGFR.receptors: 'EGRF' is not a symbol of the gene "
+                "id map or of the counts' genes; fix the spelling (HGNC symbols), add the gene to the gene_id_map, "
+                "or remove it"]
+
+    run = run_workflow(tmp_path, config, "--cores", "1", "results/cohort/cohort.h5ad", offline=False)
+    assert run.returncode != 0
+    assert input_errors(run) == expected, run.stderr[-3000:]
+    assert "Error in rule cohort" in run.stderr
+    assert (tmp_path / "results" / "import" / "counts.tsv.gz").is_file()
+    assert not (tmp_path / "results" / "cohort").exists() or not any((tmp_path / "results" / "cohort").iterdir())
+
+    again = run_workflow(tmp_path, config, "-n")  # the import is current: checked before any job
+    assert input_errors(again) == expected and again.returncode != 0
+    assert "rule cohort:" not in again.stdout
+
+    targets["axes"]["EGFR"]["receptors"] = ["EGFR", "ERBB2"]  # the twin: the right spelling stops nothing
+    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(targets, sort_keys=False), encoding="utf-8")
+    fixed = run_workflow(tmp_path, config, "--cores", "1", "results/cohort/cohort.h5ad")
+    assert fixed.returncode == 0, fixed.stderr[-3000:]
+    assert input_errors(fixed) == []
 
 
 @pytest.mark.workflow

@@ -41,6 +41,7 @@ from target_rationale.planning import (
     plan_admixture,
     plan_inputs,
     release_memory,
+    resolve_path,
     result,
     TARGET_ROLE_KEYS,
     target_symbol_problems,
@@ -59,10 +60,7 @@ def stop(problems):
 
 def resolve(path):
     """A config path: as given if it exists from the working directory, else inside the workflow's folder."""
-    candidate = Path(path)
-    if candidate.is_absolute() or candidate.exists() or not (WORKFLOW_ROOT / candidate).exists():
-        return str(candidate)
-    return str(WORKFLOW_ROOT / candidate)
+    return resolve_path(path, WORKFLOW_ROOT)
 
 
 # The default analysis. A --configfile given on the command line replaces it (keys it leaves out take the
@@ -176,7 +174,7 @@ if TARGETS_FILE:
         TARGETS = load_targets(TARGETS_FILE, contrasts=CONTRASTS.values(), roles=config["target_contrasts"])
     except InputError as _error:
         stop(_error.problems)
-    if COHORT_IMPORT is None:  # an import's ids are known only once it ran: not checked (config/README.md)
+    if COUNT_IDS is not None:  # an import's ids are known once it ran: its cohort job checks them (rule cohort)
         _problems = target_symbol_problems(TARGETS, TARGETS_FILE, GENE_ID_MAP, COUNT_IDS, _VALIDATED.id_type)
         if _problems:
             stop(_problems)

@@ -1,12 +1,18 @@
 """Rule `cohort`: validated counts + sample sheet + gene symbols -> results/cohort/."""
 
+from pathlib import Path
+
 from target_rationale.cohort.assemble import build_cohort
 from target_rationale.core.errors import input_errors_reported
 from target_rationale.core.jobs import script_logging
+from target_rationale.planning import resolve_path, targets_symbol_check
 
 # Inputs imported by an earlier job (`cohort:` in the config) are first validated here, before any computation:
-# each problem is printed as an `Input error:` line, as the workflow prints them before any job.
+# each problem is printed as an `Input error:` line, as the workflow prints them before any job. So are the
+# targets file's symbols, which the parse checks only once the counts exist. The file is read from the config, not
+# given as an input or a param: editing it must not rerun this job and everything after it.
 with script_logging(snakemake.log[0], outputs=snakemake.output), input_errors_reported():
+    targets = snakemake.config.get("targets")
     build_cohort(
         counts_path=snakemake.input.counts,
         samples_path=snakemake.input.samples,
@@ -18,4 +24,6 @@ with script_logging(snakemake.log[0], outputs=snakemake.output), input_errors_re
         out_h5ad=snakemake.output.h5ad,
         out_genes=snakemake.output.gene_ids,
         out_samples=snakemake.output.samples,
+        check=targets_symbol_check(targets and resolve_path(targets, Path(snakemake.scriptdir).parents[1]),
+                                   snakemake.input.gene_id_map),
     )

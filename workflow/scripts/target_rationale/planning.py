@@ -20,7 +20,7 @@ import gc
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -47,8 +47,8 @@ __all__ = [
     "config_problems", "curve_terms", "design_variables", "direct_comparison", "enrich_settings", "filter_problems",
     "fit_name", "fit_settings", "gene_id_map_problems", "highlight_genes", "infer_direct", "load_targets",
     "online_collections", "patient_layout", "patient_sheet_problems", "PatientSettings", "pick", "plan_fits",
-    "plan_import", "plan_inputs", "result", "de_threads", "release_memory", "target_symbol_problems",
-    "validate_inputs", "wald_settings",
+    "plan_import", "plan_inputs", "result", "de_threads", "release_memory", "resolve_path",
+    "target_symbol_problems", "targets_symbol_check", "validate_inputs", "wald_settings",
 ]
 
 
@@ -204,6 +204,27 @@ def patient_sheet_problems(sheet: pd.DataFrame, section: Mapping, sheet_name: st
     settings = PatientSettings.from_config(section)
     return covariate_problems(sheet, settings.covariates, sheet_name) + \
         survival_problems(sheet, settings.survival, sheet_name)
+
+
+def resolve_path(path: str | Path, workflow_root: str | Path) -> str:
+    """A path of the config: as given if it exists from the working directory (or is absolute, or does not exist
+    inside the workflow's folder either), else inside the workflow's folder ``workflow_root`` (the shipped
+    ``config/targets.yaml`` from another working directory)."""
+    candidate = Path(path)
+    if candidate.is_absolute() or candidate.exists() or not (Path(workflow_root) / candidate).exists():
+        return str(candidate)
+    return str(Path(workflow_root) / candidate)
+
+
+def targets_symbol_check(targets_file: str | None, gene_id_map: str | Path
+                         ) -> Callable[[Iterable[str], str], list[str]] | None:
+    """For the ``cohort`` job of a ``cohort:`` import, whose gene ids parsing cannot know before the import ran:
+    the check of the targets file's symbols (:func:`target_symbol_problems`) as a function of the counts' ids and
+    their resolved id type; None without a targets file, or when the job cannot read it (the parse checked it)."""
+    if not targets_file or not Path(targets_file).is_file():
+        return None
+    targets = load_targets(targets_file)
+    return lambda count_ids, id_type: target_symbol_problems(targets, targets_file, gene_id_map, count_ids, id_type)
 
 
 def target_symbol_problems(targets: Targets, targets_file: str, gene_id_map: str | Path, count_ids: Iterable[str],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import anndata as ad
 import numpy as np
 import pandas as pd
 
 from target_rationale.cohort.ids import map_to_symbols, mapping_summary, read_gene_id_map
 from target_rationale.cohort.validation import validate_inputs
+from target_rationale.core.errors import InputError
 from target_rationale.core.io import write_atomic, write_tsv
 from target_rationale.core.jobs import LOG
 
@@ -46,10 +49,18 @@ def assemble_cohort(counts: pd.DataFrame, sheet: pd.DataFrame, genes: pd.DataFra
 
 def build_cohort(counts_path: str, samples_path: str, gene_id_type: str, gene_id_map: str, design: str,
                  contrasts: list[dict], out_h5ad: str, out_genes: str, out_samples: str,
-                 min_library_size: int | None = None) -> ad.AnnData:
-    """Read and validate the inputs, map gene ids and write the cohort files (the ``cohort`` rule)."""
+                 min_library_size: int | None = None,
+                 check: Callable[[Iterable[str], str], list[str]] | None = None) -> ad.AnnData:
+    """Read and validate the inputs, map gene ids and write the cohort files (the ``cohort`` rule).
+
+    ``check``, given the counts' gene ids and their resolved id type, returns problems of what else refers to
+    genes (the targets file's symbols of a ``cohort:`` import): any stops the job, as the validation's do, before
+    anything is written.
+    """
     inputs = validate_inputs(counts_path, samples_path, gene_id_type, design, contrasts, min_library_size)
     counts = inputs.matrix.counts
+    if check is not None and (problems := check(counts.index, inputs.id_type)):
+        raise InputError(problems)
     LOG.info("counts: %s (%s format), %d genes x %d samples", counts_path, inputs.matrix.source_format,
              counts.shape[0], counts.shape[1])
     for old, new in inputs.matrix.renamed.items():
