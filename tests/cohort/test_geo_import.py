@@ -473,6 +473,8 @@ def test_targets_symbols_of_an_import_are_checked_in_the_cohort_job_then_before_
     fixed = run_workflow(tmp_path, config, "--cores", "1", "results/cohort/cohort.h5ad")
     assert fixed.returncode == 0, fixed.stderr[-3000:]
     assert input_errors(fixed) == []
+    log = (tmp_path / "logs" / "cohort.log").read_text()
+    assert "targets file targets.yaml: its symbols are checked against the counts' genes" in log
 
 
 @pytest.mark.workflow
