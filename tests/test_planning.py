@@ -10,6 +10,7 @@ import yaml
 from conftest import REPO
 from target_rationale.cohort.design import Contrast, parse_contrasts
 from target_rationale.cohort.validation import validate_inputs
+from target_rationale.core.errors import InputError
 from target_rationale.core.schema import with_defaults
 from target_rationale.planning import (
     curve_terms,
@@ -122,8 +123,7 @@ def test_config_paths_resolve_from_the_working_directory_first_then_the_workflow
 
 def test_the_cohort_jobs_symbol_check_names_a_typo_and_passes_the_shipped_file(tmp_path: Path) -> None:
     gene_map = REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"
-    assert targets_symbol_check(None, gene_map) is None
-    assert targets_symbol_check(str(tmp_path / "absent.yaml"), gene_map) is None
+    assert targets_symbol_check(None, gene_map) is None and targets_symbol_check("", gene_map) is None
     check = targets_symbol_check(str(REPO / "config" / "targets.yaml"), gene_map)
     assert check(["1956", "60"], "entrez") == []
     data = yaml.safe_load((REPO / "config" / "targets.yaml").read_text(encoding="utf-8"))
@@ -133,3 +133,6 @@ def test_the_cohort_jobs_symbol_check_names_a_typo_and_passes_the_shipped_file(t
     assert problems == [f"targets file '{tmp_path / 'targets.yaml'}': drugs.gefitinib.targets: 'egfr' is not a "
                         "symbol of the gene id map or of the counts' genes; write 'egfr' -> 'EGFR' (symbols are "
                         "case-sensitive)"]
+    # a file the job cannot read is the parse's own one-line error, not a check skipped
+    with pytest.raises(InputError, match="targets file '.*absent.yaml' does not exist"):
+        targets_symbol_check(str(tmp_path / "absent.yaml"), gene_map)(["1956"], "entrez")

@@ -10,6 +10,7 @@ import contextlib
 import gzip
 import hashlib
 import io
+import shutil
 import socket
 import subprocess
 import sys
@@ -446,35 +447,37 @@ def test_targets_symbols_of_an_import_are_checked_in_the_cohort_job_then_before_
     """The parse cannot check the targets file's symbols against an import that has not run: the cohort job does,
     before it writes anything; once the import exists the parse does, as for a user's own files."""
     targets = yaml.safe_load((REPO / "config" / "targets.yaml").read_text(encoding="utf-8"))
-    targets["axes"]["EGFR"]["receptors"] = ["EGRF", "ERBB2"]
     (tmp_path / "targets.yaml").write_text(yaml.safe_dump(targets, sort_keys=False), encoding="utf-8")
     config = _geo_config(tmp_path, geo_server.url, [{"name": "liver_met_vs_primary", "variable": "type",
                                                      "target": "liver metastasis", "reference": "primary"}])
     settings = yaml.safe_load(config.read_text())
     settings.update(targets="targets.yaml", target_contrasts={"metastasis_vs_primary": "liver_met_vs_primary"})
     config.write_text(yaml.safe_dump(settings, sort_keys=False))
+    checked = "targets file: its gene symbols are checked against the counts' genes"
+
+    # The null twin first: the import's first run, every symbol right, the cohort job checks them and goes on.
+    run = run_workflow(tmp_path, config, "--cores", "1", "results/cohort/cohort.h5ad", offline=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert checked in (tmp_path / "logs" / "cohort.log").read_text()
+
+    targets["axes"]["EGFR"]["receptors"] = ["EGRF", "ERBB2"]
+    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(targets, sort_keys=False), encoding="utf-8")
     expected = ["Input error: targets file 'targets.yaml': axes.EGFR.receptors: 'EGRF' is not a symbol of the gene "
                 "id map or of the counts' genes; fix the spelling (HGNC symbols), add the gene to the gene_id_map, "
                 "or remove it"]
-
-    run = run_workflow(tmp_path, config, "--cores", "1", "results/cohort/cohort.h5ad", offline=False)
-    assert run.returncode != 0
-    assert input_errors(run) == expected, run.stderr[-3000:]
-    assert "Error in rule cohort" in run.stderr
-    assert (tmp_path / "results" / "import" / "counts.tsv.gz").is_file()
-    assert not (tmp_path / "results" / "cohort").exists() or not any((tmp_path / "results" / "cohort").iterdir())
-
-    again = run_workflow(tmp_path, config, "-n")  # the import is current: checked before any job
+    again = run_workflow(tmp_path, config, "-n")  # the import exists and is current: checked before any job
     assert input_errors(again) == expected and again.returncode != 0
     assert "rule cohort:" not in again.stdout
 
-    targets["axes"]["EGFR"]["receptors"] = ["EGFR", "ERBB2"]  # the twin: the right spelling stops nothing
-    (tmp_path / "targets.yaml").write_text(yaml.safe_dump(targets, sort_keys=False), encoding="utf-8")
-    fixed = run_workflow(tmp_path, config, "--cores", "1", "results/cohort/cohort.h5ad")
-    assert fixed.returncode == 0, fixed.stderr[-3000:]
-    assert input_errors(fixed) == []
+    # An import that is not current (here: removed; it is made again from the cache): the cohort job's check.
+    shutil.rmtree(tmp_path / "results")
+    run = run_workflow(tmp_path, config, "--cores", "1", "results/cohort/cohort.h5ad")
+    assert run.returncode != 0
+    assert input_errors(run) == expected, run.stderr[-3000:]
+    assert "Error in rule cohort" in run.stderr and (tmp_path / "results" / "import" / "counts.tsv.gz").is_file()
     log = (tmp_path / "logs" / "cohort.log").read_text()
-    assert "targets file targets.yaml: its symbols are checked against the counts' genes" in log
+    assert "removed the outputs this job had written" not in log and checked not in log  # stopped before writing
+    assert not any(path.is_file() for path in (tmp_path / "results" / "cohort").rglob("*"))
 
 
 @pytest.mark.workflow

@@ -14,6 +14,8 @@ rule cohort:
         design=config["design"] if COHORT_IMPORT else None,
         contrasts=config["contrasts"] if COHORT_IMPORT else [],
         min_library_size=config["min_library_size"] if COHORT_IMPORT else None,
+        # Not here: the targets file whose symbols the parse could not check (an import that has not run). The
+        # job finds it in the environment (planning.TARGETS_CHECK_VARIABLE): editing the file reruns nothing.
     log:
         "logs/cohort.log",
     benchmark:

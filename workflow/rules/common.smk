@@ -17,6 +17,7 @@ from target_rationale import paths
 from target_rationale.planning import (
     COMMAND_VARIABLE,
     InputError,
+    TARGETS_CHECK_VARIABLE,
     cache_key,
     cohort_config_problems,
     de_threads,
@@ -169,15 +170,18 @@ FIT_OF = {contrast.name: fit for fit, contrasts in FITS.items() for contrast in 
 
 TARGETS_FILE = resolve(config["targets"]) if config["targets"] else None
 TARGETS = None
+os.environ.pop(TARGETS_CHECK_VARIABLE, None)  # set below only when the parse cannot check the symbols itself
 if TARGETS_FILE:
     try:
         TARGETS = load_targets(TARGETS_FILE, contrasts=CONTRASTS.values(), roles=config["target_contrasts"])
     except InputError as _error:
         stop(_error.problems)
-    if COUNT_IDS is not None:  # an import's ids are known once it ran: its cohort job checks them (rule cohort)
+    if COUNT_IDS is not None:
         _problems = target_symbol_problems(TARGETS, TARGETS_FILE, GENE_ID_MAP, COUNT_IDS, _VALIDATED.id_type)
         if _problems:
             stop(_problems)
+    else:  # an import that has not run yet: its ids exist only then, and the cohort job checks them (rule cohort)
+        os.environ[TARGETS_CHECK_VARIABLE] = TARGETS_FILE
     TARGETS, _note = infer_direct(TARGETS, CONTRASTS.values())
     if _note:
         print(f"Deprecated: {_note}", file=sys.stderr)

@@ -48,7 +48,7 @@ __all__ = [
     "fit_name", "fit_settings", "gene_id_map_problems", "highlight_genes", "infer_direct", "load_targets",
     "online_collections", "patient_layout", "patient_sheet_problems", "PatientSettings", "pick", "plan_fits",
     "plan_import", "plan_inputs", "result", "de_threads", "release_memory", "resolve_path",
-    "target_symbol_problems", "targets_symbol_check", "validate_inputs", "wald_settings",
+    "target_symbol_problems", "targets_symbol_check", "TARGETS_CHECK_VARIABLE", "validate_inputs", "wald_settings",
 ]
 
 
@@ -216,15 +216,34 @@ def resolve_path(path: str | Path, workflow_root: str | Path) -> str:
     return str(Path(workflow_root) / candidate)
 
 
+#: Environment variable through which the parse hands the ``cohort`` job the targets file whose symbols it could
+#: not check (a ``cohort:`` import that has not run yet): not a param, so editing the file reruns nothing.
+TARGETS_CHECK_VARIABLE = "TARGET_RATIONALE_TARGETS_TO_CHECK"
+
+
 def targets_symbol_check(targets_file: str | None, gene_id_map: str | Path
                          ) -> Callable[[Iterable[str], str], list[str]] | None:
-    """For the ``cohort`` job of a ``cohort:`` import, whose gene ids parsing cannot know before the import ran:
-    the check of the targets file's symbols (:func:`target_symbol_problems`) as a function of the counts' ids and
-    their resolved id type; None without a targets file, or when the job cannot read it (the parse checked it)."""
-    if not targets_file or not Path(targets_file).is_file():
+    """The check of a targets file's symbols (:func:`target_symbol_problems`) as a function of the counts' gene
+    ids and their resolved id type, for the ``cohort`` job of an import, whose ids the parse could not know.
+
+    Parameters
+    ----------
+    targets_file : str or None
+        The targets file as the parse resolved it (:data:`TARGETS_CHECK_VARIABLE`); None or empty: nothing to
+        check.
+    gene_id_map : str or Path
+        The gene id map.
+
+    Returns
+    -------
+    callable or None
+        ``check(count_ids, id_type) -> problems``; it reads the file when called (a missing file is the parse's
+        one-line error); None without a file.
+    """
+    if not targets_file:
         return None
-    targets = load_targets(targets_file)
-    return lambda count_ids, id_type: target_symbol_problems(targets, targets_file, gene_id_map, count_ids, id_type)
+    return lambda count_ids, id_type: target_symbol_problems(load_targets(targets_file), targets_file, gene_id_map,
+                                                             count_ids, id_type)
 
 
 def target_symbol_problems(targets: Targets, targets_file: str, gene_id_map: str | Path, count_ids: Iterable[str],

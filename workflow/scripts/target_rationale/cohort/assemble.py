@@ -59,8 +59,10 @@ def build_cohort(counts_path: str, samples_path: str, gene_id_type: str, gene_id
     """
     inputs = validate_inputs(counts_path, samples_path, gene_id_type, design, contrasts, min_library_size)
     counts = inputs.matrix.counts
-    if check is not None and (problems := check(counts.index, inputs.id_type)):
-        raise InputError(problems)
+    if check is not None:
+        if problems := check(counts.index, inputs.id_type):
+            raise InputError(problems)
+        LOG.info("targets file: its gene symbols are checked against the counts' genes")
     LOG.info("counts: %s (%s format), %d genes x %d samples", counts_path, inputs.matrix.source_format,
              counts.shape[0], counts.shape[1])
     for old, new in inputs.matrix.renamed.items():
