@@ -8,9 +8,10 @@
 #                                              # (pytest's tests/workflow/test_slurm.py passes its tiny_run)
 #   bash tests/slurm/run.sh --full [...]       # the whole workflow instead of the targets below
 #
-# By default both runs make TARGETS only: one contrast's GSEA table (cohort, collection, admixture, purify, fit,
-# contrast, enrich: the rules with 2 threads on a cluster and the `prepare` group) and the QC plots (the `plots`
-# group): 7 SLURM jobs instead of ~40, 160 s instead of 532 s in pytest (issue 19). --full runs every rule.
+# By default both runs make TARGETS only: one contrast's GSEA table (the `prepare` group: cohort, collection,
+# qc_matrix, admixture, purify; then fit, contrast, enrich: the rules with 2 threads on a cluster) and the QC plots
+# (the `plots` group): 5 SLURM jobs instead of ~40, 160 s instead of 532 s in pytest (issue 19; 115 s standalone
+# on an idle machine since admixture and purify joined `prepare`). --full runs every rule.
 #
 # Needs `pip install -r requirements.txt` (snakemake-executor-plugin-slurm); installs slurmctld, slurmd,
 # slurm-client and munge with apt-get when they are missing. Everything else lives in one temporary folder,
