@@ -30,6 +30,8 @@ seeds carry 95% intervals (Wilson for shares, t for means) and the issue's targe
 is: null, in >= 90% of seeds no axis flagged, liver-gene p > 0.05, no liver-function term unique to the admixed
 run (GSEA or ORA: ``no_unique_liver_term``; the workflow's term calls: ``no_unique_liver_term_camera``);
 planted, mean AUC >= 0.9, EGFR / KDR / CSF1R not host_dominated and all planted axes up in >= 90% of seeds.
+``--host-variant no_pan_stroma`` simulates every cohort with the liver host of
+``make_admixture_cohort.HOST_VARIANTS`` (without HPA's pan-tissue endothelial and fibroblast classes).
 A seed whose workflow run fails is recorded (``failed``) with its folder kept, and the other seeds go on. Writes
 ``benchmarks/results/admixture_calls.json`` (per-seed rows, summary, commit, arguments).
 """
@@ -57,7 +59,7 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
         sys.path.insert(0, str(_path))
 
 from intervals import wilson  # noqa: E402
-from make_admixture_cohort import make_admixture_cohort  # noqa: E402
+from make_admixture_cohort import HOST_VARIANTS, make_admixture_cohort  # noqa: E402
 from measured_commit import RESULTS, measured_commit  # noqa: E402
 from target_rationale import paths  # noqa: E402
 from target_rationale.admixture.reference import load_host_reference, tissue_specific_genes  # noqa: E402
@@ -273,7 +275,8 @@ def one_seed(seed: int, args: argparse.Namespace, liver: set[str], layout: dict[
     outs, fdrs = {}, {}
     for name, (design, no_host) in cohorts.items():
         outs[name] = make_admixture_cohort(design, args.patients, seed, folder / name, lfc=args.lfc,
-                                           liver_range=no_host, exocrine_range=no_host)
+                                           liver_range=no_host, exocrine_range=no_host,
+                                           host_variant=args.host_variant)
         fdrs = prepare_config(outs[name])
         row["wall_s"][name] = round(run_workflow(outs[name], args.cores, run_targets(layout)), 1)
         row[f"{name}_liver_fraction"] = liver_fraction(outs[name])
@@ -416,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lfc", type=float, default=1.0, help="planted log2 effect (admixture_planted)")
     parser.add_argument("--designs", nargs="+", choices=["admixture_null", "admixture_planted"],
                         default=["admixture_null", "admixture_planted"])
+    parser.add_argument("--host-variant", choices=sorted(HOST_VARIANTS), default="design",
+                        help="the liver host's make-up (make_admixture_cohort.HOST_VARIANTS; default the design's)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders (printed per seed)")
     parser.add_argument("--freeze-liver-genes", action="store_true", help=f"write {LIVER_GENES.name} and stop")
     parser.add_argument("--out", type=Path, default=RESULTS / "admixture_calls.json", help="the JSON written")

@@ -20,13 +20,17 @@ Designs (:mod:`simulate.admixture`): ``admixture_null`` (no tumour difference be
 metastases carry 10-50% liver, primaries 0-20% exocrine pancreas, both from HPA v23 perturbed per gene) and
 ``admixture_planted`` (the same plus the EGFR, VEGFR and CSF1R axes up in the tumour part of metastases by
 ``--lfc`` log2). ``--liver-range LOW HIGH`` and ``--exocrine-range LOW HIGH`` replace the host fraction ranges
-(``0 0 0 0``: the same cohort without admixture); given, they are recorded in ``design.yaml``'s arguments. The same
-arguments give byte-identical files (seeded generator, gzip with mtime 0).
+(``0 0 0 0``: the same cohort without admixture); given, they are recorded in ``design.yaml``'s arguments.
+``--host-variant`` replaces the liver host's make-up (:data:`HOST_VARIANTS`; recorded likewise): ``design`` (the
+default) or ``no_pan_stroma``, the liver without HPA's pan-tissue ``endothelial_cells`` and ``fibroblasts`` classes
+(4% each of its RNA, per-sample Dirichlet), the other components rescaled: a benchmark of what those classes cause.
+The same arguments give byte-identical files (seeded generator, gzip with mtime 0).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import inspect
 import sys
@@ -54,6 +58,21 @@ from simulate import (  # noqa: E402
 GENE_MAP = REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"
 GO_BP = REPO / "resources" / "genesets" / "go_bp.gmt.gz"
 DESIGN = "~ patient + site"
+#: Liver host components a variant leaves out (their shares go to the others, in proportion).
+HOST_VARIANTS: dict[str, tuple[str, ...]] = {"design": (), "no_pan_stroma": ("endothelial_cells", "fibroblasts")}
+
+
+def with_host_variant(design: CohortDesign, variant: str) -> CohortDesign:
+    """``design`` with its liver host's make-up replaced as :data:`HOST_VARIANTS` says (``design``: unchanged)."""
+    if variant not in HOST_VARIANTS:
+        raise ValueError(f"unknown host variant {variant!r}; choose from {', '.join(HOST_VARIANTS)}")
+    if not HOST_VARIANTS[variant]:
+        return design
+    liver = design.host.liver
+    kept = [(p, w) for p, w in liver.components if p not in HOST_VARIANTS[variant]]
+    total = sum(w for _, w in kept)
+    liver = dataclasses.replace(liver, components=tuple((p, w / total) for p, w in kept))
+    return dataclasses.replace(design, host=dataclasses.replace(design.host, liver=liver))
 
 
 def admixture_design(name: str, n_patients: int, n_normal: int | None = None, lfc: float = 1.0,
@@ -142,7 +161,7 @@ def write_admixture_cohort(cohort: SimulatedCohort, design: CohortDesign, seed: 
 def make_admixture_cohort(design_name: str, n_patients: int, seed: int, out: str | Path,
                           n_normal: int | None = None, lfc: float = 1.0,
                           liver_range: tuple[float, float] | None = None,
-                          exocrine_range: tuple[float, float] | None = None) -> Path:
+                          exocrine_range: tuple[float, float] | None = None, host_variant: str = "design") -> Path:
     """Simulate the named admixture design and write it into ``out`` (see the module docstring).
 
     Parameters
@@ -161,6 +180,8 @@ def make_admixture_cohort(design_name: str, n_patients: int, seed: int, out: str
         Planted log2 effect of the metastasis axes (``admixture_planted``).
     liver_range, exocrine_range : tuple of float, optional
         Host fraction ranges of metastases and primaries (the design's defaults otherwise).
+    host_variant : str
+        A key of :data:`HOST_VARIANTS`.
 
     Returns
     -------
@@ -168,7 +189,8 @@ def make_admixture_cohort(design_name: str, n_patients: int, seed: int, out: str
         ``out``.
     """
     out = Path(out)
-    design = admixture_design(design_name, n_patients, n_normal, lfc, liver_range, exocrine_range)
+    design = with_host_variant(admixture_design(design_name, n_patients, n_normal, lfc, liver_range,
+                                                exocrine_range), host_variant)
     genes = prepare_gene_table(pd.read_csv(GENE_MAP, sep="\t", dtype=str))
     cohort = simulate_cohort(genes, read_gmt(GO_BP), design, seed)
     arguments: dict[str, object] = {"n_patients": n_patients, "n_normal": n_normal}
@@ -177,6 +199,8 @@ def make_admixture_cohort(design_name: str, n_patients: int, seed: int, out: str
     for key, value in (("liver_range", liver_range), ("exocrine_range", exocrine_range)):
         if value is not None:
             arguments[key] = [float(v) for v in value]
+    if host_variant != "design":
+        arguments["host_variant"] = host_variant
     write_admixture_cohort(cohort, design, seed, out, arguments)
     return out
 
@@ -191,11 +215,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="liver fraction range of metastases (default the design's, 0.1 0.5)")
     parser.add_argument("--exocrine-range", type=float, nargs=2, metavar=("LOW", "HIGH"), default=None,
                         help="exocrine fraction range of primaries (default the design's, 0 0.2)")
+    parser.add_argument("--host-variant", choices=sorted(HOST_VARIANTS), default="design",
+                        help="the liver host's make-up (default the design's)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     out = make_admixture_cohort(args.design, args.patients, args.seed, args.out, args.normal, args.lfc,
-                                args.liver_range, args.exocrine_range)
+                                args.liver_range, args.exocrine_range, args.host_variant)
     counts = pd.read_csv(out / "samples.tsv", sep="\t")
     print(f"{args.design}: {len(counts)} samples of {args.patients} patients (seed {args.seed}) written to {out}")
     return 0

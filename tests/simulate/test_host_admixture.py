@@ -300,3 +300,20 @@ def test_make_admixture_cohort_writes_a_workflow_ready_cohort(tmp_path):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
     with pytest.raises(ValueError, match="unknown design"):
         module.admixture_design("admixture_other", 3)
+
+
+def test_host_variant_leaves_out_the_pan_tissue_stroma_and_rescales_the_rest():
+    spec = importlib.util.spec_from_file_location("make_admixture_cohort",
+                                                  REPO / "benchmarks" / "make_admixture_cohort.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    design = module.admixture_design("admixture_null", 3)
+    assert module.with_host_variant(design, "design") is design
+    liver = dict(module.with_host_variant(design, "no_pan_stroma").host.liver.components)
+    # 0.60 / 0.20 / 0.08 / 0.04 of the design's liver, over the 0.92 left without endothelium and fibroblasts
+    assert liver == pytest.approx({"hepatocytes": 0.60 / 0.92, "liver": 0.20 / 0.92, "kupffer_cells": 0.08 / 0.92,
+                                   "cholangiocytes": 0.04 / 0.92})
+    assert dict(design.host.liver.components)["endothelial_cells"] == 0.04  # the design itself is untouched
+    with pytest.raises(ValueError, match="unknown host variant"):
+        module.with_host_variant(design, "no_liver")
