@@ -30,8 +30,9 @@ seeds carry 95% intervals (Wilson for shares, t for means) and the issue's targe
 is: null, in >= 90% of seeds no axis flagged, liver-gene p > 0.05, no liver-function term unique to the admixed
 run (GSEA or ORA: ``no_unique_liver_term``; the workflow's term calls: ``no_unique_liver_term_camera``);
 planted, mean AUC >= 0.9, EGFR / KDR / CSF1R not host_dominated and all planted axes up in >= 90% of seeds.
-``--host-variant no_pan_stroma`` simulates every cohort with the liver host of
-``make_admixture_cohort.HOST_VARIANTS`` (without HPA's pan-tissue endothelial and fibroblast classes).
+``--host-variant`` simulates every cohort with a liver host of ``make_admixture_cohort.HOST_VARIANTS``
+(``no_pan_stroma``: without HPA's pan-tissue endothelial and fibroblast classes; ``fixed_mix``: every sample's cell
+mix at the mean).
 A seed whose workflow run fails is recorded (``failed``) with its folder kept, and the other seeds go on. Writes
 ``benchmarks/results/admixture_calls.json`` (per-seed rows, summary, commit, arguments).
 """

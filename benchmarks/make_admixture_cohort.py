@@ -21,9 +21,10 @@ metastases carry 10-50% liver, primaries 0-20% exocrine pancreas, both from HPA 
 ``admixture_planted`` (the same plus the EGFR, VEGFR and CSF1R axes up in the tumour part of metastases by
 ``--lfc`` log2). ``--liver-range LOW HIGH`` and ``--exocrine-range LOW HIGH`` replace the host fraction ranges
 (``0 0 0 0``: the same cohort without admixture); given, they are recorded in ``design.yaml``'s arguments.
-``--host-variant`` replaces the liver host's make-up (:data:`HOST_VARIANTS`; recorded likewise): ``design`` (the
-default) or ``no_pan_stroma``, the liver without HPA's pan-tissue ``endothelial_cells`` and ``fibroblasts`` classes
-(4% each of its RNA, per-sample Dirichlet), the other components rescaled: a benchmark of what those classes cause.
+``--host-variant`` replaces the liver host (:data:`HOST_VARIANTS`; recorded likewise): ``design`` (the default),
+``no_pan_stroma``, the liver without HPA's pan-tissue ``endothelial_cells`` and ``fibroblasts`` classes (4% each of
+its RNA, per-sample Dirichlet), the other components rescaled, or ``fixed_mix``, every metastasis' liver at the mean
+cell mix: benchmarks of what those classes and the per-sample mix cause.
 The same arguments give byte-identical files (seeded generator, gzip with mtime 0).
 """
 
@@ -34,6 +35,7 @@ import dataclasses
 import gzip
 import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -54,25 +56,42 @@ from simulate import (  # noqa: E402
     prepare_gene_table,
     simulate_cohort,
 )
+from simulate.design import HostTissue  # noqa: E402
 
 GENE_MAP = REPO / "resources" / "gene_ids" / "hs_gene_id_map.tsv.gz"
 GO_BP = REPO / "resources" / "genesets" / "go_bp.gmt.gz"
 DESIGN = "~ patient + site"
-#: Liver host components a variant leaves out (their shares go to the others, in proportion).
-HOST_VARIANTS: dict[str, tuple[str, ...]] = {"design": (), "no_pan_stroma": ("endothelial_cells", "fibroblasts")}
+#: HPA's pan-tissue stromal classes in the liver host (left out by the ``no_pan_stroma`` variant).
+PAN_STROMA = ("endothelial_cells", "fibroblasts")
+#: Dirichlet concentration of the ``fixed_mix`` variant: every sample's cell mix at the mean (sd < 0.001).
+FIXED_MIX_CONCENTRATION = 1e6
+
+
+def _no_pan_stroma(liver: HostTissue) -> HostTissue:
+    kept = [(p, w) for p, w in liver.components if p not in PAN_STROMA]
+    total = sum(w for _, w in kept)
+    return dataclasses.replace(liver, components=tuple((p, w / total) for p, w in kept))
+
+
+def _fixed_mix(liver: HostTissue) -> HostTissue:
+    return dataclasses.replace(liver, concentration=FIXED_MIX_CONCENTRATION)
+
+
+#: The liver host of each variant, from the design's: ``design`` unchanged; ``no_pan_stroma`` without
+#: :data:`PAN_STROMA` (their shares go to the other components, in proportion); ``fixed_mix`` with every sample's
+#: cell mix at the mean (:data:`FIXED_MIX_CONCENTRATION`).
+HOST_VARIANTS: dict[str, Callable[[HostTissue], HostTissue] | None] = {
+    "design": None, "no_pan_stroma": _no_pan_stroma, "fixed_mix": _fixed_mix}
 
 
 def with_host_variant(design: CohortDesign, variant: str) -> CohortDesign:
-    """``design`` with its liver host's make-up replaced as :data:`HOST_VARIANTS` says (``design``: unchanged)."""
+    """``design`` with its liver host replaced as :data:`HOST_VARIANTS` says (``design``: unchanged)."""
     if variant not in HOST_VARIANTS:
         raise ValueError(f"unknown host variant {variant!r}; choose from {', '.join(HOST_VARIANTS)}")
-    if not HOST_VARIANTS[variant]:
+    change = HOST_VARIANTS[variant]
+    if change is None:
         return design
-    liver = design.host.liver
-    kept = [(p, w) for p, w in liver.components if p not in HOST_VARIANTS[variant]]
-    total = sum(w for _, w in kept)
-    liver = dataclasses.replace(liver, components=tuple((p, w / total) for p, w in kept))
-    return dataclasses.replace(design, host=dataclasses.replace(design.host, liver=liver))
+    return dataclasses.replace(design, host=dataclasses.replace(design.host, liver=change(design.host.liver)))
 
 
 def admixture_design(name: str, n_patients: int, n_normal: int | None = None, lfc: float = 1.0,

@@ -302,7 +302,7 @@ def test_make_admixture_cohort_writes_a_workflow_ready_cohort(tmp_path):
         module.admixture_design("admixture_other", 3)
 
 
-def test_host_variant_leaves_out_the_pan_tissue_stroma_and_rescales_the_rest():
+def test_host_variants_leave_out_the_pan_tissue_stroma_or_fix_the_mix():
     spec = importlib.util.spec_from_file_location("make_admixture_cohort",
                                                   REPO / "benchmarks" / "make_admixture_cohort.py")
     assert spec is not None and spec.loader is not None
@@ -315,5 +315,8 @@ def test_host_variant_leaves_out_the_pan_tissue_stroma_and_rescales_the_rest():
     assert liver == pytest.approx({"hepatocytes": 0.60 / 0.92, "liver": 0.20 / 0.92, "kupffer_cells": 0.08 / 0.92,
                                    "cholangiocytes": 0.04 / 0.92})
     assert dict(design.host.liver.components)["endothelial_cells"] == 0.04  # the design itself is untouched
+    fixed = module.with_host_variant(design, "fixed_mix").host.liver
+    assert fixed.components == design.host.liver.components and fixed.concentration == 1e6
+    assert design.host.liver.concentration == 30.0
     with pytest.raises(ValueError, match="unknown host variant"):
         module.with_host_variant(design, "no_liver")
