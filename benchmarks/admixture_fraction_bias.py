@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,17 +38,16 @@ for _path in (REPO, REPO / "workflow" / "scripts", REPO / "benchmarks"):
         sys.path.insert(0, str(_path))
 
 from admixture_calls import mean  # noqa: E402
-from admixture_fractions import HOSTS, summary  # noqa: E402
+from admixture_fractions import one_seed, summary  # noqa: E402
 from make_admixture_cohort import GENE_MAP, GO_BP, admixture_design  # noqa: E402
 from measured_commit import seed_parser, write_result  # noqa: E402
 from target_rationale.admixture.anchors import anchor_genes  # noqa: E402
-from target_rationale.admixture.fractions import write_admixture  # noqa: E402
-from target_rationale.admixture.reference import HostReference, load_host_reference  # noqa: E402
+from target_rationale.admixture.reference import HostReference  # noqa: E402
 from target_rationale.genesets.gmt import read_gmt  # noqa: E402
 
-from simulate import prepare_gene_table, simulate_cohort  # noqa: E402
+from simulate import prepare_gene_table  # noqa: E402
 from simulate.design import PANCREAS_EXOCRINE, CohortDesign, HostTissue  # noqa: E402
-from simulate.host import exocrine_profile, map_reference  # noqa: E402
+from simulate.host import exocrine_profile, map_reference, shipped_host_reference  # noqa: E402
 
 RANGE = (0.05, 0.5)
 VARIANTS = ("design", "tissue_only", "tissue_only_unperturbed")
@@ -66,19 +64,6 @@ def variant_design(variant: str, n_patients: int) -> CohortDesign:
     if variant == "tissue_only_unperturbed":
         host = dataclasses.replace(host, perturbation_sd=0.0)
     return dataclasses.replace(design, host=host)
-
-
-def exocrine_rows(seed: int, variant: str, n_patients: int, genes: pd.DataFrame, sets: dict,
-                  reference: HostReference) -> pd.DataFrame:
-    """Estimated and true exocrine fraction of every primary of one simulated cohort."""
-    cohort = simulate_cohort(genes, sets, variant_design(variant, n_patients), seed)
-    with tempfile.TemporaryDirectory() as folder:
-        table = write_admixture(cohort.to_anndata(genes), HOSTS, "site", reference, seed,
-                                str(Path(folder) / "admixture.tsv"))
-    table = table.set_index("sample") if "sample" in table.columns else table
-    rows = table.loc[table["host"] == "exocrine_pancreas", ["fraction", "ci_low", "ci_high"]].copy()
-    rows["truth"] = cohort.truth_samples.set_index("sample").loc[rows.index, "exocrine_fraction"]
-    return rows
 
 
 def anchor_mass(reference: HostReference, genes: pd.DataFrame) -> dict:
@@ -100,14 +85,15 @@ def main() -> None:
     args = seed_parser(__doc__, "admixture_fraction_bias.json", 20).parse_args()
     genes = prepare_gene_table(pd.read_csv(GENE_MAP, sep="\t", dtype=str))
     sets = read_gmt(GO_BP)
-    reference = load_host_reference(REPO / "resources" / "host_reference" / "hpa_v23_host_ntpm.tsv.gz",
-                                    REPO / "resources" / "host_reference" / "MANIFEST.yaml")
+    reference = shipped_host_reference()
     seeds = range(args.first_seed, args.first_seed + args.seeds)
     rows, pooled = [], {}
     for variant in VARIANTS:
         parts = []
         for seed in seeds:
-            part = exocrine_rows(seed, variant, args.patients, genes, sets, reference)
+            part = one_seed(seed, args.patients, genes, sets, reference,
+                            design=variant_design(variant, args.patients))
+            part = part.loc[part["host"] == "exocrine_pancreas"]
             log_ratio = np.log(part["fraction"].clip(lower=1e-6) / part["truth"])
             rows.append({"variant": variant, "seed": seed, "median_log_ratio": float(log_ratio.median()),
                          "sd_log_ratio": float(log_ratio.std()), **summary(part)})

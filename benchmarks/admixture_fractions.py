@@ -50,10 +50,12 @@ SCENARIOS: dict[str, tuple[float, float] | None] = {"design": None, "range_0.05_
 
 
 def one_seed(seed: int, n_patients: int, genes: pd.DataFrame, sets: dict, reference,
-             fraction_range: tuple[float, float] | None = None) -> pd.DataFrame:
-    """Estimated and true host fraction of every hosted sample of one simulated cohort."""
-    design = admixture_design("admixture_null", n_patients, liver_range=fraction_range,
-                              exocrine_range=fraction_range)
+             fraction_range: tuple[float, float] | None = None, design=None) -> pd.DataFrame:
+    """Estimated and true host fraction of every hosted sample of one simulated cohort (``design``, a
+    :class:`simulate.CohortDesign`, replaces the ``admixture_null`` design at ``fraction_range``)."""
+    if design is None:
+        design = admixture_design("admixture_null", n_patients, liver_range=fraction_range,
+                                  exocrine_range=fraction_range)
     cohort = simulate_cohort(genes, sets, design, seed)
     adata = cohort.to_anndata(genes)
     with tempfile.TemporaryDirectory() as folder:
