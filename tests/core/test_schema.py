@@ -94,6 +94,13 @@ def test_readme_names_the_default_collections() -> None:
     assert named == list(defaults("config")["genesets"]), f"`genesets`: README says {cell!r}"
 
 
+@pytest.mark.parametrize("name", ["config", "samples", "targets"])
+def test_schema_reads_as_pyyamls_pure_python_safe_loader_reads_it(name: str) -> None:
+    text = (REPO / "workflow" / "schemas" / f"{name}.schema.yaml").read_text(encoding="utf-8")
+    schema = load_schema(name)
+    assert schema == yaml.safe_load(text) and schema["properties"]
+
+
 def test_settings_take_their_defaults_from_the_schema() -> None:
     diffexp = defaults("config", "diffexp")
     assert FitSettings.from_config() == FitSettings(**{k: diffexp[k] for k in FitSettings.__dataclass_fields__})
