@@ -59,7 +59,6 @@ def _child(argv: list[str], cwd: str, env: dict[str, str], base_path: list[str],
     from snakemake.cli import main
 
     sys.argv = [str(Path(snakemake.__file__).with_name("__main__.py")), *argv]  # as ``python -m snakemake`` sets it
-
     main(argv)
 
 
@@ -68,7 +67,8 @@ _BASE_PATH: list[str] = []
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
-    """The fork server, started on first use with this module as its preload and one BLAS thread."""
+    """The fork server, started on first use with :data:`PRELOAD` and this module imported and one BLAS
+    thread."""
     global _CONTEXT, _BASE_PATH
     if _CONTEXT is None:
         _BASE_PATH = _interpreter_path()
@@ -97,16 +97,20 @@ def run(argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout: float) 
     command = [sys.executable, "-m", "snakemake", *argv]
     with tempfile.TemporaryDirectory(prefix="snakemake-run-") as folder:
         stdout, stderr = str(Path(folder) / "stdout"), str(Path(folder) / "stderr")
-        process = _context().Process(target=_child, args=(list(argv), str(cwd), dict(env), _BASE_PATH,
-                                                                  stdout, stderr))
+        process = _context().Process(target=_child,
+                                     args=(list(argv), str(cwd), dict(env), _BASE_PATH, stdout, stderr))
         process.start()
         process.join(timeout)
-        if process.exitcode is None:
+        timed_out = process.exitcode is None
+        if timed_out:
             try:
                 os.killpg(process.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
             process.join()
+        code = process.exitcode
+        process.close()
+        if timed_out:
             raise subprocess.TimeoutExpired(command, timeout)
-        return subprocess.CompletedProcess(command, process.exitcode, Path(stdout).read_text(errors="replace"),
+        return subprocess.CompletedProcess(command, code, Path(stdout).read_text(errors="replace"),
                                            Path(stderr).read_text(errors="replace"))
