@@ -23,7 +23,7 @@ try:
 except OSError as err:
     network = str(err)
 facts = {"sys_path": sys.path, "cwd": os.getcwd(), "probe": os.environ.get("PROBE"),
-         "leaked": os.environ.get("LEAKED"), "network": network, "session": os.getsid(0),
+         "leaked": os.environ.get("PYTEST_CURRENT_TEST"), "network": network, "session": os.getsid(0),
          "argv": sys.argv}
 with open("facts.json", "w") as handle:
     json.dump(facts, handle)
@@ -41,7 +41,9 @@ def listener():
 
 
 def _environment(port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LEAKED")}
+    """The test process' environment less its ``PYTHONPATH`` and ``PYTEST_CURRENT_TEST`` (which the fork server
+    inherited from the test that started it), with the offline guard and the probe's variables."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_CURRENT_TEST")}
     env.update(PROBE="yes", PROBE_PORT=str(port), PYTHONPATH=str(OFFLINE))
     return env
 
@@ -49,11 +51,7 @@ def _environment(port: int) -> dict[str, str]:
 def test_a_forked_run_sees_what_a_fresh_command_line_sees(tmp_path: Path, listener: int) -> None:
     (tmp_path / "Snakefile").write_text(PROBE)
     arguments = ["-s", str(tmp_path / "Snakefile"), "--cores", "1", "--forceall"]
-    os.environ["LEAKED"] = "from the test process"
-    try:
-        forked = forked_snakemake.run(arguments, tmp_path, _environment(listener), timeout=120)
-    finally:
-        del os.environ["LEAKED"]
+    forked = forked_snakemake.run(arguments, tmp_path, _environment(listener), timeout=120)
     assert forked.returncode == 0, forked.stderr[-3000:]
     seen = json.loads((tmp_path / "facts.json").read_text())
     fresh = subprocess.run([*SNAKEMAKE, *arguments], capture_output=True, text=True, timeout=120,
